@@ -1,0 +1,157 @@
+"""The app factory every service starts from.
+
+:func:`create_base_app` returns an aiohttp application with:
+- a request id (a valid incoming ``X-Request-ID`` is kept, else one is generated; always returned),
+- one canonical access log line per request, with route, status and duration,
+- Prometheus request count and latency by route and status, served at ``GET /metrics``,
+- JSON errors ``{"error", "detail"}`` with the right status, never a stack trace; 5xx logged once,
+- ``GET /health/live`` and ``GET /health/ready`` (503 naming the failing dependency).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+
+from common.errors import AppError
+from common.logging import bind_context, clear_context, get_logger
+from common.settings import ServiceSettings
+
+__all__ = [
+    "METRICS_REGISTRY",
+    "READY_CHECKS",
+    "REQUEST_ID",
+    "SETTINGS",
+    "ReadyCheck",
+    "create_base_app",
+    "json_error",
+]
+
+log = get_logger(__name__)
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
+
+ReadyCheck = Callable[[web.Application], Awaitable[None]]
+SETTINGS = web.AppKey("settings", ServiceSettings)
+READY_CHECKS = web.AppKey("ready_checks", dict)
+METRICS_REGISTRY = web.AppKey("metrics_registry", CollectorRegistry)
+REQUEST_ID = web.RequestKey("request_id", str)
+_METRICS = web.AppKey("http_metrics", dict)
+READY_TIMEOUT_SECONDS = 2.0
+
+
+def json_error(status: int, code: str, detail: str, **extra) -> web.Response:
+    return web.json_response({"error": code, "detail": detail, **extra}, status=status)
+
+
+def _route_name(request: web.Request) -> str:
+    """A low-cardinality label: the route's pattern, never the raw path."""
+    resource = request.match_info.route.resource if request.match_info.route else None
+    return resource.canonical if resource is not None else "unmatched"
+
+
+@web.middleware
+async def _request_context(request: web.Request, handler):
+    incoming = request.headers.get(REQUEST_ID_HEADER, "")
+    request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    request[REQUEST_ID] = request_id
+    clear_context()
+    bind_context(request_id=request_id)
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        response.headers[REQUEST_ID_HEADER] = request_id
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        exc.headers[REQUEST_ID_HEADER] = request_id
+        raise
+    finally:
+        elapsed = time.perf_counter() - started
+        route = _route_name(request)
+        metrics = request.app[_METRICS]
+        metrics["count"].labels(request.method, route, str(status)).inc()
+        metrics["latency"].labels(request.method, route, str(status)).observe(elapsed)
+        if not request.path.startswith(("/health/", "/metrics")):
+            log.info("http.request", method=request.method, route=route, status=status,
+                     duration_ms=round(elapsed * 1000, 2))
+
+
+@web.middleware
+async def _errors(request: web.Request, handler):
+    try:
+        return await handler(request)
+    except AppError as exc:
+        return web.json_response(exc.to_json(), status=exc.status)
+    except web.HTTPException as exc:
+        if exc.status < 400 or exc.content_type == "application/json":
+            raise
+        code = re.sub(r"[^a-z]+", "_", (exc.reason or "error").lower()).strip("_")
+        return json_error(exc.status, code, exc.reason, **({"allow": exc.headers["Allow"]} if "Allow" in exc.headers
+                                                            else {}))
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        raise
+    except Exception:
+        log.exception("http.unhandled_error", method=request.method, path=request.path)
+        return json_error(500, "internal_error", "An unexpected error occurred")
+
+
+async def _live(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def _ready(request: web.Request) -> web.Response:
+    failing = {}
+    for name, check in request.app[READY_CHECKS].items():
+        try:
+            await asyncio.wait_for(check(request.app), READY_TIMEOUT_SECONDS)
+        except Exception as exc:  # any failure of a dependency makes us not ready
+            failing[name] = type(exc).__name__
+    if failing:
+        log.warning("health.not_ready", failing=failing)
+        return web.json_response({"status": "unavailable", "failing": failing}, status=503)
+    return web.json_response({"status": "ok", "checks": sorted(request.app[READY_CHECKS])})
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[METRICS_REGISTRY])
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def create_base_app(
+    settings: ServiceSettings,
+    *,
+    service: str,
+    middlewares: list | tuple = (),
+    client_max_size: int = 1024 * 1024,
+) -> web.Application:
+    """A service application with request ids, access logs, metrics, JSON errors and health.
+
+    ``middlewares`` run inside the common ones (after the request id and error handling), so
+    authentication failures are rendered as JSON errors and counted in the metrics.
+    Register readiness checks in ``app[READY_CHECKS]`` (name -> async callable raising on failure).
+    """
+    app = web.Application(middlewares=[_request_context, _errors, *middlewares], client_max_size=client_max_size)
+    app[SETTINGS] = settings
+    app[READY_CHECKS] = {}
+    registry = CollectorRegistry()
+    app[METRICS_REGISTRY] = registry
+    app[_METRICS] = {
+        "count": Counter("http_requests", "HTTP requests", ["method", "route", "status"], registry=registry),
+        "latency": Histogram("http_request_duration_seconds", "HTTP request latency", ["method", "route", "status"],
+                             registry=registry,
+                             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)),
+    }
+    app.router.add_get("/health/live", _live)
+    app.router.add_get("/health/ready", _ready)
+    app.router.add_get("/metrics", _metrics)
+    return app

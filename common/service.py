@@ -1,0 +1,68 @@
+"""The command line every service process shares: ``python -m services.X [serve|migrate|...]``.
+
+``serve`` (the default) migrates the service database, then serves HTTP until SIGTERM/SIGINT;
+aiohttp then stops accepting, lets in-flight requests finish (up to the shutdown timeout) and
+runs the cleanup contexts in reverse (background tasks, broker, pool).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable, Sequence
+
+from aiohttp import web
+
+from common.db import COMMON_MIGRATIONS, Track, migrate
+from common.logging import configure_logging, get_logger
+from common.settings import ServiceSettings, SettingsError
+
+__all__ = ["common_track", "run_service"]
+
+log = get_logger(__name__)
+
+
+def common_track() -> Track:
+    """The shared migrations (outbox, processed events) every service database carries."""
+    return Track("common", COMMON_MIGRATIONS)
+
+
+def run_service(
+    *,
+    name: str,
+    load_settings: Callable[[], ServiceSettings],  # use common.settings.load_settings
+    create_app: Callable[[ServiceSettings], web.Application],
+    tracks: Sequence[Track],
+    commands: dict[str, Callable[[ServiceSettings, list[str]], int]] | None = None,
+    argv: list[str] | None = None,
+) -> int:
+    """Parse the command line and run the service; return the process exit code."""
+    commands = commands or {}
+    parser = argparse.ArgumentParser(prog=f"python -m {name}")
+    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate", *commands])
+    parser.add_argument("args", nargs=argparse.REMAINDER)
+    parsed = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"{name}: configuration error: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(name, level=settings.log_level, json=settings.log_json)
+    if parsed.command in commands:
+        return commands[parsed.command](settings, parsed.args)
+    applied = asyncio.run(migrate(settings.database_url, tracks)) if tracks else []
+    if parsed.command == "migrate":
+        log.info("migrate.done", applied=len(applied))
+        return 0
+    log.info("service.starting", host=settings.host, port=settings.port)
+    web.run_app(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        shutdown_timeout=settings.shutdown_timeout_seconds,
+        access_log=None,
+        print=None,
+    )
+    log.info("service.stopped")
+    return 0

@@ -1,0 +1,149 @@
+"""Test helpers shared by the test suites and benchmarks: throwaway databases, an SMTP sink.
+
+Real parts only: the databases are real PostgreSQL databases, the sink speaks real SMTP
+(aiosmtpd) and can be told to answer temporary (421/451) or permanent (550) failures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import socket
+import uuid
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+
+import asyncpg
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from common.db import database_name
+
+__all__ = ["ReceivedMail", "SmtpSink", "create_test_database", "drop_test_database", "free_port", "wait_until"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _admin_dsn(base_dsn: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    return urlunsplit(urlsplit(base_dsn)._replace(path="/postgres"))
+
+
+async def create_test_database(base_dsn: str, prefix: str = "t") -> str:
+    """Create an empty database with a unique name; return its DSN."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    name = f"{prefix}_{uuid.uuid4().hex[:16]}"
+    conn = await asyncpg.connect(_admin_dsn(base_dsn))
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return urlunsplit(urlsplit(base_dsn)._replace(path="/" + name))
+
+
+async def drop_test_database(dsn: str) -> None:
+    conn = await asyncpg.connect(_admin_dsn(dsn))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{database_name(dsn)}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+async def wait_until(predicate, *, timeout: float = 10.0, interval: float = 0.05, message: str = "condition"):
+    """Poll ``predicate`` (sync or async) until truthy; fail with ``message`` after ``timeout``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        result = predicate()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+        await asyncio.sleep(interval)
+
+
+@dataclass
+class ReceivedMail:
+    mail_from: str
+    rcpt_tos: list[str]
+    message: EmailMessage
+
+    @property
+    def subject(self) -> str:
+        return str(self.message["Subject"])
+
+    def text(self) -> str:
+        part = self.message.get_body(preferencelist=("plain",))
+        return part.get_content() if part else ""
+
+    def html(self) -> str:
+        part = self.message.get_body(preferencelist=("html",))
+        return part.get_content() if part else ""
+
+
+@dataclass
+class _Behaviour:
+    # Reply to DATA (or RCPT for a listed recipient) with this code instead of 250.
+    data_reply: str | None = None
+    rejected_recipients: dict[str, str] = field(default_factory=dict)
+
+
+class _Handler:
+    def __init__(self, sink: SmtpSink) -> None:
+        self.sink = sink
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options):
+        reply = self.sink.behaviour.rejected_recipients.get(address.lower())
+        if reply:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope):
+        if self.sink.behaviour.data_reply:
+            return self.sink.behaviour.data_reply
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.sink.messages.append(ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos), message))
+        return "250 Message accepted"
+
+
+class SmtpSink:
+    """A real SMTP server on 127.0.0.1 that records what it accepts.
+
+    ``sink.fail_temporarily()`` answers ``451`` to every DATA until ``sink.recover()``;
+    ``sink.reject("x@y", "550 ...")`` refuses one recipient for good.
+    """
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.messages: list[ReceivedMail] = []
+        self.behaviour = _Behaviour()
+        self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
+
+    def start(self) -> SmtpSink:
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    def fail_temporarily(self, reply: str = "451 4.3.0 Try again later") -> None:
+        self.behaviour.data_reply = reply
+
+    def reject(self, address: str, reply: str = "550 5.1.1 No such user") -> None:
+        self.behaviour.rejected_recipients[address.lower()] = reply
+
+    def recover(self) -> None:
+        self.behaviour = _Behaviour()
+
+    def to(self, address: str) -> list[ReceivedMail]:
+        return [m for m in self.messages if address.lower() in (r.lower() for r in m.rcpt_tos)]

@@ -1,0 +1,1 @@
+"""The gateway: every browser page, tenant routing, sessions and the public API."""

@@ -1,0 +1,1 @@
+"""The documents service. See docs/architecture.md."""

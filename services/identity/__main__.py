@@ -1,0 +1,16 @@
+"""`python -m services.identity [serve|migrate]`."""
+
+import sys
+from pathlib import Path
+
+from common.db import Track
+from common.service import common_track, run_service
+from common.settings import load_settings
+from services.identity.app import SERVICE, create_app
+from services.identity.settings import IdentitySettings
+
+TRACKS = [common_track(), Track(SERVICE, Path(__file__).parent / "migrations")]
+
+if __name__ == "__main__":
+    sys.exit(run_service(name=f"services.{SERVICE}", load_settings=lambda: load_settings(IdentitySettings),
+                         create_app=create_app, tracks=TRACKS))

@@ -1,0 +1,1 @@
+"""The tenancy service. See docs/architecture.md."""
