@@ -162,7 +162,8 @@ async def migrate(dsn: str, tracks: Sequence[Track], *, create: bool = True) -> 
                         async with conn.transaction():
                             await conn.execute(sql)
                             await conn.execute(
-                                "INSERT INTO schema_migrations (track, version, name, checksum) VALUES ($1, $2, $3, $4)",
+                                "INSERT INTO schema_migrations (track, version, name, checksum)"
+                                " VALUES ($1, $2, $3, $4)",
                                 track.name, version, path.name, checksum,
                             )
                     except asyncpg.PostgresError as exc:

@@ -67,7 +67,8 @@ def _resolve_backends() -> tuple[str, str]:
             _containers.append(mq)
             amqp_url = f"amqp://guest:guest@{mq.get_container_host_ip()}:{mq.get_exposed_port(5672)}/"
         return database_url, amqp_url
-    missing = [n for n, ok in (("PostgreSQL at " + database_url, db_ok), ("RabbitMQ at " + amqp_url, amqp_ok)) if not ok]
+    checks = (("PostgreSQL at " + database_url, db_ok), ("RabbitMQ at " + amqp_url, amqp_ok))
+    missing = [name for name, ok in checks if not ok]
     pytest.exit(f"{' and '.join(missing)} not reachable and no Docker engine; {HOW_TO_START}", returncode=3)
 
 
