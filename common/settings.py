@@ -74,8 +74,8 @@ class ServiceSettings(BaseSettings):
             secret = value.get_secret_value()
             if not secret:
                 raise SettingsError(f"{env_name} must be set in production")
-            if len(secret) < 16 or any(m in secret.lower() for m in PLACEHOLDER_MARKERS):
-                raise SettingsError(f"{env_name} is a placeholder or too short (16+ characters) in production")
+            if len(secret) < 32 or any(m in secret.lower() for m in PLACEHOLDER_MARKERS):
+                raise SettingsError(f"{env_name} is a placeholder or too short (32+ characters) in production")
         return self
 
 

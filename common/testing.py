@@ -20,7 +20,15 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from common.db import database_name
 
-__all__ = ["ReceivedMail", "SmtpSink", "create_test_database", "drop_test_database", "free_port", "wait_until"]
+__all__ = [
+    "ReceivedMail",
+    "SmtpSink",
+    "TcpProxy",
+    "create_test_database",
+    "drop_test_database",
+    "free_port",
+    "wait_until",
+]
 
 
 def free_port() -> int:
@@ -147,3 +155,62 @@ class SmtpSink:
 
     def to(self, address: str) -> list[ReceivedMail]:
         return [m for m in self.messages if address.lower() in (r.lower() for r in m.rcpt_tos)]
+
+
+class TcpProxy:
+    """A TCP proxy on 127.0.0.1 in front of a real server, that a test can cut and restore.
+
+    It lets a test make PostgreSQL or RabbitMQ *unreachable for one service* without stopping
+    the shared server: ``await proxy.cut()`` closes the listener and every open connection,
+    ``await proxy.restore()`` listens again on the same port.
+    """
+
+    def __init__(self, target_host: str, target_port: int, port: int | None = None) -> None:
+        self.target = (target_host, target_port)
+        self.port = port or free_port()
+        self._server: asyncio.base_events.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> TcpProxy:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+        return self
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+    async def _serve(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        try:
+            upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            client_writer.close()
+            return
+        self._writers.update((client_writer, upstream_writer))
+        try:
+            await asyncio.gather(self._pipe(client_reader, upstream_writer), self._pipe(upstream_reader, client_writer))
+        finally:
+            self._writers.difference_update((client_writer, upstream_writer))
+
+    async def cut(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+        # Abort open connections before waiting: wait_closed() waits for them on Python 3.12+.
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+        if server is not None:
+            await server.wait_closed()
+
+    async def restore(self) -> None:
+        if self._server is None:
+            await self.start()
+
+    async def stop(self) -> None:
+        await self.cut()

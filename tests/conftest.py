@@ -7,7 +7,6 @@ stops at once with one line saying how to start them: never a silent skip.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import uuid
@@ -113,8 +112,3 @@ def smtp_sink():
     sink = SmtpSink().start()
     yield sink
     sink.stop()
-
-
-@pytest.fixture
-def event_loop_policy():
-    return asyncio.DefaultEventLoopPolicy()
