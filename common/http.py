@@ -21,7 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 
 from common.errors import AppError
 from common.logging import bind_context, clear_context, get_logger
-from common.settings import ServiceSettings
+from common.settings import ProcessSettings
 
 __all__ = [
     "METRICS_REGISTRY",
@@ -39,7 +39,7 @@ REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
 
 ReadyCheck = Callable[[web.Application], Awaitable[None]]
-SETTINGS = web.AppKey("settings", ServiceSettings)
+SETTINGS = web.AppKey("settings", ProcessSettings)
 READY_CHECKS = web.AppKey("ready_checks", dict)
 METRICS_REGISTRY = web.AppKey("metrics_registry", CollectorRegistry)
 REQUEST_ID = web.RequestKey("request_id", str)
@@ -128,7 +128,7 @@ async def _metrics(request: web.Request) -> web.Response:
 
 
 def create_base_app(
-    settings: ServiceSettings,
+    settings: ProcessSettings,
     *,
     service: str,
     middlewares: list | tuple = (),

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from common.db import COMMON_MIGRATIONS, Track, migrate
 from common.logging import configure_logging, get_logger
-from common.settings import ServiceSettings, SettingsError
+from common.settings import ProcessSettings, SettingsError
 
 __all__ = ["common_track", "run_service"]
 
@@ -31,10 +31,10 @@ def common_track() -> Track:
 def run_service(
     *,
     name: str,
-    load_settings: Callable[[], ServiceSettings],  # use common.settings.load_settings
-    create_app: Callable[[ServiceSettings], web.Application],
+    load_settings: Callable[[], ProcessSettings],  # use common.settings.load_settings
+    create_app: Callable[[ProcessSettings], web.Application],
     tracks: Sequence[Track],
-    commands: dict[str, Callable[[ServiceSettings, list[str]], int]] | None = None,
+    commands: dict[str, Callable[[ProcessSettings, list[str]], int]] | None = None,
     argv: list[str] | None = None,
 ) -> int:
     """Parse the command line and run the service; return the process exit code."""

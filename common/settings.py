@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 __all__ = [
     "DEV_INTERNAL_AUTH_SECRET",
     "PLACEHOLDER_MARKERS",
+    "ProcessSettings",
     "ServiceSettings",
     "SettingsError",
     "load_settings",
@@ -28,7 +29,7 @@ DEV_INTERNAL_AUTH_SECRET = "dev-insecure-internal-secret-change-me"  # noqa: S10
 PLACEHOLDER_MARKERS = ("change-me", "changeme", "placeholder", "dev-insecure", "xxx")
 
 
-_S = TypeVar("_S", bound="ServiceSettings")
+_S = TypeVar("_S", bound="ProcessSettings")
 
 
 class SettingsError(ValueError):
@@ -40,15 +41,14 @@ def shared(name: str, default, **kwargs):
     return Field(default, validation_alias=AliasChoices(name), **kwargs)
 
 
-class ServiceSettings(BaseSettings):
-    """Settings every service has. Subclasses set ``model_config['env_prefix']``."""
+class ProcessSettings(BaseSettings):
+    """Settings every process has (the gateway too). Subclasses set ``model_config['env_prefix']``."""
 
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
 
     environment: Literal["development", "production", "test"] = shared("ENVIRONMENT", "development")
     host: str = "127.0.0.1"
     port: int = 8080
-    database_url: str = "postgresql://postgres@127.0.0.1:5432/moncompte"
     amqp_url: str = shared("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
     # Tests give each run its own exchange; deployments keep the default.
     events_exchange: str = shared("EVENTS_EXCHANGE", "moncompte.events")
@@ -77,6 +77,12 @@ class ServiceSettings(BaseSettings):
             if len(secret) < 32 or any(m in secret.lower() for m in PLACEHOLDER_MARKERS):
                 raise SettingsError(f"{env_name} is a placeholder or too short (32+ characters) in production")
         return self
+
+
+class ServiceSettings(ProcessSettings):
+    """Settings of a service that owns a PostgreSQL database."""
+
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/moncompte"
 
 
 def _env_name(cls: type[BaseSettings], name: str, field) -> str:
