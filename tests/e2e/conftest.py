@@ -1,0 +1,82 @@
+"""Fixtures of the end-to-end tests: one running system per session, one headless Chromium.
+
+The system is started once (see :mod:`tests.e2e.system`); every test creates its own tenants,
+accounts and email addresses, so tests are independent and can run in any order. On a failure
+the tail of every service log is attached to the report (full logs in ``test-artifacts/logs/``).
+"""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from tests.e2e.browser import AXE_PATH, CHROMIUM_ARGS, Journey
+from tests.e2e.system import ARTIFACTS, System
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "tests/e2e/" in str(item.fspath).replace("\\", "/"):
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def system(database_url, amqp_url, tmp_path_factory):
+    """The five services running as subprocesses against fresh databases and a unique exchange."""
+    running = System(database_url=database_url, amqp_url=amqp_url, workdir=tmp_path_factory.mktemp("e2e-system"))
+    try:
+        running.start()
+    except Exception:
+        running.stop()
+        raise
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not AXE_PATH.exists():
+        pytest.fail(f"axe-core is missing at {AXE_PATH}: run `npm ci --no-audit --no-fund` at the repo root")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def new_journey(browser, system):
+    """A factory of independent browser sessions (each its own cookies), checked by axe at teardown."""
+    journeys: list[Journey] = []
+    contexts = []
+
+    def make() -> Journey:
+        context = browser.new_context(locale="fr-FR", viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        journey = Journey(context.new_page(), system)
+        journeys.append(journey)
+        return journey
+
+    yield make
+    for context in contexts:
+        context.close()
+    violations = [v for j in journeys for v in j.violations]
+    if violations:
+        pytest.fail("accessibility (axe-core, serious/critical):\n" + "\n".join(violations), pytrace=False)
+
+
+@pytest.fixture
+def journey(new_journey) -> Journey:
+    return new_journey()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and "system" in item.fixturenames:
+        running = item.funcargs.get("system")
+        if isinstance(running, System):
+            dead = running.dead_services()
+            report.sections.append(("service logs (tail)", (f"dead services: {dead}\n" if dead else "")
+                                    + running.logs(30) + f"\nfull logs in {ARTIFACTS / 'logs'}"))

@@ -1,0 +1,272 @@
+"""The whole system for the end-to-end tests: five real service processes, real backends.
+
+:class:`System` creates fresh databases (identity, tenancy, documents, notifier), a unique events
+exchange and a real SMTP sink, starts ``python -m services.<name>`` and ``python -m gateway`` as
+subprocesses on free ports with the environment variables their settings read, waits for every
+``/health/ready``, writes each process's output to ``test-artifacts/logs/<name>.log`` and stops
+them with SIGTERM. Helpers onboard tenants through the gateway's public API (operator token),
+load directories, issue provisional credentials, upload PDFs and read emails from the sink.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from html import unescape
+from pathlib import Path
+from urllib.parse import urlencode
+
+from common.testing import ReceivedMail, SmtpSink, create_test_database, drop_test_database, free_port
+from scripts.seed_demo import PublicApi, make_pdf
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+OPERATOR_TOKEN = "e2e-operator-" + uuid.uuid4().hex
+INTERNAL_SECRET = "e2e-internal-" + uuid.uuid4().hex
+READY_TIMEOUT = float(os.environ.get("E2E_READY_TIMEOUT", "90"))
+
+
+@dataclass
+class Service:
+    name: str
+    module: str
+    prefix: str
+    port: int = 0
+    database_url: str | None = None
+    process: subprocess.Popen | None = None
+    log_path: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def _services() -> list[Service]:
+    return [
+        Service("identity", "services.identity", "IDENTITY_"),
+        Service("tenancy", "services.tenancy", "TENANCY_"),
+        Service("documents", "services.documents", "DOCUMENTS_"),
+        Service("notifier", "services.notifier", "NOTIFIER_"),
+        Service("gateway", "gateway", "GATEWAY_"),
+    ]
+
+
+def _ready(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url + "/health/ready", timeout=2) as response:  # noqa: S310
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def log_tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+@dataclass
+class Tenant:
+    """A tenant onboarded for one test, with its agency API client."""
+
+    id: str
+    client_code: str
+    societe_code: str
+    name: str
+    api: PublicApi
+    support: dict
+    onboarded: dict = field(default_factory=dict)
+
+    def login_path(self) -> str:
+        return "/login?" + urlencode({"client": self.client_code, "societe": self.societe_code})
+
+    def put_directory(self, directory: dict) -> dict:
+        return self.api.put_directory(directory)
+
+    def issue_credentials(self, *refs: str, reset: bool = False) -> dict[str, dict]:
+        return self.api.issue_credentials(list(refs), reset=reset)
+
+    def upload_pdf(self, *, title: str, category: str, audience: dict, date: str = "2026-06-12") -> dict:
+        metadata = {"category": category, "title": title, "date": date, "audience": audience}
+        return self.api.upload_when_known(metadata, make_pdf(title), "document.pdf")
+
+
+class System:
+    """The running system; build with :meth:`start`, always :meth:`stop`."""
+
+    def __init__(self, *, database_url: str, amqp_url: str, workdir: Path, logs_dir: Path = ARTIFACTS / "logs"):
+        self.database_url = database_url
+        self.amqp_url = amqp_url
+        self.workdir = workdir
+        self.logs_dir = logs_dir
+        self.services = _services()
+        self.exchange = f"e2e.events.{uuid.uuid4().hex[:12]}"
+        self.sink = SmtpSink()
+        self.operator = PublicApi("", OPERATOR_TOKEN)
+
+    # ---- lifetime ----
+    @property
+    def gateway(self) -> Service:
+        return self.by_name("gateway")
+
+    @property
+    def base_url(self) -> str:
+        return self.gateway.url
+
+    def by_name(self, name: str) -> Service:
+        return next(s for s in self.services if s.name == name)
+
+    def environment(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("IDENTITY_", "TENANCY_", "DOCUMENTS_",
+                                                                          "NOTIFIER_", "GATEWAY_"))}
+        env.update({
+            "ENVIRONMENT": "test",
+            "AMQP_URL": self.amqp_url,
+            "EVENTS_EXCHANGE": self.exchange,
+            "INTERNAL_AUTH_SECRET": INTERNAL_SECRET,
+            "PUBLIC_BASE_URL": self.base_url,
+            "OPERATOR_API_TOKEN": OPERATOR_TOKEN,
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(self.sink.port),
+            "LOG_JSON": "true",
+            "LOG_LEVEL": "INFO",
+            "SHUTDOWN_TIMEOUT_SECONDS": "5",
+            "PYTHONUNBUFFERED": "1",
+            # Cheap password hashing: the journeys hash a few dozen passwords.
+            "IDENTITY_ARGON2_MEMORY_KIB": "1024",
+            "IDENTITY_ARGON2_TIME_COST": "1",
+            "IDENTITY_ARGON2_PARALLELISM": "1",
+            # Every browser comes from 127.0.0.1: per-IP limits must not trip across journeys.
+            "IDENTITY_LOGIN_IP_LIMIT": "100000",
+            "GATEWAY_INSECURE_COOKIES": "true",
+            "DOCUMENTS_STORAGE_DIR": str(self.workdir / "blobs"),
+        })
+        for service in self.services:
+            env[service.prefix + "PORT"] = str(service.port)
+            env[service.prefix + "HOST"] = "127.0.0.1"
+            if service.database_url:
+                env[service.prefix + "DATABASE_URL"] = service.database_url
+            if service.name != "gateway":
+                env[f"GATEWAY_{service.name.upper()}_URLS"] = service.url
+        for name in ("identity", "tenancy", "documents", "notifier"):
+            # Services calling each other (tenancy -> identity, notifier -> identity...).
+            for caller in ("IDENTITY_", "TENANCY_", "DOCUMENTS_", "NOTIFIER_"):
+                env[f"{caller}{name.upper()}_URL"] = self.by_name(name).url
+        return env
+
+    def start(self) -> System:
+        self.logs_dir.mkdir(parents=True, exist_ok=True)
+        (self.workdir / "blobs").mkdir(parents=True, exist_ok=True)
+        self.sink.start()
+        for service in self.services:
+            service.port = free_port()
+            if service.name != "gateway":
+                prefix = f"e2e_{service.name}"
+                service.database_url = asyncio.run(create_test_database(self.database_url, prefix=prefix))
+        self.operator = PublicApi(self.base_url, OPERATOR_TOKEN)
+        env = self.environment()
+        for service in self.services:
+            service.log_path = self.logs_dir / f"{service.name}.log"
+            log = service.log_path.open("wb")
+            service.process = subprocess.Popen([sys.executable, "-m", service.module], cwd=ROOT, env=env,
+                                               stdout=log, stderr=subprocess.STDOUT)
+            log.close()
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT
+        pending = list(self.services)
+        while pending:
+            for service in list(pending):
+                if service.process.poll() is not None:
+                    raise RuntimeError(f"{service.name} exited with {service.process.returncode} at start:\n"
+                                       + log_tail(service.log_path))
+                if _ready(service.url):
+                    pending.remove(service)
+            if pending and time.monotonic() > deadline:
+                names = ", ".join(s.name for s in pending)
+                tails = "\n".join(f"--- {s.name}\n{log_tail(s.log_path)}" for s in pending)
+                raise RuntimeError(f"not ready after {READY_TIMEOUT}s: {names}\n{tails}")
+            if pending:
+                time.sleep(0.2)
+
+    def stop(self) -> None:
+        running = [s for s in self.services if s.process and s.process.poll() is None]
+        for service in running:
+            service.process.send_signal(signal.SIGTERM)
+        for service in running:
+            try:
+                service.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                service.process.kill()
+                service.process.wait()
+        self.sink.stop()
+        for service in self.services:
+            if service.database_url:
+                try:
+                    asyncio.run(drop_test_database(service.database_url))
+                except Exception as exc:  # a leftover database must not hide the test result
+                    print(f"could not drop {service.database_url}: {exc}", file=sys.stderr)
+
+    def logs(self, lines: int = 40) -> str:
+        return "\n".join(f"--- {s.name} ({s.log_path})\n{log_tail(s.log_path, lines)}"
+                         for s in self.services if s.log_path)
+
+    def dead_services(self) -> list[str]:
+        return [s.name for s in self.services if s.process and s.process.poll() is not None]
+
+    # ---- scenario helpers ----
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def new_tenant(self, *, kind: str = "syndic", name: str | None = None, support: dict | None = None) -> Tenant:
+        """Onboard a tenant with unique codes through ``POST /api/v1/tenants`` (operator token)."""
+        suffix = uuid.uuid4().hex[:8].upper()
+        support = support or {"email": f"aide-{suffix.lower()}@agence.example.org", "phone": "01 23 45 67 89",
+                              "hours": "9h-12h"}
+        name = name or f"Agence {suffix}"
+        answer = self.operator.onboard(client_code=f"E2E{suffix}", societe_code="01", name=name, kind=kind,
+                                       support=support, branding={"primary_color": "#1d4ed8"})
+        return Tenant(answer["id"], answer["client_code"], answer["societe_code"], name,
+                      self.operator.agency(answer["api_key"]), support, answer)
+
+    def wait_for_email(self, address: str, *, count: int = 1, subject: str | None = None,
+                       timeout: float = 30.0) -> ReceivedMail:
+        """The ``count``-th email to ``address`` (whose subject contains ``subject``), waiting for it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            mails = [m for m in self.sink.to(address) if subject is None or subject.lower() in m.subject.lower()]
+            if len(mails) >= count:
+                return mails[count - 1]
+            if time.monotonic() > deadline:
+                seen = [(m.rcpt_tos, m.subject) for m in self.sink.messages]
+                raise AssertionError(f"no email #{count} to {address} (subject ~ {subject!r}) after {timeout}s; "
+                                     f"sink holds {seen}; dead services: {self.dead_services()}")
+            time.sleep(0.1)
+
+    def emails_to(self, address: str) -> list[ReceivedMail]:
+        return self.sink.to(address)
+
+
+def link_in(mail: ReceivedMail, path: str) -> str:
+    """The first link of ``mail`` (HTML hrefs, then plain text) whose URL contains ``path``."""
+    candidates = [unescape(href) for href in re.findall(r'href="([^"]+)"', mail.html())]
+    candidates += re.findall(r"https?://[^\s<>\"']+", mail.text())
+    for url in candidates:
+        if path in url:
+            return url
+    raise AssertionError(f"no link containing {path!r} in email {mail.subject!r}: {candidates}")
+
+
+def unique_email(label: str) -> str:
+    return f"{label}-{uuid.uuid4().hex[:10]}@example.org"

@@ -1,0 +1,30 @@
+"""The harness itself: every service of the system answers ready, through real processes."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+
+from scripts.seed_demo import make_pdf
+
+
+def test_every_service_is_ready_and_exposes_metrics(system):
+    for service in system.services:
+        with urllib.request.urlopen(service.url + "/health/ready", timeout=5) as response:  # noqa: S310
+            assert response.status == 200, service.name
+            assert json.loads(response.read())["status"] == "ok"
+        with urllib.request.urlopen(service.url + "/metrics", timeout=5) as response:  # noqa: S310
+            assert b"http_requests" in response.read()
+
+
+def test_generated_pdf_is_well_formed():
+    pdf = make_pdf("Procès-verbal de l'AG (2026)", ("Résidence Les Tilleuls",))
+    assert pdf.startswith(b"%PDF-1.4") and pdf.rstrip().endswith(b"%%EOF")
+    startxref = int(pdf.rsplit(b"startxref\n", 1)[1].split(b"\n")[0])
+    assert pdf[startxref:].startswith(b"xref\n0 6\n")
+    # every xref offset points at its object header
+    entries = pdf[startxref:].split(b"\n")[3:8]
+    for number, entry in enumerate(entries, start=1):
+        offset = int(entry.split()[0])
+        assert pdf[offset:].startswith(b"%d 0 obj" % number)
+    assert "Procès-verbal".encode("cp1252") in pdf and b"\\(2026\\)" in pdf
