@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import re
 import socket
 import uuid
 from dataclasses import dataclass, field
@@ -50,16 +51,19 @@ async def create_test_database(base_dsn: str, prefix: str = "t") -> str:
     name = f"{prefix}_{uuid.uuid4().hex[:16]}"
     conn = await asyncpg.connect(_admin_dsn(base_dsn))
     try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        await conn.execute(f'CREATE DATABASE "{name}"')  # sql-identifier-checked: generated hex name
     finally:
         await conn.close()
     return urlunsplit(urlsplit(base_dsn)._replace(path="/" + name))
 
 
 async def drop_test_database(dsn: str) -> None:
+    name = database_name(dsn)
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
+        raise ValueError(f"refusing to drop database with unusual name {name!r}")
     conn = await asyncpg.connect(_admin_dsn(dsn))
     try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{database_name(dsn)}" WITH (FORCE)')
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # sql-identifier-checked
     finally:
         await conn.close()
 
