@@ -146,7 +146,11 @@ class System:
             "IDENTITY_ARGON2_TIME_COST": "1",
             "IDENTITY_ARGON2_PARALLELISM": "1",
             # Every browser comes from 127.0.0.1: per-IP limits must not trip across journeys.
-            "IDENTITY_LOGIN_IP_LIMIT": "100000",
+            "IDENTITY_IP_FAILURE_LIMIT": "100000",
+            "IDENTITY_FORGOT_PER_IP_PER_HOUR": "100000",
+            # The resend journey asks for a new email at once (the cooldown has its own tests).
+            "IDENTITY_RESEND_COOLDOWN_SECONDS": "0",
+            "NOTIFIER_DIGEST_WINDOW_SECONDS": "0",
             "GATEWAY_INSECURE_COOKIES": "true",
             "DOCUMENTS_STORAGE_DIR": str(self.workdir / "blobs"),
         })

@@ -1,0 +1,106 @@
+"""Activation journeys in the browser: mono lot, a mistyped email, a resent verification email."""
+
+from __future__ import annotations
+
+from playwright.sync_api import expect
+
+from tests.e2e.flows import (
+    PASSWORD,
+    accounts_with_credentials,
+    activate,
+    choose_email,
+    choose_password,
+    enter_provisional,
+    expect_logged_in,
+    expect_login_refused,
+    fill_login,
+    login,
+    open_login,
+    residence_directory,
+    see_pending,
+    verify_from_email,
+)
+from tests.e2e.system import link_in, unique_email
+
+
+def test_mono_lot_activation_then_login_shows_that_accounts_documents_only(system, journey):
+    tenant = system.new_tenant(kind="syndic")
+    suggested = unique_email("suggested")
+    directory = residence_directory(tenant, ("C1", "coproprietaire", suggested), ("C2", "coproprietaire", None))
+    account = accounts_with_credentials(tenant, directory, "C1")["C1"]
+    mine = tenant.upload_pdf(title="Appel de fonds du 3e trimestre", category="LOT_APPEL",
+                             audience={"account_ref": "C1"})
+    theirs = tenant.upload_pdf(title="Compte individuel du voisin", category="LOT_COMPTE",
+                               audience={"account_ref": "C2"})
+    shared = tenant.upload_pdf(title="Procès-verbal de l'AG du 12 juin 2026", category="AG_PV",
+                               audience={"residence_ref": "R1"})
+    assert mine["id"] and theirs["id"] and shared["id"]
+    email = unique_email("mono")
+
+    activate(journey, tenant, account, email, PASSWORD, shots=True, suggested=suggested)
+    # Until the address is verified the person cannot log in.
+    login(journey, tenant, email, PASSWORD, shot="login-form")
+    expect_login_refused(journey)
+    journey.checkpoint("login-refused")
+
+    verify_from_email(journey, system, email, shots=True)
+    journey.click("CONNECTEZ-VOUS")
+    fill_login(journey, email, PASSWORD)
+    expect_logged_in(journey)
+    journey.see("Appel de fonds du 3e trimestre")
+    journey.see("Procès-verbal de l'AG du 12 juin 2026")
+    journey.absent("Compte individuel du voisin")
+    journey.checkpoint("dashboard")
+
+    # Once activated, the provisional credentials are dead.
+    open_login(journey, tenant, shot=None)
+    enter_provisional(journey, account, shot=None)
+    expect(journey.page.get_by_role("alert").first).to_be_visible()
+    journey.checkpoint("activation-credentials-refused")
+
+
+def test_mistyped_email_is_corrected_by_resetting_the_activation(system, journey):
+    tenant = system.new_tenant()
+    directory = residence_directory(tenant, ("C1", "coproprietaire", None))
+    account = accounts_with_credentials(tenant, directory, "C1")["C1"]
+    right = unique_email("right")
+    typo = right.replace("@example.org", "@exmaple.org")
+
+    activate(journey, tenant, account, typo, PASSWORD)
+    typo_mail = system.wait_for_email(typo, subject="Confirmation de votre adresse email")
+    journey.click("Réinitialiser l'activation de votre compte")
+    choose_email(journey, right)
+    choose_password(journey, PASSWORD)
+    see_pending(journey, right)
+
+    # The link sent to the mistyped address no longer works...
+    journey.goto(link_in(typo_mail, "/activation/verify"))
+    journey.click("VALIDER MON EMAIL")
+    expect(journey.page.get_by_role("alert").first).to_be_visible()
+    journey.absent("Votre email a bien été validé")
+    journey.checkpoint("verify-email-refused")
+    # ...the new one does, and the person logs in with the right address.
+    verify_from_email(journey, system, right)
+    login(journey, tenant, right, PASSWORD)
+    expect_logged_in(journey)
+    login(journey, tenant, typo, PASSWORD)
+    expect_login_refused(journey)
+
+
+def test_verification_email_can_be_sent_again(system, journey):
+    tenant = system.new_tenant()
+    directory = residence_directory(tenant, ("C1", "locataire", None))
+    account = accounts_with_credentials(tenant, directory, "C1")["C1"]
+    email = unique_email("resend")
+
+    activate(journey, tenant, account, email, PASSWORD)
+    system.wait_for_email(email, subject="Confirmation de votre adresse email")
+    journey.click("Demander le renvoi de l'email")
+    see_pending(journey, email)
+    journey.checkpoint("activation-resent")
+    second = system.wait_for_email(email, count=2, subject="Confirmation de votre adresse email")
+    assert "/activation/verify" in link_in(second, "/activation/verify")
+
+    verify_from_email(journey, system, email, count=2)
+    login(journey, tenant, email, PASSWORD)
+    expect_logged_in(journey)

@@ -1,0 +1,20 @@
+"""The help page ("Besoin d'aide pour se connecter ?") shows each tenant's own contact."""
+
+from __future__ import annotations
+
+from tests.e2e.flows import open_login
+
+
+def test_each_tenant_has_its_own_help_page(system, journey):
+    first = system.new_tenant(kind="syndic", support={"email": "aide@syndic-un.example.org",
+                                                      "phone": "01 11 11 11 11", "hours": "9h-12h"})
+    second = system.new_tenant(kind="gerance", support={"email": "contact@gerance-deux.example.org",
+                                                        "phone": "02 22 22 22 22", "hours": "14h-17h"})
+    for tenant, other in ((first, second), (second, first)):
+        open_login(journey, tenant, shot=None)
+        journey.click("Besoin d'aide pour se connecter ?")
+        journey.see(tenant.support["email"])
+        journey.see(tenant.support["phone"])
+        journey.see(tenant.support["hours"])
+        journey.absent(other.support["email"])
+        journey.checkpoint(f"help-{tenant.onboarded['kind']}")
