@@ -14,7 +14,10 @@ The same small client (:class:`PublicApi`) and PDF maker (:func:`make_pdf`) serv
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -27,7 +30,7 @@ DEFAULT_BASE_URL = "http://127.0.0.1:8080"
 # The gateway's development default (gateway/settings.py); production refuses placeholders.
 DEV_OPERATOR_TOKEN = "dev-operator-token-change-me"  # noqa: S105
 
-__all__ = ["ApiError", "PublicApi", "make_pdf"]
+__all__ = ["ApiError", "PublicApi", "main", "make_pdf", "seed"]
 
 
 class ApiError(RuntimeError):
@@ -143,3 +146,186 @@ def make_pdf(title: str, lines: tuple[str, ...] = ()) -> bytes:
     out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
     out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
     return bytes(out)
+
+
+# ---- the demonstration data ----
+SUPPORT = {"email": "extranet@demo.moncompte.immo", "phone": "01 23 45 67 89", "hours": "Du lundi au vendredi, 9h-12h"}
+TENANTS = {
+    "SYNDIC": {
+        "tenant": {"client_code": "DEMO", "societe_code": "SYNDIC", "name": "Syndic Démo des Tilleuls",
+                   "kind": "syndic", "support": SUPPORT, "branding": {"primary_color": "#1d4ed8"}},
+        "directory": {
+            "residences": [
+                {"ref": "R1", "name": "Résidence Les Tilleuls", "address": "3 rue des Lilas, 75012 Paris"},
+                {"ref": "R2", "name": "Résidence du Canal", "address": "18 quai de Jemmapes, 75010 Paris"},
+            ],
+            "lots": [
+                {"ref": "L1", "residence_ref": "R1", "number": "12", "kind": "appartement"},
+                {"ref": "L2", "residence_ref": "R1", "number": "14", "kind": "appartement"},
+                {"ref": "L3", "residence_ref": "R1", "number": "21", "kind": "appartement"},
+                {"ref": "L4", "residence_ref": "R1", "number": "P07", "kind": "parking"},
+                {"ref": "L5", "residence_ref": "R2", "number": "3", "kind": "appartement"},
+                {"ref": "L6", "residence_ref": "R2", "number": "5", "kind": "appartement"},
+                {"ref": "L7", "residence_ref": "R2", "number": "C2", "kind": "cave"},
+            ],
+            "accounts": [
+                {"ref": "C001", "role": "coproprietaire", "display_name": "Mme Claire Martin",
+                 "email": "claire.martin@example.org", "lot_refs": ["L1"], "council": True},
+                {"ref": "C002", "role": "coproprietaire", "display_name": "M. Paul Durand",
+                 "email": "paul.durand@example.org", "lot_refs": ["L2"], "council": False},
+                {"ref": "C003", "role": "coproprietaire", "display_name": "M. et Mme Leroy",
+                 "lot_refs": ["L3", "L4"], "council": False},
+                {"ref": "C004", "role": "coproprietaire", "display_name": "Mme Sophie Bernard",
+                 "email": "sophie.bernard@example.org", "lot_refs": ["L5"], "council": True},
+                {"ref": "C005", "role": "coproprietaire", "display_name": "M. Marc Petit",
+                 "email": "marc.petit@example.org", "lot_refs": ["L6", "L7"], "council": False},
+            ],
+        },
+        "documents": [
+            ("CP_RCP", "Règlement de copropriété", "2019-03-01", {"residence_ref": "R1"}),
+            ("AG_PV", "Procès-verbal de l'AG du 12 juin 2026", "2026-06-12", {"residence_ref": "R1"}),
+            ("AG_CONVOC", "Convocation à l'AG du 20 mai 2026", "2026-04-20", {"residence_ref": "R2"}),
+            ("CP_BUDGET", "Budget prévisionnel 2027", "2026-10-01", {"residence_ref": "R2"}),
+            ("CS_BALANCE", "Balance générale au 30 septembre 2026", "2026-10-05",
+             {"residence_ref": "R1", "council_only": True}),
+            ("LOT_APPEL", "Appel de fonds du 4e trimestre 2026", "2026-10-01", {"account_ref": "C001"}),
+            ("LOT_APPEL", "Appel de fonds du 4e trimestre 2026 - lots 5 et C2", "2026-10-01", {"account_ref": "C005"}),
+            ("LOT_COMPTE", "Compte individuel 2025", "2026-01-31", {"account_ref": "C002"}),
+        ],
+    },
+    "GERANCE": {
+        "tenant": {"client_code": "DEMO", "societe_code": "GERANCE", "name": "Gérance Démo du Parc",
+                   "kind": "gerance", "support": {**SUPPORT, "email": "gerance@demo.moncompte.immo"},
+                   "branding": {"primary_color": "#047857"}},
+        "directory": {
+            "residences": [{"ref": "G1", "name": "Immeuble Voltaire", "address": "40 boulevard Voltaire, 75011 Paris"}],
+            "lots": [
+                {"ref": "GL1", "residence_ref": "G1", "number": "2B", "kind": "appartement"},
+                {"ref": "GL2", "residence_ref": "G1", "number": "4A", "kind": "appartement"},
+            ],
+            "accounts": [
+                {"ref": "B001", "role": "bailleur", "display_name": "M. Marc Petit",
+                 "email": "marc.petit@example.org", "lot_refs": ["GL1"], "council": False},
+                {"ref": "B002", "role": "bailleur", "display_name": "Mme Anne Roux",
+                 "email": "anne.roux@example.org", "lot_refs": ["GL2"], "council": False},
+                {"ref": "T001", "role": "locataire", "display_name": "M. Hugo Lambert",
+                 "email": "hugo.lambert@example.org", "lot_refs": ["GL1"], "council": False},
+                {"ref": "T002", "role": "locataire", "display_name": "Mme Léa Moreau",
+                 "lot_refs": ["GL2"], "council": False},
+            ],
+        },
+        "documents": [
+            ("BAI_CRG", "Compte rendu de gestion du 3e trimestre 2026", "2026-10-10", {"account_ref": "B001"}),
+            ("BAI_MANDAT", "Mandat de gestion", "2024-02-01", {"account_ref": "B002"}),
+            ("LOC_QUITT", "Quittance de loyer d'octobre 2026", "2026-10-31", {"account_ref": "T001"}),
+            ("LOC_AVIS", "Avis d'échéance de novembre 2026", "2026-10-25", {"account_ref": "T002"}),
+            ("LOC_BAIL", "Contrat de location", "2024-03-01", {"account_ref": "T001"}),
+        ],
+    },
+}
+
+
+def _load_state(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.exists() else {"tenants": {}}
+
+
+def _save_state(path: Path, state: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=2, ensure_ascii=False))
+    tmp.chmod(0o600)
+    tmp.replace(path)
+
+
+def _seed_tenant(operator: PublicApi, key: str, spec: dict, state: dict, state_path: Path) -> dict | None:
+    saved = state["tenants"].get(key)
+    if saved is None:
+        try:
+            answer = operator.onboard(**spec["tenant"])
+        except ApiError as exc:
+            if exc.status != 409:
+                raise
+            print(f"  {key}: the tenant exists but {state_path} does not hold its API key; skipped "
+                  "(rotate its key with POST /api/v1/tenants/{id}/api-keys, or start from empty databases)")
+            return None
+        saved = {"id": answer["id"], "api_key": answer["api_key"], "login_url": answer.get("login_url", ""),
+                 "credentials": {}, "documents": []}
+        state["tenants"][key] = saved
+        _save_state(state_path, state)  # the API key is shown once
+        print(f"  {key}: onboarded")
+    else:
+        print(f"  {key}: exists, reusing its API key")
+    agency = operator.agency(saved["api_key"])
+    counts = agency.put_directory(spec["directory"])
+    print(f"  {key}: directory {json.dumps(counts, ensure_ascii=False)}")
+    for category, title, date, audience in spec["documents"]:
+        if title in saved["documents"]:
+            continue
+        metadata = {"category": category, "title": title, "date": date, "audience": audience}
+        agency.upload_when_known(metadata, make_pdf(title, (spec["tenant"]["name"], f"Date : {date}")), "document.pdf")
+        saved["documents"].append(title)
+        _save_state(state_path, state)
+    missing = [a["ref"] for a in spec["directory"]["accounts"] if a["ref"] not in saved["credentials"]]
+    if missing:
+        # Issuing again would revoke credentials already handed out: only accounts never issued.
+        issued = agency.issue_credentials(missing)
+        saved["credentials"].update({ref: {"login": c["login"], "password": c["password"]}
+                                     for ref, c in issued.items()})
+        _save_state(state_path, state)
+    return saved
+
+
+def _credentials_text(state: dict, base_url: str) -> str:
+    lines = ["moncompte: demonstration data (provisional credentials are single use)", ""]
+    for key, spec in TENANTS.items():
+        saved = state["tenants"].get(key)
+        if not saved:
+            continue
+        tenant = spec["tenant"]
+        login_url = saved["login_url"] or (f"{base_url}/login?client={tenant['client_code']}"
+                                           f"&societe={tenant['societe_code']}")
+        lines += [f"{tenant['name']} ({tenant['kind']}): {login_url}"]
+        names = {a["ref"]: (a["display_name"], a["role"], a.get("email", "")) for a in spec["directory"]["accounts"]}
+        for ref, creds in saved["credentials"].items():
+            name, role, email = names.get(ref, ("?", "?", ""))
+            lines.append(f"  {ref:5} {role:15} {name:22} identifiant {creds['login']:12} mot de passe "
+                         f"{creds['password']}" + (f"   (email suggéré {email})" if email else ""))
+        lines.append("")
+    lines.append("M. Marc Petit has an account in each agency (C005 and B001): activate one, then use "
+                 "\"Je fusionne mes comptes\" from the other agency's URL with the same email and password.")
+    return "\n".join(lines) + "\n"
+
+
+def seed(base_url: str, operator_token: str, state_dir: Path) -> int:
+    """Seed both demo agencies through ``base_url``; write and print the credentials. Return 0 on success."""
+    operator = PublicApi(base_url, operator_token)
+    state_path = state_dir / "demo-state.json"
+    state = _load_state(state_path)
+    print(f"seeding demo data through {base_url}")
+    for key, spec in TENANTS.items():
+        _seed_tenant(operator, key, spec, state, state_path)
+    text = _credentials_text(state, base_url)
+    credentials_path = state_dir / "demo-credentials.txt"
+    credentials_path.write_text(text)
+    credentials_path.chmod(0o600)
+    print()
+    print(text)
+    print(f"(also in {credentials_path})")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scripts.seed_demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--base-url", default=os.environ.get("SEED_BASE_URL", DEFAULT_BASE_URL))
+    parser.add_argument("--state-dir", type=Path, default=ROOT / "var")
+    args = parser.parse_args(argv)
+    token = os.environ.get("OPERATOR_API_TOKEN", DEV_OPERATOR_TOKEN)
+    try:
+        return seed(args.base_url, token, args.state_dir)
+    except (ApiError, OSError) as exc:
+        print(f"seed_demo: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
