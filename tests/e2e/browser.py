@@ -59,7 +59,10 @@ class Journey:
         self.action(text).click()
 
     def field(self, text: str) -> Locator:
-        return self.page.get_by_label(label(text), exact=False).first
+        """The form control labelled ``text`` (a trailing required-field ``*`` is allowed)."""
+        words = [re.escape(w) for w in text.split()]
+        name = re.compile(r"^\s*" + r"\s+".join(words) + r"\s*\*?\s*$", re.IGNORECASE)
+        return self.page.get_by_label(name).first
 
     def fill(self, text: str, value: str) -> None:
         self.field(text).fill(value)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from playwright.sync_api import expect
 
-from tests.e2e.browser import Journey, contains
+from tests.e2e.browser import Journey, contains, label
 from tests.e2e.system import System, Tenant, link_in
 
 # Meets every criterion of the default policy (6+ characters, upper, lower, digit, special).
@@ -122,13 +122,28 @@ def verify_from_email(j: Journey, system: System, email: str, *, count: int = 1,
     return link
 
 
+LOGIN_INVALID = "Adresse mail ou mot de passe incorrect."
+PROVISIONAL_INVALID = "Identifiant ou mot de passe provisoire incorrect."
+
+
 def fill_login(j: Journey, email: str, password: str) -> None:
     j.fill("Adresse mail", email)
     j.fill("Mot de passe", password)
-    j.page.get_by_role("button", name=contains("connect")).first.click()
+    j.click("SE CONNECTER")
+
+
+def logout(j: Journey) -> None:
+    """End the browser's session when it has one (so that a refused login reads as refused)."""
+    button = j.page.get_by_role("button", name=label("Se déconnecter"))
+    if button.count():
+        button.first.click()
+        expect(j.page.get_by_role("button", name=label("Se déconnecter"))).to_have_count(0)
 
 
 def login(j: Journey, tenant: Tenant, email: str, password: str, *, shot: str | None = None) -> None:
+    """From the tenant's login URL, "J'ai déjà un compte", then the login form (after logging out)."""
+    open_login(j, tenant, shot=None)
+    logout(j)
     open_login(j, tenant, shot=None)
     j.click("J'ai déjà un compte")
     if shot:
@@ -138,11 +153,12 @@ def login(j: Journey, tenant: Tenant, email: str, password: str, *, shot: str | 
 
 def expect_logged_in(j: Journey) -> None:
     expect(j.action("Profil")).to_be_visible()
+    expect(j.action("Se déconnecter")).to_be_visible()
 
 
 def expect_login_refused(j: Journey) -> None:
-    expect(j.page.get_by_role("alert").first).to_be_visible()
-    expect(j.action("Profil")).to_have_count(0)
+    j.see(LOGIN_INVALID)
+    expect(j.action("Se déconnecter")).to_have_count(0)
 
 
 def activated_person(j: Journey, system: System, tenant: Tenant, account: Account, email: str,
