@@ -7,10 +7,13 @@ the tail of every service log is attached to the report (full logs in ``test-art
 
 from __future__ import annotations
 
+import os
+import shutil
+
 import pytest
 from playwright.sync_api import sync_playwright
 
-from tests.e2e.browser import AXE_PATH, CHROMIUM_ARGS, Journey
+from tests.e2e.browser import AXE_PATH, CHROMIUM_ARGS, SCREENSHOTS, Journey
 from tests.e2e.system import ARTIFACTS, System
 
 
@@ -80,3 +83,19 @@ def pytest_runtest_makereport(item, call):
             dead = running.dead_services()
             report.sections.append(("service logs (tail)", (f"dead services: {dead}\n" if dead else "")
                                     + running.logs(30) + f"\nfull logs in {ARTIFACTS / 'logs'}"))
+
+
+# Pages whose screenshots are kept in docs/screenshots/ (refresh: E2E_UPDATE_DOCS_SCREENSHOTS=1).
+DOC_SCREENSHOTS = ("login-welcome", "activation-credentials", "activation-email", "activation-password",
+                   "activation-pending", "email-verified", "login-form", "dashboard", "dashboard-multi-agency",
+                   "merge-password", "password-forgot", "password-reset", "profile", "help-syndic")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if os.environ.get("E2E_UPDATE_DOCS_SCREENSHOTS") != "1":
+        return
+    target = SCREENSHOTS.parents[1] / "docs" / "screenshots"
+    target.mkdir(parents=True, exist_ok=True)
+    for name in DOC_SCREENSHOTS:
+        for shot in SCREENSHOTS.glob(f"{name}-*.png"):
+            shutil.copy2(shot, target / shot.name)

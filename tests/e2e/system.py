@@ -100,6 +100,59 @@ class Tenant:
         return self.api.upload_when_known(metadata, make_pdf(title), "document.pdf")
 
 
+class DirectApi(PublicApi):
+    """Diagnosis only (``E2E_DIRECT_API=1``): the public API calls sent straight to tenancy and documents
+    with internal tokens, as the gateway would forward them, to tell a gateway gap from a service one."""
+
+    def __init__(self, system: System, token: str) -> None:
+        super().__init__(system.base_url, token)
+        self.system = system
+
+    def agency(self, api_key: str) -> DirectApi:
+        return DirectApi(self.system, api_key)
+
+    def call(self, method, path, payload=None, *, body=None, content_type=None, accept="application/json"):
+        import json as _json
+        import urllib.error
+
+        from common.internal_auth import issue_token
+
+        target = self.system.by_name("documents" if path.startswith("/api/v1/documents") else "tenancy")
+        claims = {"act": "operator"}
+        if self.token != OPERATOR_TOKEN:
+            verified = self._internal("tenancy", "POST", "/internal/api-keys/verify", {"api_key": self.token})
+            claims = {"act": "agency", "tid": verified["tenant_id"]}
+        token = issue_token(INTERNAL_SECRET, issuer="gateway", audience=target.name, **claims)
+        headers = {"Authorization": f"Internal {token}", "Accept": accept}
+        if payload is not None:
+            body, content_type = _json.dumps(payload).encode(), "application/json"
+        if content_type:
+            headers["Content-Type"] = content_type
+        request = urllib.request.Request(target.url + path, data=body, method=method, headers=headers)  # noqa: S310
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+                raw = response.read()
+                return _json.loads(raw) if raw else None
+        except urllib.error.HTTPError as exc:
+            from scripts.seed_demo import ApiError
+
+            raw = exc.read()
+            raise ApiError(method, path, exc.code, _json.loads(raw) if raw else None) from None
+
+    def _internal(self, service: str, method: str, path: str, payload: dict) -> dict:
+        import json as _json
+
+        from common.internal_auth import issue_token
+
+        token = issue_token(INTERNAL_SECRET, issuer="gateway", audience=service)
+        request = urllib.request.Request(self.system.by_name(service).url + path, method=method,  # noqa: S310
+                                         data=_json.dumps(payload).encode(),
+                                         headers={"Authorization": f"Internal {token}",
+                                                  "Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            return _json.loads(response.read())
+
+
 class System:
     """The running system; build with :meth:`start`, always :meth:`stop`."""
 
@@ -176,7 +229,8 @@ class System:
             if service.name != "gateway":
                 prefix = f"e2e_{service.name}"
                 service.database_url = asyncio.run(create_test_database(self.database_url, prefix=prefix))
-        self.operator = PublicApi(self.base_url, OPERATOR_TOKEN)
+        self.operator = (DirectApi(self, OPERATOR_TOKEN) if os.environ.get("E2E_DIRECT_API") == "1"
+                         else PublicApi(self.base_url, OPERATOR_TOKEN))
         env = self.environment()
         for service in self.services:
             service.log_path = self.logs_dir / f"{service.name}.log"
