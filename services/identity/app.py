@@ -2,23 +2,75 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from aiohttp import web
 
 from common.broker import install_broker
-from common.db import install_pool
+from common.clock import Clock, SystemClock
+from common.consumer import Consumer, install_consumer
+from common.db import POOL, install_pool
+from common.http import SETTINGS as SETTINGS_KEY
 from common.http import create_base_app
 from common.internal_auth import internal_auth_middleware
+from common.relay import install_relay
+from services.identity.agency import handle_account_closed
+from services.identity.core import Deps
+from services.identity.hashing import Hasher
+from services.identity.routes import DEPS, routes
 from services.identity.settings import IdentitySettings
+from services.identity.tenants import TenantPolicy
 
 SERVICE = "identity"
+CLOCK = web.AppKey("clock", Clock)
+
+__all__ = ["CLOCK", "DEPS", "SERVICE", "create_app"]
 
 
-def create_app(settings: IdentitySettings) -> web.Application:
+def create_app(settings: IdentitySettings, *, clock: Clock | None = None, with_broker: bool = True
+               ) -> web.Application:
+    """The identity app; ``clock`` is injectable so that every expiry is tested without sleeping.
+
+    ``with_broker=False`` (tests of the HTTP API alone) leaves out the relay and the consumer:
+    events still land in the outbox, nothing is published.
+    """
     app = create_base_app(
         settings,
         service=SERVICE,
         middlewares=[internal_auth_middleware(settings.internal_auth_secret.get_secret_value(), SERVICE)],
     )
+    app[CLOCK] = clock or SystemClock()
     install_pool(app, settings.database_url)
-    install_broker(app, settings.amqp_url, name=f"{SERVICE}-publish")
+    if with_broker:
+        install_broker(app, settings.amqp_url, name=f"{SERVICE}-publish")
+    app.cleanup_ctx.append(_deps_context)
+    if with_broker:
+        install_relay(app, settings)
+        install_consumer(app, _account_closed_consumer)
+    app.add_routes(routes)
     return app
+
+
+def _account_closed_consumer(app: web.Application) -> Consumer:
+    settings: IdentitySettings = app[SETTINGS_KEY]
+
+    async def handle(conn, envelope) -> None:
+        await handle_account_closed(conn, envelope, deps=app[DEPS])
+
+    return Consumer("identity.account_closed", amqp_url=settings.amqp_url, exchange=settings.events_exchange,
+                    routing_keys=["tenancy.account_closed"], pool=app[POOL], handler=handle)
+
+
+async def _deps_context(app: web.Application) -> AsyncIterator[None]:
+    settings: IdentitySettings = app[SETTINGS_KEY]
+    hasher = Hasher(memory_kib=settings.argon2_memory_kib, time_cost=settings.argon2_time_cost,
+                    parallelism=settings.argon2_parallelism, workers=settings.hash_workers,
+                    queue_per_worker=settings.hash_queue_per_worker)
+    tenants = TenantPolicy(tenancy_url=settings.tenancy_url, secret=settings.internal_auth_secret.get_secret_value(),
+                           default_min_length=settings.password_min_length,
+                           cache_seconds=settings.tenant_settings_cache_seconds)
+    app[DEPS] = Deps(pool=app[POOL], hasher=hasher, clock=app[CLOCK], settings=settings, tenants=tenants,
+                     token_key=settings.token_hash_key.get_secret_value().encode())
+    yield
+    await tenants.close()
+    hasher.close()

@@ -2,13 +2,63 @@
 
 from __future__ import annotations
 
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from common.settings import ServiceSettings
+from common.settings import ServiceSettings, SettingsError
+
+# Public on purpose so that a fresh clone runs; production refuses it (placeholder marker).
+DEV_TOKEN_HASH_KEY = "dev-insecure-identity-token-key-change-me"  # noqa: S105
 
 
 class IdentitySettings(ServiceSettings):
+    """Every knob of identity; durations in seconds unless named otherwise."""
+
     model_config = SettingsConfigDict(env_prefix="IDENTITY_", extra="ignore", populate_by_name=True)
 
     port: int = 8081
     database_url: str = "postgresql://postgres@127.0.0.1:5432/moncompte_identity"
+    tenancy_url: str | None = "http://127.0.0.1:8082"
+    tenant_settings_cache_seconds: float = 60.0
+
+    # argon2id, OWASP defaults (memory in KiB).
+    argon2_memory_kib: int = Field(19456, ge=8)
+    argon2_time_cost: int = Field(2, ge=1)
+    argon2_parallelism: int = Field(1, ge=1)
+    # Hashing runs in a thread pool sized to the cores; beyond this many waiting per worker: 429.
+    hash_workers: int | None = None
+    hash_queue_per_worker: int = Field(8, ge=1)
+
+    token_hash_key: SecretStr = SecretStr(DEV_TOKEN_HASH_KEY)
+    verification_token_ttl_seconds: int = 24 * 3600
+    reset_token_ttl_seconds: int = 3600
+
+    password_min_length: int = Field(6, ge=6, le=128)
+    password_max_length: int = Field(256, ge=128)
+    terms_version: str = "2025-01"
+
+    credential_ttl_days: int = Field(60, ge=1)
+    credential_max_failures: int = 5
+    credential_lock_seconds: int = 15 * 60
+    flow_idle_seconds: int = 3600
+
+    session_idle_seconds: int = 30 * 60
+    session_absolute_seconds: int = 12 * 3600
+
+    login_delay_after_failures: int = 5
+    login_lock_after_failures: int = 10
+    login_lock_seconds: int = 15 * 60
+    login_max_delay_seconds: int = 60
+    ip_failure_limit: int = 50
+    ip_failure_window_seconds: int = 15 * 60
+
+    resend_cooldown_seconds: int = 60
+    resend_per_hour: int = 5
+    forgot_per_target_per_hour: int = 3
+    forgot_per_ip_per_hour: int = 30
+
+    @model_validator(mode="after")
+    def _coherent(self):
+        if self.login_lock_after_failures <= self.login_delay_after_failures:
+            raise SettingsError("IDENTITY_LOGIN_LOCK_AFTER_FAILURES must exceed IDENTITY_LOGIN_DELAY_AFTER_FAILURES")
+        return self

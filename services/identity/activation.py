@@ -1,0 +1,331 @@
+"""Activation and merge: provisional credentials -> email -> password (or merge) -> verified."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import asyncpg
+
+from services.identity import repository as sql
+from services.identity.core import Caller, Deps, audit, event, hit_window, link_url
+from services.identity.domain import (
+    USABLE_CREDENTIAL_STATES,
+    CredentialStatus,
+    FlowStep,
+    InvalidEmail,
+    StepRefused,
+    credential_failure,
+    credential_state,
+    email_key,
+    login_failure,
+    login_gate,
+    new_secret,
+    normalise_email,
+    normalise_login,
+    require_step,
+    step_after_email,
+    step_after_start,
+)
+from services.identity.errors import (
+    ConfirmationMismatch,
+    CredentialLocked,
+    FlowNotFound,
+    Forbidden,
+    InvalidCredentials,
+    InvalidToken,
+    PasswordPolicy,
+    TermsNotAccepted,
+    TooManyRequests,
+    WrongStep,
+)
+from services.identity.errors import InvalidEmail as InvalidEmailError
+from services.identity.policy import check_password, normalise_password
+
+
+def flow_json(flow_id: str, row, *, step: str | None = None, email: str | None = None) -> dict:
+    """The ``Flow`` body of docs/internal-api.md."""
+    return {
+        "flow_id": flow_id,
+        "intent": row["intent"],
+        "step": step or row["step"],
+        "email": email if email is not None else row["email"],
+        "suggested_email": row["suggested_email"],
+        "tenant_id": str(row["tenant_id"]),
+    }
+
+
+async def start(deps: Deps, caller: Caller, *, login: str, password: str, intent: str) -> dict:
+    """Check provisional credentials and open a flow (or resume a pending activation)."""
+    if not (caller.tenant_id and caller.client_code and caller.societe_code):
+        raise Forbidden("The tid, tcc and tsc claims are required")
+    now = deps.clock.now()
+    login = normalise_login(login)
+    password = normalise_password(password)
+    cred = await deps.pool.fetchrow(sql.CREDENTIAL_BY_LOGIN, login) if login else None
+    if cred is not None and str(cred["tenant_id"]) != caller.tenant_id:
+        cred = None  # credentials of another tenant do not exist at this tenant's URL
+    if cred is not None and cred["locked_until"] is not None and now < cred["locked_until"]:
+        raise CredentialLocked(int((cred["locked_until"] - now).total_seconds()) + 1)
+    matches, _ = await deps.verify(cred["password_hash"] if cred else None, password)
+    if cred is None:
+        raise InvalidCredentials()
+    async with deps.pool.acquire() as conn, conn.transaction():
+        cred = await conn.fetchrow(sql.CREDENTIAL_BY_ID_FOR_UPDATE, cred["id"])
+        state = credential_state(cred["status"], cred["expires_at"], now)
+        if not matches:
+            failures, locked_until = credential_failure(
+                cred["failed_attempts"], now, max_failures=deps.settings.credential_max_failures,
+                lock_seconds=deps.settings.credential_lock_seconds)
+            await conn.execute(sql.CREDENTIAL_FAILED, cred["id"], failures, locked_until)
+            await audit(conn, deps, "provisional_login_failed", tenant_id=cred["tenant_id"],
+                        account_id=cred["account_id"], ip=caller.ip)
+            if locked_until is not None:
+                await audit(conn, deps, "provisional_credential_locked", tenant_id=cred["tenant_id"],
+                            account_id=cred["account_id"], ip=caller.ip)
+        elif state in USABLE_CREDENTIAL_STATES:
+            await conn.execute(sql.CREDENTIAL_RESET_FAILURES, cred["id"])
+            step = step_after_start(state)
+            email = None
+            if step == FlowStep.PENDING_VERIFICATION and cred["person_id"]:
+                person = await conn.fetchrow(sql.PERSON_BY_ID, cred["person_id"])
+                email = person["email"] if person else None
+            flow_id = new_secret(24)
+            await conn.execute(sql.INSERT_FLOW, deps.hash_token(flow_id), cred["id"], intent, step, email,
+                               cred["person_id"], caller.client_code, caller.societe_code, now)
+            await audit(conn, deps, "activation_started", tenant_id=cred["tenant_id"],
+                        account_id=cred["account_id"], person_id=cred["person_id"], ip=caller.ip, intent=intent)
+            return {"flow_id": flow_id, "intent": intent, "step": str(step), "email": email,
+                    "suggested_email": cred["suggested_email"], "tenant_id": str(cred["tenant_id"])}
+    raise InvalidCredentials()
+
+
+async def _flow(conn: asyncpg.Connection, deps: Deps, flow_id: str):
+    """The live flow, locked; its credential must still be usable."""
+    now = deps.clock.now()
+    row = await conn.fetchrow(sql.FLOW_FOR_UPDATE, deps.hash_token(flow_id),
+                              now - timedelta(seconds=deps.settings.flow_idle_seconds))
+    if row is None:
+        raise FlowNotFound()
+    if row["step"] != FlowStep.DONE:
+        state = credential_state(row["credential_status"], row["credential_expires_at"], now)
+        if state not in USABLE_CREDENTIAL_STATES:
+            raise FlowNotFound()
+    return row
+
+
+def _require(row, action: str) -> None:
+    try:
+        require_step(row["step"], action)
+    except StepRefused as exc:
+        raise WrongStep(step=str(exc.current)) from None
+
+
+async def _touch(conn, deps: Deps, flow_id: str, row, *, step=None, email=None, person_id=None, keep=True):
+    step = step or row["step"]
+    email = email if email is not None or not keep else row["email"]
+    person_id = person_id if person_id is not None or not keep else row["person_id"]
+    await conn.execute(sql.UPDATE_FLOW, deps.hash_token(flow_id), step, email, person_id, deps.clock.now())
+    return flow_json(flow_id, row, step=step, email=email)
+
+
+async def get_flow(deps: Deps, flow_id: str) -> dict:
+    """The flow, refreshing its idle expiry."""
+    async with deps.pool.acquire() as conn, conn.transaction():
+        row = await _flow(conn, deps, flow_id)
+        return await _touch(conn, deps, flow_id, row)
+
+
+async def choose_email(deps: Deps, caller: Caller, flow_id: str, raw_email: str) -> dict:
+    """A new email leads to the password step; one of a verified person to the merge step."""
+    try:
+        email = normalise_email(raw_email)
+    except InvalidEmail:
+        raise InvalidEmailError() from None
+    async with deps.pool.acquire() as conn, conn.transaction():
+        row = await _flow(conn, deps, flow_id)
+        _require(row, "email")
+        person = await conn.fetchrow(sql.VERIFIED_PERSON_BY_EMAIL, email_key(email))
+        step = step_after_email(email_belongs_to_person=person is not None)
+        await conn.execute(sql.UPDATE_FLOW, deps.hash_token(flow_id), step, email,
+                           person["id"] if person else None, deps.clock.now())
+        return flow_json(flow_id, row, step=str(step), email=email)
+
+
+async def choose_password(deps: Deps, caller: Caller, flow_id: str, *, password: str, confirmation: str,
+                          accept_terms: bool) -> dict:
+    """Create the person pending verification, link the account, request the verification email."""
+    async with deps.pool.acquire() as conn:
+        row = await _flow(conn, deps, flow_id)
+    _require(row, "password")
+    result = check_password(password, min_length=await deps.tenants.min_length(str(row["tenant_id"])),
+                            max_length=deps.settings.password_max_length, email=row["email"],
+                            identifier=row["login"])
+    if not result.ok:
+        body = result.to_json()
+        raise PasswordPolicy(criteria=body["criteria"], problems=body["problems"])
+    if normalise_password(confirmation) != normalise_password(password):
+        raise ConfirmationMismatch()
+    if not accept_terms:
+        raise TermsNotAccepted()
+    password_hash = await deps.hash(normalise_password(password))
+    now = deps.clock.now()
+    async with deps.pool.acquire() as conn, conn.transaction():
+        row = await _flow(conn, deps, flow_id)
+        _require(row, "password")
+        person_id = uuid.uuid4()
+        await conn.execute(sql.INSERT_PERSON, person_id, row["email"], email_key(row["email"]), password_hash,
+                           deps.settings.terms_version, now)
+        try:
+            async with conn.transaction():
+                await conn.execute(sql.INSERT_LINK, person_id, row["tenant_id"], row["account_id"], row["role"],
+                                   "pending", "activation", row["credential_id"], now)
+        except asyncpg.UniqueViolationError:
+            raise FlowNotFound() from None  # the account got linked meanwhile: this flow is over
+        await conn.execute(sql.SET_CREDENTIAL_STATUS, row["credential_id"], CredentialStatus.ACTIVATING,
+                           person_id, now)
+        await send_verification(conn, deps, caller, row=row, person_id=person_id, email=row["email"])
+        await audit(conn, deps, "activation_pending", tenant_id=row["tenant_id"], person_id=person_id,
+                    account_id=row["account_id"], ip=caller.ip)
+        return await _touch(conn, deps, flow_id, row, step=FlowStep.PENDING_VERIFICATION, person_id=person_id)
+
+
+async def send_verification(conn, deps: Deps, caller: Caller, *, row, person_id, email: str) -> None:
+    """A new verification token (older ones superseded) and its email event."""
+    now = deps.clock.now()
+    token = new_secret(32)
+    expires_at = now + timedelta(seconds=deps.settings.verification_token_ttl_seconds)
+    await conn.execute(sql.SUPERSEDE_TOKENS, person_id, "verify_email", now)
+    await conn.execute(sql.INSERT_TOKEN, deps.hash_token(token), "verify_email", person_id, email,
+                       row["tenant_id"], now, expires_at)
+    url = link_url(deps.settings.public_base_url, "/activation/verify", client=row["client_code"],
+                   societe=row["societe_code"], token=token)
+    await event(conn, deps, "identity.email_verification_requested", {
+        "person_id": person_id, "email": email, "display_name": row["display_name"],
+        "tenant_id": row["tenant_id"], "verification_url": url, "expires_at": expires_at,
+    }, tenant_id=row["tenant_id"], caller=caller)
+
+
+async def resend(deps: Deps, caller: Caller, flow_id: str) -> dict:
+    """Send the verification email again: 60 s cooldown, 5 per hour per credential."""
+    now = deps.clock.now()
+    async with deps.pool.acquire() as conn, conn.transaction():
+        row = await _flow(conn, deps, flow_id)
+        _require(row, "resend")
+        key = f"resend:{row['credential_id']}"
+        last = await conn.fetchrow(sql.WINDOW_LAST_AT, key)
+        cooldown = timedelta(seconds=deps.settings.resend_cooldown_seconds)
+        if last is not None and last["count"] and now < last["last_at"] + cooldown:
+            raise TooManyRequests(int((last["last_at"] + cooldown - now).total_seconds()) + 1)
+        retry_after = await hit_window(conn, key, now=now, limit=deps.settings.resend_per_hour, period_seconds=3600)
+        if retry_after is not None:
+            raise TooManyRequests(retry_after)
+        await send_verification(conn, deps, caller, row=row, person_id=row["person_id"], email=row["email"])
+        await audit(conn, deps, "verification_resent", tenant_id=row["tenant_id"], person_id=row["person_id"],
+                    account_id=row["account_id"], ip=caller.ip)
+        return await _touch(conn, deps, flow_id, row)
+
+
+async def restart(deps: Deps, caller: Caller, flow_id: str) -> dict:
+    """Back to the email step; a pending link (and a pending person left with nothing) is killed."""
+    now = deps.clock.now()
+    async with deps.pool.acquire() as conn, conn.transaction():
+        row = await _flow(conn, deps, flow_id)
+        _require(row, "restart")
+        if row["step"] == FlowStep.PENDING_VERIFICATION and row["person_id"]:
+            await drop_pending_link(conn, deps, account_id=row["account_id"], person_id=row["person_id"])
+            await conn.execute(sql.SET_CREDENTIAL_STATUS, row["credential_id"], CredentialStatus.ISSUED, None, now)
+            await audit(conn, deps, "activation_restarted", tenant_id=row["tenant_id"], person_id=row["person_id"],
+                        account_id=row["account_id"], ip=caller.ip)
+        await conn.execute(sql.UPDATE_FLOW, deps.hash_token(flow_id), FlowStep.EMAIL, None, None, now)
+        return {**flow_json(flow_id, row, step=str(FlowStep.EMAIL)), "email": None}
+
+
+async def drop_pending_link(conn, deps: Deps, *, account_id, person_id) -> None:
+    """Remove a pending link; its verification tokens die, and the person too if left unverified and alone."""
+    link = await conn.fetchrow(sql.LINK_BY_ACCOUNT, account_id)
+    if link is not None and link["status"] == "pending" and link["person_id"] == person_id:
+        await conn.execute(sql.DELETE_LINK, account_id)
+    await conn.execute(sql.SUPERSEDE_TOKENS, person_id, "verify_email", deps.clock.now())
+    person = await conn.fetchrow(sql.PERSON_BY_ID, person_id)
+    if person is not None and person["email_verified_at"] is None:
+        if await conn.fetchval(sql.COUNT_PERSON_LINKS, person_id) == 0:
+            await conn.execute(sql.DELETE_PERSON, person_id)
+
+
+async def merge(deps: Deps, caller: Caller, flow_id: str, password: str) -> dict:
+    """Link the flow's account to the existing person whose password is given (throttled like login)."""
+    s = deps.settings
+    now = deps.clock.now()
+    async with deps.pool.acquire() as conn:
+        row = await _flow(conn, deps, flow_id)
+        _require(row, "merge")
+        person = await conn.fetchrow(sql.PERSON_BY_ID, row["person_id"])
+    if person is None:
+        raise FlowNotFound()
+    gate = login_gate(failures=person["failed_logins"], last_failed_at=person["last_failed_at"],
+                      locked_until=person["locked_until"], now=now, delay_after=s.login_delay_after_failures,
+                      max_delay=s.login_max_delay_seconds)
+    if not gate.allowed:
+        raise TooManyRequests(gate.retry_after)
+    matches, rehash = await deps.verify(person["password_hash"], normalise_password(password))
+    async with deps.pool.acquire() as conn, conn.transaction():
+        row = await _flow(conn, deps, flow_id)
+        _require(row, "merge")
+        person = await conn.fetchrow(sql.PERSON_BY_ID_FOR_UPDATE, row["person_id"])
+        if not matches:
+            failures, locked_until = login_failure(failures=person["failed_logins"],
+                                                   locked_until=person["locked_until"], now=now,
+                                                   lock_after=s.login_lock_after_failures,
+                                                   lock_seconds=s.login_lock_seconds)
+            await conn.execute(sql.PERSON_LOGIN_FAILED, person["id"], failures, locked_until, now)
+            await audit(conn, deps, "merge_failed", tenant_id=row["tenant_id"], person_id=person["id"],
+                        account_id=row["account_id"], ip=caller.ip)
+            if locked_until is not None and person["locked_until"] != locked_until:
+                await audit(conn, deps, "person_locked", tenant_id=row["tenant_id"], person_id=person["id"],
+                            ip=caller.ip)
+        else:
+            if rehash:
+                await conn.execute(sql.REHASH_PERSON, person["id"], await deps.hash(normalise_password(password)))
+            await conn.execute(sql.PERSON_LOGIN_FAILED, person["id"], 0, None, None)
+            try:
+                async with conn.transaction():
+                    await conn.execute(sql.INSERT_LINK, person["id"], row["tenant_id"], row["account_id"],
+                                       row["role"], "active", "merge", row["credential_id"], now)
+            except asyncpg.UniqueViolationError:
+                raise FlowNotFound() from None
+            await conn.execute(sql.SET_CREDENTIAL_STATUS, row["credential_id"], CredentialStatus.MERGED,
+                               person["id"], now)
+            await event(conn, deps, "identity.account_linked", {
+                "person_id": person["id"], "email": person["email"], "tenant_id": row["tenant_id"],
+                "account_id": row["account_id"], "role": row["role"], "via": "merge",
+            }, tenant_id=row["tenant_id"], caller=caller)
+            await audit(conn, deps, "account_merged", tenant_id=row["tenant_id"], person_id=person["id"],
+                        account_id=row["account_id"], ip=caller.ip)
+            return await _touch(conn, deps, flow_id, row, step=FlowStep.DONE, email=person["email"])
+    raise InvalidCredentials()
+
+
+async def verify_email(deps: Deps, caller: Caller, token: str) -> dict:
+    """Consume a verification token: the person is verified and its pending links become active."""
+    now = deps.clock.now()
+    async with deps.pool.acquire() as conn, conn.transaction():
+        found = await conn.fetchrow(sql.CONSUME_TOKEN, deps.hash_token(token), "verify_email", now)
+        if found is None:
+            raise InvalidToken()
+        person = await conn.fetchrow(sql.PERSON_BY_ID_FOR_UPDATE, found["person_id"])
+        owner = await conn.fetchrow(sql.VERIFIED_PERSON_BY_EMAIL, email_key(person["email"]))
+        if owner is not None and owner["id"] != person["id"]:
+            # Someone verified this address first (two activations raced on one email).
+            raise InvalidToken()
+        await conn.execute(sql.VERIFY_PERSON_EMAIL, person["id"], now)
+        links = await conn.fetch(sql.ACTIVATE_PERSON_LINKS, person["id"], now)
+        await conn.execute(sql.ACTIVATE_PERSON_CREDENTIALS, person["id"], now)
+        await conn.execute(sql.FLOWS_OF_PERSON_DONE, person["id"])
+        for link in links:
+            await event(conn, deps, "identity.account_linked", {
+                "person_id": person["id"], "email": person["email"], "tenant_id": link["tenant_id"],
+                "account_id": link["account_id"], "role": link["role"], "via": link["via"],
+            }, tenant_id=link["tenant_id"], caller=caller)
+        await audit(conn, deps, "email_verified", tenant_id=found["tenant_id"], person_id=person["id"], ip=caller.ip)
+        return {"email": person["email"]}

@@ -1,0 +1,133 @@
+"""Operations for tenancy and the notifier: credentials, unlink, account states, recipients, audit."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+
+import asyncpg
+
+from common.events import Envelope
+from services.identity import repository as sql
+from services.identity.activation import drop_pending_link
+from services.identity.core import Caller, Deps, audit
+from services.identity.domain import (
+    CredentialStatus,
+    credential_state,
+    generate_login,
+    generate_provisional_password,
+)
+
+_LOGIN_ATTEMPTS = 10
+
+
+async def issue_credentials(deps: Deps, caller: Caller, *, tenant_id: uuid.UUID, ttl_days: int | None,
+                            reset: bool, accounts: list[dict]) -> dict:
+    """Issue one credential per account; re-issue revokes the earlier ones, ``reset`` unlinks first.
+
+    Accounts linked to a person are refused (``already_linked``) unless ``reset``.
+    """
+    now = deps.clock.now()
+    expires_at = now + timedelta(days=ttl_days or deps.settings.credential_ttl_days)
+    passwords = [generate_provisional_password() for _ in accounts]
+    # Hash outside the transaction, all cores at once; an internal batch is not bounded like logins.
+    hashes = await asyncio.gather(*(deps.hasher.hash(p) for p in passwords))
+    issued, refused = [], []
+    async with deps.pool.acquire() as conn, conn.transaction():
+        for account, password, password_hash in zip(accounts, passwords, hashes, strict=True):
+            account_id = account["account_id"]
+            link = await conn.fetchrow(sql.LINK_BY_ACCOUNT, account_id)
+            if link is not None and link["status"] == "active" and not reset:
+                refused.append({"account_id": str(account_id), "error": "already_linked"})
+                continue
+            if link is not None:
+                await unlink(conn, deps, caller, account_id=account_id, reason="reset")
+            await _revoke(conn, deps, caller, tenant_id=tenant_id, account_id=account_id, reason="reissue")
+            login = await _insert_credential(conn, tenant_id=tenant_id, account=account, password_hash=password_hash,
+                                             now=now, expires_at=expires_at)
+            await audit(conn, deps, "credentials_issued", tenant_id=tenant_id, account_id=account_id, ip=caller.ip)
+            issued.append({"account_id": str(account_id), "login": login, "password": password,
+                           "expires_at": expires_at.isoformat()})
+    return {"credentials": issued, "refused": refused}
+
+
+async def _insert_credential(conn, *, tenant_id, account: dict, password_hash: str, now, expires_at) -> str:
+    for _ in range(_LOGIN_ATTEMPTS):
+        login = generate_login()
+        try:
+            async with conn.transaction():
+                await conn.execute(sql.INSERT_CREDENTIAL, uuid.uuid4(), tenant_id, account["account_id"],
+                                   account["role"], account.get("display_name") or "",
+                                   account.get("suggested_email"), login, password_hash, now, expires_at)
+            return login
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name != "credentials_login_key":
+                raise
+    raise RuntimeError("could not draw a unique provisional identifier")
+
+
+async def _revoke(conn, deps: Deps, caller: Caller, *, tenant_id, account_id, reason: str) -> None:
+    revoked = await conn.fetch(sql.REVOKE_LIVE_CREDENTIALS, account_id, deps.clock.now())
+    for row in revoked:
+        await conn.execute(sql.DELETE_FLOWS_OF_CREDENTIAL, row["id"])
+        if row["status"] == CredentialStatus.ACTIVATING and row["person_id"]:
+            await drop_pending_link(conn, deps, account_id=account_id, person_id=row["person_id"])
+        await audit(conn, deps, "credentials_revoked", tenant_id=tenant_id, account_id=account_id, ip=caller.ip,
+                    reason=reason)
+
+
+async def unlink(conn, deps: Deps, caller: Caller, *, account_id, reason: str) -> None:
+    """Detach an account from its person; the person keeps its other accounts and can still log in."""
+    link = await conn.fetchrow(sql.LINK_BY_ACCOUNT, account_id)
+    if link is None:
+        return
+    if link["status"] == "pending":
+        await drop_pending_link(conn, deps, account_id=account_id, person_id=link["person_id"])
+    else:
+        await conn.execute(sql.DELETE_LINK, account_id)
+    await audit(conn, deps, "account_unlinked", tenant_id=link["tenant_id"], person_id=link["person_id"],
+                account_id=account_id, ip=caller.ip, reason=reason)
+
+
+async def handle_account_closed(conn: asyncpg.Connection, envelope: Envelope, *, deps: Deps) -> None:
+    """``tenancy.account_closed``: unlink the account and revoke its credentials (idempotent)."""
+    account_id = uuid.UUID(str(envelope.payload["account_id"]))
+    tenant_id = uuid.UUID(str(envelope.payload["tenant_id"]))
+    caller = Caller(tenant_id=str(tenant_id), request_id=envelope.correlation_id)
+    await unlink(conn, deps, caller, account_id=account_id, reason="account_closed")
+    await _revoke(conn, deps, caller, tenant_id=tenant_id, account_id=account_id, reason="account_closed")
+
+
+async def account_states(deps: Deps, *, tenant_id: uuid.UUID) -> dict:
+    """Per account of the tenant: activated, pending_verification, credentials_issued or expired."""
+    now = deps.clock.now()
+    states: dict[str, str] = {}
+    async with deps.pool.acquire() as conn:
+        for row in await conn.fetch(sql.CREDENTIAL_STATES, tenant_id):
+            state = credential_state(row["status"], row["expires_at"], now)
+            if state in (CredentialStatus.ISSUED,):
+                states[str(row["account_id"])] = "credentials_issued"
+            elif state == CredentialStatus.EXPIRED:
+                states[str(row["account_id"])] = "expired"
+        for row in await conn.fetch(sql.LINKED_ACCOUNTS_OF_TENANT, tenant_id):
+            states[str(row["account_id"])] = "activated" if row["status"] == "active" else "pending_verification"
+    return {"states": [{"account_id": a, "state": s} for a, s in sorted(states.items())]}
+
+
+async def recipients(deps: Deps, *, account_ids: list[uuid.UUID]) -> dict:
+    """Persons with a verified email linked to any of ``account_ids``."""
+    rows = await deps.pool.fetch(sql.RECIPIENTS, account_ids)
+    return {"recipients": [{"person_id": str(r["person_id"]), "email": r["email"],
+                            "account_ids": [str(a) for a in r["account_ids"]]} for r in rows]}
+
+
+async def audit_log(deps: Deps, *, tenant_id: uuid.UUID, person_id: uuid.UUID | None, before: int | None,
+                    limit: int) -> dict:
+    """The tenant's security events, newest first, keyset-paginated by ``before``."""
+    rows = await deps.pool.fetch(sql.AUDIT_OF_TENANT, tenant_id, before, person_id, limit)
+    items = [{"id": r["id"], "at": r["at"].isoformat(), "tenant_id": str(r["tenant_id"]),
+              "person_id": str(r["person_id"]) if r["person_id"] else None,
+              "account_id": str(r["account_id"]) if r["account_id"] else None,
+              "kind": r["kind"], "ip": r["ip"], "detail": r["detail"]} for r in rows]
+    return {"items": items, "next_before": items[-1]["id"] if len(items) == limit else None}

@@ -1,0 +1,293 @@
+"""Login, sessions, forgotten password, reset and change: everything after activation."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from common.logging import get_logger
+from services.identity import repository as sql
+from services.identity.core import Caller, Deps, audit, check_window, event, hit_window, link_url
+from services.identity.domain import (
+    InvalidEmail,
+    email_key,
+    login_failure,
+    login_gate,
+    new_secret,
+    normalise_email,
+    normalise_login,
+)
+from services.identity.errors import (
+    ConfirmationMismatch,
+    Forbidden,
+    InvalidCredentials,
+    InvalidSession,
+    InvalidToken,
+    PasswordPolicy,
+    TooManyRequests,
+)
+from services.identity.policy import PolicyResult, check_password, normalise_password
+
+log = get_logger(__name__)
+
+
+def _ip_key(caller: Caller) -> str:
+    return f"login-ip:{caller.ip or 'unknown'}"
+
+
+async def login(deps: Deps, caller: Caller, *, email: str, password: str) -> dict:
+    """Open a session. Unknown email, wrong password, unverified or locked: one answer, same cost."""
+    s = deps.settings
+    now = deps.clock.now()
+    async with deps.pool.acquire() as conn:
+        retry_after = await check_window(conn, _ip_key(caller), now=now, limit=s.ip_failure_limit,
+                                         period_seconds=s.ip_failure_window_seconds)
+        if retry_after is not None:
+            raise TooManyRequests(retry_after)
+        try:
+            key = email_key(normalise_email(email))
+        except InvalidEmail:
+            key = None
+        person = await conn.fetchrow(sql.PERSON_FOR_LOGIN, key) if key else None
+    gate = None
+    if person is not None:
+        gate = login_gate(failures=person["failed_logins"], last_failed_at=person["last_failed_at"],
+                          locked_until=person["locked_until"], now=now, delay_after=s.login_delay_after_failures,
+                          max_delay=s.login_max_delay_seconds)
+    password = normalise_password(password)
+    matches, rehash = await deps.verify(person["password_hash"] if person else None, password)
+    usable = (person is not None and gate.allowed and person["email_verified_at"] is not None
+              and person["status"] == "active")
+    failed = not (matches and usable)
+    async with deps.pool.acquire() as conn, conn.transaction():
+        if failed:
+            await hit_window(conn, _ip_key(caller), now=now, limit=s.ip_failure_limit,
+                             period_seconds=s.ip_failure_window_seconds)
+            reason = "unknown"
+            if person is not None:
+                reason = ("locked" if not gate.allowed else "wrong_password" if not matches
+                          else "unverified" if person["email_verified_at"] is None else "disabled")
+                if reason == "wrong_password":
+                    await _count_failure(conn, deps, caller, person)
+                await audit(conn, deps, "login_failed", tenant_id=caller.tenant_id, person_id=person["id"],
+                            ip=caller.ip, reason=reason)
+    if failed:
+        raise InvalidCredentials()
+    async with deps.pool.acquire() as conn, conn.transaction():
+        if rehash:
+            await conn.execute(sql.REHASH_PERSON, person["id"], await deps.hash(password))
+        await conn.execute(sql.PERSON_LOGIN_SUCCEEDED, person["id"], now)
+        session_id = new_secret(32)
+        await conn.execute(sql.INSERT_SESSION, deps.hash_token(session_id), new_secret(12), person["id"],
+                           _uuid_or_none(caller.tenant_id), caller.ip, now, person["last_login_at"])
+        await audit(conn, deps, "login_succeeded", tenant_id=caller.tenant_id, person_id=person["id"], ip=caller.ip)
+        return {"session_id": session_id, "person_id": str(person["id"])}
+
+
+async def _count_failure(conn, deps: Deps, caller: Caller, person) -> None:
+    s = deps.settings
+    now = deps.clock.now()
+    current = await conn.fetchrow(sql.PERSON_BY_ID_FOR_UPDATE, person["id"])
+    failures, locked_until = login_failure(failures=current["failed_logins"], locked_until=current["locked_until"],
+                                           now=now, lock_after=s.login_lock_after_failures,
+                                           lock_seconds=s.login_lock_seconds)
+    await conn.execute(sql.PERSON_LOGIN_FAILED, person["id"], failures, locked_until, now)
+    if locked_until is not None and locked_until != current["locked_until"]:
+        await audit(conn, deps, "person_locked", tenant_id=caller.tenant_id, person_id=person["id"], ip=caller.ip)
+
+
+def _uuid_or_none(value):
+    try:
+        return uuid.UUID(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+async def introspect(deps: Deps, session_id: str) -> dict:
+    """The session's person, email and linked accounts; refreshes the idle expiry."""
+    s = deps.settings
+    now = deps.clock.now()
+    async with deps.pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(sql.TOUCH_SESSION, deps.hash_token(session_id), now,
+                                  now - timedelta(seconds=s.session_idle_seconds),
+                                  now - timedelta(seconds=s.session_absolute_seconds))
+        if row is None:
+            raise InvalidSession()
+        person = await conn.fetchrow(sql.PERSON_BY_ID, row["person_id"])
+        if person is None or person["status"] != "active":
+            raise InvalidSession()
+        accounts = await conn.fetch(sql.PERSON_ACCOUNTS, person["id"])
+    return {
+        "person_id": str(person["id"]),
+        "email": person["email"],
+        "session_ref": row["ref"],
+        "accounts": [{"tenant_id": str(a["tenant_id"]), "account_id": str(a["account_id"]), "role": a["role"],
+                      "linked_at": a["linked_at"].isoformat()} for a in accounts],
+        "previous_login_at": row["previous_login_at"].isoformat() if row["previous_login_at"] else None,
+    }
+
+
+async def logout(deps: Deps, session_id: str) -> None:
+    """End one session (idempotent)."""
+    await deps.pool.execute(sql.END_SESSION, deps.hash_token(session_id), deps.clock.now())
+
+
+def _require_person(caller: Caller) -> uuid.UUID:
+    person_id = _uuid_or_none(caller.person_id)
+    if person_id is None:
+        raise Forbidden("The pid claim is required")
+    return person_id
+
+
+async def list_sessions(deps: Deps, caller: Caller) -> dict:
+    """The person's live sessions, the current one flagged."""
+    s = deps.settings
+    now = deps.clock.now()
+    rows = await deps.pool.fetch(sql.LIST_SESSIONS, _require_person(caller),
+                                 now - timedelta(seconds=s.session_idle_seconds),
+                                 now - timedelta(seconds=s.session_absolute_seconds))
+    return {"sessions": [{"ref": r["ref"], "created_at": r["created_at"].isoformat(),
+                          "last_seen_at": r["last_seen_at"].isoformat(), "ip": r["ip"],
+                          "current": r["ref"] == caller.session_ref} for r in rows]}
+
+
+async def end_other_sessions(deps: Deps, caller: Caller) -> dict:
+    """End every session of the person except the current one."""
+    result = await deps.pool.execute(sql.END_PERSON_SESSIONS, _require_person(caller), deps.clock.now(),
+                                     caller.session_ref)
+    return {"ended": int(result.split()[-1])}
+
+
+async def policy(deps: Deps, caller: Caller, *, password: str, confirmation: str | None, email: str | None
+                 ) -> PolicyResult:
+    """The live criteria for a form (min length of the caller's tenant)."""
+    return check_password(password, min_length=await deps.tenants.min_length(caller.tenant_id),
+                          max_length=deps.settings.password_max_length, email=email, confirmation=confirmation)
+
+
+async def _checked_new_password(deps: Deps, caller: Caller, *, password: str, confirmation: str, email: str) -> str:
+    result = check_password(password, min_length=await deps.tenants.min_length(caller.tenant_id),
+                            max_length=deps.settings.password_max_length, email=email)
+    if not result.ok:
+        body = result.to_json()
+        raise PasswordPolicy(criteria=body["criteria"], problems=body["problems"])
+    if normalise_password(confirmation) != normalise_password(password):
+        raise ConfirmationMismatch()
+    return await deps.hash(normalise_password(password))
+
+
+async def _password_changed(conn, deps: Deps, caller: Caller, person, *, reason: str, keep_ref: str | None) -> None:
+    now = deps.clock.now()
+    await conn.execute(sql.SUPERSEDE_TOKENS, person["id"], "reset_password", now)
+    await conn.execute(sql.END_PERSON_SESSIONS, person["id"], now, keep_ref)
+    await event(conn, deps, "identity.password_changed", {
+        "person_id": person["id"], "email": person["email"], "tenant_id": caller.tenant_id,
+        "reason": reason, "changed_at": now,
+    }, tenant_id=caller.tenant_id, caller=caller)
+    await audit(conn, deps, f"password_{reason}", tenant_id=caller.tenant_id, person_id=person["id"], ip=caller.ip)
+
+
+async def change_password(deps: Deps, caller: Caller, *, old_password: str, new_password: str,
+                          confirmation: str) -> None:
+    """Change with the old password; the current session stays, the others end."""
+    s = deps.settings
+    person_id = _require_person(caller)
+    now = deps.clock.now()
+    person = await deps.pool.fetchrow(sql.PERSON_BY_ID, person_id)
+    if person is None:
+        raise InvalidCredentials()
+    gate = login_gate(failures=person["failed_logins"], last_failed_at=person["last_failed_at"],
+                      locked_until=person["locked_until"], now=now, delay_after=s.login_delay_after_failures,
+                      max_delay=s.login_max_delay_seconds)
+    if not gate.allowed:
+        raise TooManyRequests(gate.retry_after)
+    new_hash = await _checked_new_password(deps, caller, password=new_password, confirmation=confirmation,
+                                           email=person["email"])
+    matches, _ = await deps.verify(person["password_hash"], normalise_password(old_password))
+    async with deps.pool.acquire() as conn, conn.transaction():
+        if not matches:
+            await _count_failure(conn, deps, caller, person)
+            await audit(conn, deps, "password_change_failed", tenant_id=caller.tenant_id, person_id=person_id,
+                        ip=caller.ip)
+        else:
+            await conn.execute(sql.SET_PERSON_PASSWORD, person_id, new_hash, now)
+            await _password_changed(conn, deps, caller, person, reason="change", keep_ref=caller.session_ref)
+            return
+    raise InvalidCredentials()
+
+
+async def forgot_password(deps: Deps, caller: Caller, identifier: str) -> None:
+    """Send a reset link to the verified email of the person meant; silent in every other case."""
+    s = deps.settings
+    now = deps.clock.now()
+    identifier = identifier.strip()
+    async with deps.pool.acquire() as conn, conn.transaction():
+        if await hit_window(conn, f"forgot-ip:{caller.ip or 'unknown'}", now=now, limit=s.forgot_per_ip_per_hour,
+                            period_seconds=3600) is not None:
+            log.info("forgot.ip_limited")
+            return
+        person = await _person_for_identifier(conn, identifier)
+        if person is None:
+            return
+        if not (caller.tenant_id and caller.client_code and caller.societe_code):
+            log.warning("forgot.missing_tenant_claims")
+            return
+        if await hit_window(conn, f"forgot-person:{person['id']}", now=now, limit=s.forgot_per_target_per_hour,
+                            period_seconds=3600) is not None:
+            log.info("forgot.target_limited")
+            return
+        token = new_secret(32)
+        expires_at = now + timedelta(seconds=s.reset_token_ttl_seconds)
+        await conn.execute(sql.SUPERSEDE_TOKENS, person["id"], "reset_password", now)
+        await conn.execute(sql.INSERT_TOKEN, deps.hash_token(token), "reset_password", person["id"], person["email"],
+                           _uuid_or_none(caller.tenant_id), now, expires_at)
+        url = link_url(s.public_base_url, "/password/reset", client=caller.client_code,
+                       societe=caller.societe_code, token=token)
+        await event(conn, deps, "identity.password_reset_requested", {
+            "person_id": person["id"], "email": person["email"], "tenant_id": caller.tenant_id,
+            "reset_url": url, "expires_at": expires_at,
+        }, tenant_id=caller.tenant_id, caller=caller)
+        await audit(conn, deps, "password_reset_requested", tenant_id=caller.tenant_id, person_id=person["id"],
+                    ip=caller.ip)
+
+
+async def _person_for_identifier(conn, identifier: str):
+    if "@" in identifier:
+        try:
+            return await conn.fetchrow(sql.VERIFIED_PERSON_BY_EMAIL, email_key(normalise_email(identifier)))
+        except InvalidEmail:
+            return None
+    cred = await conn.fetchrow(sql.CREDENTIAL_BY_LOGIN, normalise_login(identifier))
+    if cred is None:
+        return None
+    link = await conn.fetchrow(sql.LINK_BY_ACCOUNT, cred["account_id"])
+    if link is None:
+        return None
+    person = await conn.fetchrow(sql.PERSON_BY_ID, link["person_id"])
+    return person if person is not None and person["email_verified_at"] is not None else None
+
+
+async def check_reset_token(deps: Deps, token: str) -> dict:
+    """The email a reset token is for, without consuming it."""
+    row = await deps.pool.fetchrow(sql.PEEK_TOKEN, deps.hash_token(token), "reset_password", deps.clock.now())
+    if row is None:
+        raise InvalidToken()
+    return {"email": row["email"]}
+
+
+async def reset_password(deps: Deps, caller: Caller, *, token: str, password: str, confirmation: str) -> None:
+    """Consume a reset token and set the password; every session ends and any lock is lifted."""
+    peek = await check_reset_token(deps, token)
+    new_hash = await _checked_new_password(deps, caller, password=password, confirmation=confirmation,
+                                           email=peek["email"])
+    now = deps.clock.now()
+    async with deps.pool.acquire() as conn, conn.transaction():
+        found = await conn.fetchrow(sql.CONSUME_TOKEN, deps.hash_token(token), "reset_password", now)
+        if found is None:
+            raise InvalidToken()
+        person = await conn.fetchrow(sql.PERSON_BY_ID_FOR_UPDATE, found["person_id"])
+        await conn.execute(sql.SET_PERSON_PASSWORD, person["id"], new_hash, now)
+        tenant_caller = caller if caller.tenant_id else Caller(
+            tenant_id=str(found["tenant_id"]) if found["tenant_id"] else None, ip=caller.ip,
+            request_id=caller.request_id)
+        await _password_changed(conn, deps, tenant_caller, person, reason="reset", keep_ref=None)

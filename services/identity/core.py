@@ -1,0 +1,139 @@
+"""What every identity use case shares: its dependencies, the caller, audit, events, windows."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+import asyncpg
+
+from common.clock import Clock
+from common.events import write_event
+from common.internal_auth import InternalClaims
+from common.logging import get_logger
+from services.identity import repository as sql
+from services.identity.domain import Window, hash_secret, window_hit
+from services.identity.errors import Busy, TooManyRequests
+from services.identity.hashing import Hasher, HasherBusy
+from services.identity.settings import IdentitySettings
+from services.identity.tenants import TenantPolicy
+
+log = get_logger(__name__)
+
+
+@dataclass
+class Deps:
+    """Everything a use case needs, built once per app."""
+
+    pool: asyncpg.Pool
+    hasher: Hasher
+    clock: Clock
+    settings: IdentitySettings
+    tenants: TenantPolicy
+    token_key: bytes = field(repr=False, default=b"")
+
+    def hash_token(self, raw: str) -> bytes:
+        return hash_secret(self.token_key, raw)
+
+    async def verify(self, stored: str | None, password: str) -> tuple[bool, bool]:
+        try:
+            return await self.hasher.verify(stored, password)
+        except HasherBusy:
+            raise Busy(1) from None
+
+    async def hash(self, password: str) -> str:
+        try:
+            return await self.hasher.hash(password, bounded=True)
+        except HasherBusy:
+            raise Busy(1) from None
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who calls, from the internal token's claims."""
+
+    tenant_id: str | None = None
+    client_code: str | None = None
+    societe_code: str | None = None
+    ip: str | None = None
+    request_id: str | None = None
+    person_id: str | None = None
+    session_ref: str | None = None
+    actor: str | None = None
+
+    @classmethod
+    def from_claims(cls, claims: InternalClaims) -> Caller:
+        return cls(tenant_id=claims.get("tid"), client_code=claims.get("tcc"), societe_code=claims.get("tsc"),
+                   ip=claims.get("ip"), request_id=claims.get("rid"), person_id=claims.get("pid"),
+                   session_ref=claims.get("sref"), actor=claims.get("act"))
+
+
+def link_url(base: str, path: str, *, client: str, societe: str, token: str) -> str:
+    """An email link carrying the tenant's codes (never built from request headers)."""
+    return f"{base.rstrip('/')}{path}?{urlencode({'client': client, 'societe': societe, 'token': token})}"
+
+
+async def audit(conn: asyncpg.Connection, deps: Deps, kind: str, *, tenant_id=None, person_id=None,
+                account_id=None, ip: str | None = None, **detail: Any) -> None:
+    """Record one security event (never a secret in ``detail``)."""
+    await conn.execute(sql.INSERT_AUDIT, deps.clock.now(), _uuid(tenant_id), _uuid(person_id), _uuid(account_id),
+                       kind, ip, detail)
+    log.info("identity.audit", kind=kind, tenant_id=str(tenant_id) if tenant_id else None,
+             person_id=str(person_id) if person_id else None)
+
+
+async def event(conn: asyncpg.Connection, deps: Deps, type_: str, payload: dict, *, tenant_id,
+                caller: Caller | None = None) -> None:
+    """Write an event to the outbox inside the caller's transaction."""
+    await write_event(conn, type=type_, payload=_jsonable(payload), tenant_id=tenant_id,
+                      correlation_id=caller.request_id if caller else None, occurred_at=deps.clock.now())
+
+
+async def hit_window(conn: asyncpg.Connection, key: str, *, now: datetime, limit: int, period_seconds: int
+                     ) -> int | None:
+    """Count one hit on the window ``key``; return ``retry_after`` when over the limit."""
+    await conn.execute(sql.ENSURE_WINDOW, key, now)
+    row = await conn.fetchrow(sql.WINDOW_FOR_UPDATE, key)
+    current = Window(row["count"], row["started_at"]) if row["count"] else None
+    new, retry_after = window_hit(current, now=now, limit=limit, period_seconds=period_seconds)
+    if retry_after is None:
+        await conn.execute(sql.SAVE_WINDOW, key, new.count, new.started_at, now)
+    return retry_after
+
+
+async def check_window(conn: asyncpg.Connection, key: str, *, now: datetime, limit: int, period_seconds: int
+                       ) -> int | None:
+    """``retry_after`` if the window ``key`` is already at its limit (counts nothing)."""
+    row = await conn.fetchrow("SELECT count, started_at FROM throttle WHERE key = $1", key)
+    if row is None or now >= row["started_at"] + timedelta(seconds=period_seconds) or row["count"] < limit:
+        return None
+    end = row["started_at"] + timedelta(seconds=period_seconds)
+    return max(1, int((end - now).total_seconds()) + 1)
+
+
+def raise_if_limited(retry_after: int | None) -> None:
+    if retry_after is not None:
+        raise TooManyRequests(retry_after)
+
+
+def _uuid(value) -> uuid.UUID | None:
+    if value is None or isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def _jsonable(payload: dict) -> dict:
+    out = {}
+    for key, value in payload.items():
+        if isinstance(value, uuid.UUID):
+            value = str(value)
+        elif isinstance(value, datetime):
+            value = value.isoformat()
+        out[key] = value
+    return out

@@ -1,0 +1,167 @@
+"""SQL of the identity service: named constants with $n parameters, the connection first."""
+# ruff: noqa: S105  (SQL constant names mention passwords and tokens; none holds a secret)
+
+from __future__ import annotations
+
+# ---- persons ---------------------------------------------------------------------------------
+INSERT_PERSON = """
+INSERT INTO persons (id, email, email_key, password_hash, terms_version, terms_accepted_at, created_at,
+                     password_changed_at)
+VALUES ($1, $2, $3, $4, $5, $6, $6, $6)
+"""
+PERSON_BY_ID = "SELECT * FROM persons WHERE id = $1"
+PERSON_BY_ID_FOR_UPDATE = "SELECT * FROM persons WHERE id = $1 FOR UPDATE"
+VERIFIED_PERSON_BY_EMAIL = "SELECT * FROM persons WHERE email_key = $1 AND email_verified_at IS NOT NULL"
+VERIFIED_PERSON_BY_EMAIL_FOR_UPDATE = VERIFIED_PERSON_BY_EMAIL + " FOR UPDATE"
+PERSON_FOR_LOGIN = """
+SELECT * FROM persons WHERE email_key = $1
+ORDER BY (email_verified_at IS NOT NULL) DESC, created_at DESC LIMIT 1
+"""
+VERIFY_PERSON_EMAIL = "UPDATE persons SET email_verified_at = $2 WHERE id = $1 AND email_verified_at IS NULL"
+DELETE_PERSON = "DELETE FROM persons WHERE id = $1"
+SET_PERSON_PASSWORD = """
+UPDATE persons SET password_hash = $2, password_changed_at = $3, failed_logins = 0, locked_until = NULL,
+                   last_failed_at = NULL
+WHERE id = $1
+"""
+REHASH_PERSON = "UPDATE persons SET password_hash = $2 WHERE id = $1"
+PERSON_LOGIN_FAILED = "UPDATE persons SET failed_logins = $2, locked_until = $3, last_failed_at = $4 WHERE id = $1"
+PERSON_LOGIN_SUCCEEDED = """
+UPDATE persons SET failed_logins = 0, last_failed_at = NULL, locked_until = NULL, last_login_at = $2
+WHERE id = $1
+"""
+
+# ---- credentials -----------------------------------------------------------------------------
+INSERT_CREDENTIAL = """
+INSERT INTO credentials (id, tenant_id, account_id, role, display_name, suggested_email, login, password_hash,
+                         status, issued_at, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'issued', $9, $10)
+"""
+CREDENTIAL_BY_LOGIN_FOR_UPDATE = "SELECT * FROM credentials WHERE login = $1 FOR UPDATE"
+CREDENTIAL_BY_LOGIN = "SELECT * FROM credentials WHERE login = $1"
+CREDENTIAL_BY_ID_FOR_UPDATE = "SELECT * FROM credentials WHERE id = $1 FOR UPDATE"
+CREDENTIAL_FAILED = "UPDATE credentials SET failed_attempts = $2, locked_until = $3 WHERE id = $1"
+CREDENTIAL_RESET_FAILURES = "UPDATE credentials SET failed_attempts = 0, locked_until = NULL WHERE id = $1"
+SET_CREDENTIAL_STATUS = """
+UPDATE credentials SET status = $2, person_id = $3,
+       ended_at = CASE WHEN $2 IN ('issued', 'activating') THEN NULL ELSE $4::timestamptz END
+WHERE id = $1
+"""
+REVOKE_LIVE_CREDENTIALS = """
+UPDATE credentials SET status = 'revoked', ended_at = $2
+WHERE account_id = $1 AND status IN ('issued', 'activating')
+RETURNING id, person_id, status
+"""
+ACTIVATE_PERSON_CREDENTIALS = """
+UPDATE credentials SET status = 'activated', ended_at = $2
+WHERE person_id = $1 AND status = 'activating'
+"""
+CREDENTIAL_STATES = """
+SELECT DISTINCT ON (c.account_id) c.account_id, c.status, c.expires_at, l.status AS link_status
+FROM credentials c LEFT JOIN links l ON l.account_id = c.account_id
+WHERE c.tenant_id = $1
+ORDER BY c.account_id, c.issued_at DESC
+"""
+LINKED_ACCOUNTS_OF_TENANT = "SELECT account_id, status FROM links WHERE tenant_id = $1"
+
+# ---- links -----------------------------------------------------------------------------------
+INSERT_LINK = """
+INSERT INTO links (person_id, tenant_id, account_id, role, status, via, credential_id, linked_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+"""
+LINK_BY_ACCOUNT = "SELECT * FROM links WHERE account_id = $1"
+ACTIVATE_PERSON_LINKS = """
+UPDATE links SET status = 'active', linked_at = $2 WHERE person_id = $1 AND status = 'pending'
+RETURNING tenant_id, account_id, role, via
+"""
+DELETE_LINK = "DELETE FROM links WHERE account_id = $1 RETURNING person_id, tenant_id, status"
+COUNT_PERSON_LINKS = "SELECT count(*) FROM links WHERE person_id = $1"
+PERSON_ACCOUNTS = """
+SELECT tenant_id, account_id, role, linked_at FROM links
+WHERE person_id = $1 AND status = 'active' ORDER BY linked_at, account_id
+"""
+RECIPIENTS = """
+SELECT p.id AS person_id, p.email, array_agg(l.account_id ORDER BY l.account_id) AS account_ids
+FROM links l JOIN persons p ON p.id = l.person_id
+WHERE l.account_id = ANY($1::uuid[]) AND l.status = 'active' AND p.email_verified_at IS NOT NULL
+      AND p.status = 'active'
+GROUP BY p.id, p.email ORDER BY p.email_key
+"""
+
+# ---- flows -----------------------------------------------------------------------------------
+INSERT_FLOW = """
+INSERT INTO flows (id_hash, credential_id, intent, step, email, person_id, client_code, societe_code,
+                   created_at, last_seen_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
+"""
+FLOW_FOR_UPDATE = """
+SELECT f.*, c.tenant_id, c.account_id, c.role, c.display_name, c.suggested_email, c.login,
+       c.status AS credential_status, c.expires_at AS credential_expires_at
+FROM flows f JOIN credentials c ON c.id = f.credential_id
+WHERE f.id_hash = $1 AND f.last_seen_at > $2
+FOR UPDATE OF f
+"""
+UPDATE_FLOW = """
+UPDATE flows SET step = $2, email = $3, person_id = $4, last_seen_at = $5 WHERE id_hash = $1
+"""
+FLOWS_OF_PERSON_DONE = "UPDATE flows SET step = 'done' WHERE person_id = $1 AND step = 'pending_verification'"
+DELETE_FLOWS_OF_CREDENTIAL = "DELETE FROM flows WHERE credential_id = $1"
+
+# ---- tokens ----------------------------------------------------------------------------------
+INSERT_TOKEN = """
+INSERT INTO tokens (hash, kind, person_id, email, tenant_id, created_at, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+"""
+SUPERSEDE_TOKENS = "UPDATE tokens SET used_at = $3 WHERE person_id = $1 AND kind = $2 AND used_at IS NULL"
+# Atomic consume: of two parallel uses exactly one sees used_at IS NULL.
+CONSUME_TOKEN = """
+UPDATE tokens SET used_at = $3
+WHERE hash = $1 AND kind = $2 AND used_at IS NULL AND expires_at > $3
+RETURNING person_id, email, tenant_id
+"""
+PEEK_TOKEN = """
+SELECT person_id, email, tenant_id FROM tokens
+WHERE hash = $1 AND kind = $2 AND used_at IS NULL AND expires_at > $3
+"""
+
+# ---- sessions --------------------------------------------------------------------------------
+INSERT_SESSION = """
+INSERT INTO sessions (id_hash, ref, person_id, tenant_id, ip, created_at, last_seen_at, previous_login_at)
+VALUES ($1, $2, $3, $4, $5, $6, $6, $7)
+"""
+TOUCH_SESSION = """
+UPDATE sessions SET last_seen_at = $2
+WHERE id_hash = $1 AND ended_at IS NULL AND last_seen_at > $3 AND created_at > $4
+RETURNING ref, person_id, previous_login_at
+"""
+END_SESSION = "UPDATE sessions SET ended_at = $2 WHERE id_hash = $1 AND ended_at IS NULL"
+END_PERSON_SESSIONS = """
+UPDATE sessions SET ended_at = $2
+WHERE person_id = $1 AND ended_at IS NULL AND ref IS DISTINCT FROM $3
+"""
+LIST_SESSIONS = """
+SELECT ref, created_at, last_seen_at, ip FROM sessions
+WHERE person_id = $1 AND ended_at IS NULL AND last_seen_at > $2 AND created_at > $3
+ORDER BY last_seen_at DESC
+"""
+SESSION_ALIVE_BY_REF = """
+SELECT 1 FROM sessions WHERE ref = $1 AND person_id = $2 AND ended_at IS NULL
+"""
+
+# ---- throttle windows ------------------------------------------------------------------------
+WINDOW_FOR_UPDATE = "SELECT count, started_at, last_at FROM throttle WHERE key = $1 FOR UPDATE"
+ENSURE_WINDOW = """
+INSERT INTO throttle (key, count, started_at, last_at) VALUES ($1, 0, $2, $2) ON CONFLICT (key) DO NOTHING
+"""
+SAVE_WINDOW = "UPDATE throttle SET count = $2, started_at = $3, last_at = $4 WHERE key = $1"
+WINDOW_LAST_AT = "SELECT last_at, count FROM throttle WHERE key = $1"
+
+# ---- audit -----------------------------------------------------------------------------------
+INSERT_AUDIT = """
+INSERT INTO audit (at, tenant_id, person_id, account_id, kind, ip, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)
+"""
+AUDIT_OF_TENANT = """
+SELECT id, at, tenant_id, person_id, account_id, kind, ip, detail FROM audit
+WHERE tenant_id = $1 AND ($2::bigint IS NULL OR id < $2) AND ($3::uuid IS NULL OR person_id = $3)
+ORDER BY id DESC LIMIT $4
+"""

@@ -1,0 +1,190 @@
+"""HTTP handlers of identity: parse, call one use case, respond (docs/internal-api.md)."""
+
+from __future__ import annotations
+
+import uuid
+
+from aiohttp import web
+
+from common.errors import ValidationFailed
+from common.internal_auth import CLAIMS
+from services.identity import activation, agency, auth
+from services.identity import schemas as s
+from services.identity.core import Caller, Deps
+from services.identity.errors import Forbidden
+
+DEPS = web.AppKey("identity_deps", Deps)
+routes = web.RouteTableDef()
+
+
+def _deps(request: web.Request) -> Deps:
+    return request.app[DEPS]
+
+
+def _caller(request: web.Request) -> Caller:
+    return Caller.from_claims(request[CLAIMS])
+
+
+# ---- agency / internal ----------------------------------------------------------------------
+
+@routes.post("/internal/provisional-credentials")
+async def issue_credentials(request: web.Request) -> web.Response:
+    body = await s.parse(request, s.IssueCredentials)
+    result = await agency.issue_credentials(_deps(request), _caller(request), tenant_id=body.tenant_id,
+                                            ttl_days=body.ttl_days, reset=body.reset,
+                                            accounts=[a.model_dump() for a in body.accounts])
+    return web.json_response(result, status=201)
+
+
+@routes.post("/internal/account-states")
+async def account_states(request: web.Request) -> web.Response:
+    body = await s.parse(request, s.TenantOnly)
+    return web.json_response(await agency.account_states(_deps(request), tenant_id=body.tenant_id))
+
+
+@routes.post("/internal/recipients")
+async def recipients(request: web.Request) -> web.Response:
+    body = await s.parse(request, s.AccountIds)
+    return web.json_response(await agency.recipients(_deps(request), account_ids=body.account_ids))
+
+
+@routes.get("/internal/audit")
+async def audit(request: web.Request) -> web.Response:
+    claims = request[CLAIMS]
+    try:
+        tenant_id = uuid.UUID(request.query.get("tenant_id", ""))
+        person_id = uuid.UUID(request.query["person_id"]) if request.query.get("person_id") else None
+        before = int(request.query["before"]) if request.query.get("before") else None
+        limit = min(max(int(request.query.get("limit", "100")), 1), 1000)
+    except ValueError:
+        raise ValidationFailed("tenant_id (uuid), person_id (uuid), before and limit (integers)") from None
+    allowed = claims.actor == "operator" or (claims.actor == "agency" and claims.tenant_id == str(tenant_id))
+    if not allowed:
+        raise Forbidden()
+    return web.json_response(await agency.audit_log(_deps(request), tenant_id=tenant_id, person_id=person_id,
+                                                    before=before, limit=limit))
+
+
+# ---- activation -----------------------------------------------------------------------------
+
+@routes.post("/v1/activation/start")
+async def activation_start(request: web.Request) -> web.Response:
+    body = await s.parse(request, s.Start)
+    return web.json_response(await activation.start(_deps(request), _caller(request), login=body.login,
+                                                    password=body.password, intent=body.intent))
+
+
+@routes.get("/v1/activation/{flow_id}")
+async def activation_get(request: web.Request) -> web.Response:
+    return web.json_response(await activation.get_flow(_deps(request), request.match_info["flow_id"]))
+
+
+@routes.post("/v1/activation/{flow_id}/email")
+async def activation_email(request: web.Request) -> web.Response:
+    body = await s.parse(request, s.Email)
+    return web.json_response(await activation.choose_email(_deps(request), _caller(request),
+                                                           request.match_info["flow_id"], body.email))
+
+
+@routes.post("/v1/activation/{flow_id}/password")
+async def activation_password(request: web.Request) -> web.Response:
+    body = await s.parse(request, s.NewPassword)
+    return web.json_response(await activation.choose_password(
+        _deps(request), _caller(request), request.match_info["flow_id"], password=body.password,
+        confirmation=body.confirmation, accept_terms=body.accept_terms))
+
+
+@routes.post("/v1/activation/{flow_id}/merge")
+async def activation_merge(request: web.Request) -> web.Response:
+    body = await s.parse(request, s.Password)
+    return web.json_response(await activation.merge(_deps(request), _caller(request),
+                                                    request.match_info["flow_id"], body.password))
+
+
+@routes.post("/v1/activation/{flow_id}/resend")
+async def activation_resend(request: web.Request) -> web.Response:
+    return web.json_response(await activation.resend(_deps(request), _caller(request),
+                                                     request.match_info["flow_id"]))
+
+
+@routes.post("/v1/activation/{flow_id}/restart")
+async def activation_restart(request: web.Request) -> web.Response:
+    return web.json_response(await activation.restart(_deps(request), _caller(request),
+                                                      request.match_info["flow_id"]))
+
+
+@routes.post("/v1/email/verify")
+async def email_verify(request: web.Request) -> web.Response:
+    body = await s.parse(request, s.Token)
+    return web.json_response(await activation.verify_email(_deps(request), _caller(request), body.token))
+
+
+# ---- login and sessions ---------------------------------------------------------------------
+
+@routes.post("/v1/login")
+async def login(request: web.Request) -> web.Response:
+    body = await s.parse(request, s.Login)
+    return web.json_response(await auth.login(_deps(request), _caller(request), email=body.email,
+                                              password=body.password))
+
+
+@routes.post("/v1/sessions/introspect")
+async def introspect(request: web.Request) -> web.Response:
+    body = await s.parse(request, s.SessionId)
+    return web.json_response(await auth.introspect(_deps(request), body.session_id))
+
+
+@routes.post("/v1/sessions/logout")
+async def logout(request: web.Request) -> web.Response:
+    body = await s.parse(request, s.SessionId)
+    await auth.logout(_deps(request), body.session_id)
+    return web.Response(status=204)
+
+
+@routes.get("/v1/me/sessions")
+async def my_sessions(request: web.Request) -> web.Response:
+    return web.json_response(await auth.list_sessions(_deps(request), _caller(request)))
+
+
+@routes.post("/v1/me/sessions/end-others")
+async def end_others(request: web.Request) -> web.Response:
+    return web.json_response(await auth.end_other_sessions(_deps(request), _caller(request)))
+
+
+# ---- passwords ------------------------------------------------------------------------------
+
+@routes.post("/v1/me/password")
+async def change_password(request: web.Request) -> web.Response:
+    body = await s.parse(request, s.ChangePassword)
+    await auth.change_password(_deps(request), _caller(request), old_password=body.old_password,
+                               new_password=body.new_password, confirmation=body.confirmation)
+    return web.json_response({"status": "ok"})
+
+
+@routes.post("/v1/password/forgot")
+async def forgot(request: web.Request) -> web.Response:
+    body = await s.parse(request, s.Forgot)
+    await auth.forgot_password(_deps(request), _caller(request), body.identifier)
+    return web.json_response({"status": "accepted"}, status=202)
+
+
+@routes.post("/v1/password/reset/check")
+async def reset_check(request: web.Request) -> web.Response:
+    body = await s.parse(request, s.Token)
+    return web.json_response(await auth.check_reset_token(_deps(request), body.token))
+
+
+@routes.post("/v1/password/reset")
+async def reset(request: web.Request) -> web.Response:
+    body = await s.parse(request, s.Reset)
+    await auth.reset_password(_deps(request), _caller(request), token=body.token, password=body.password,
+                              confirmation=body.confirmation)
+    return web.json_response({"status": "ok"})
+
+
+@routes.post("/v1/password/policy")
+async def password_policy(request: web.Request) -> web.Response:
+    body = await s.parse(request, s.PolicyCheck)
+    result = await auth.policy(_deps(request), _caller(request), password=body.password,
+                               confirmation=body.confirmation, email=body.email)
+    return web.json_response(result.to_json())
