@@ -1,15 +1,11 @@
-"""`python -m services.tenancy [serve|migrate]`."""
+"""`python -m services.tenancy [serve|migrate|onboard|import]`."""
 
 import sys
-from pathlib import Path
 
-from common.db import Track
-from common.service import common_track, run_service
+from common.service import run_service
 from common.settings import load_settings
-from services.tenancy.app import SERVICE, create_app
+from services.tenancy.app import SERVICE, TRACKS, create_app
 from services.tenancy.settings import TenancySettings
-
-TRACKS = [common_track(), Track(SERVICE, Path(__file__).parent / "migrations")]
 
 if __name__ == "__main__":
     sys.exit(run_service(name=f"services.{SERVICE}", load_settings=lambda: load_settings(TenancySettings),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from common.settings import ServiceSettings
@@ -12,3 +13,9 @@ class TenancySettings(ServiceSettings):
 
     port: int = 8082
     database_url: str = "postgresql://postgres@127.0.0.1:5432/moncompte_tenancy"
+    # TENANCY_IDENTITY_URL: where identity's internal endpoints answer.
+    identity_url: str = "http://127.0.0.1:8081"
+    identity_timeout_seconds: float = Field(120.0, gt=0)
+    # TENANCY_MAX_IMPORT_BYTES: largest directory document (JSON or CSV); 413 beyond. 50,000
+    # accounts take about 8 MB of JSON.
+    max_import_bytes: int = Field(32 * 1024 * 1024, ge=1024)

@@ -1,0 +1,146 @@
+"""Use cases on the directory: the all-or-nothing bulk import, closing an account, lookups."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+
+from common.clock import Clock
+from common.errors import FieldError, ValidationFailed
+from common.events import write_event
+from common.logging import get_logger
+from services.tenancy import domain
+from services.tenancy import repository as sql
+from services.tenancy.domain import MAX_REPORTED_ERRORS, Account, Lot, Residence
+from services.tenancy.errors import AccountNotFound, DirectoryInvalid
+from services.tenancy.schemas import DirectoryIn
+from services.tenancy.service import require_active_tenant
+
+__all__ = ["DirectoryDocument", "close_account", "import_directory", "lookup_accounts", "raise_invalid"]
+
+log = get_logger(__name__)
+
+
+@dataclass
+class DirectoryDocument:
+    """A directory document, each row already valid on its own (JSON or CSV)."""
+
+    residences: list[Residence] = field(default_factory=list)
+    lots: list[Lot] = field(default_factory=list)
+    accounts: list[Account] = field(default_factory=list)
+
+    @classmethod
+    def from_json(cls, doc: DirectoryIn) -> DirectoryDocument:
+        return cls(
+            residences=[Residence(r.ref, r.name, r.address) for r in doc.residences],
+            lots=[Lot(lot.ref, lot.residence_ref, lot.number, lot.kind) for lot in doc.lots],
+            accounts=[Account(a.ref, a.role, a.display_name, a.email, a.council, a.lot_refs, f"accounts[{i}]")
+                      for i, a in enumerate(doc.accounts)],
+        )
+
+
+def raise_invalid(errors: list[FieldError], error_count: int | None = None) -> None:
+    """Raise the 422 listing ``errors`` (at most MAX_REPORTED_ERRORS, with the total count)."""
+    total = error_count if error_count is not None else len(errors)
+    raise DirectoryInvalid(errors=errors[:MAX_REPORTED_ERRORS], error_count=total)
+
+
+def _counts(returned: list[asyncpg.Record], total: int) -> dict[str, int]:
+    created = sum(1 for r in returned if r["created"])
+    return {"created": created, "updated": len(returned) - created, "unchanged": total - len(returned)}
+
+
+async def import_directory(
+    pool: asyncpg.Pool, *, tenant_id: uuid.UUID, document: DirectoryDocument, clock: Clock,
+    correlation_id: str | None = None,
+) -> dict[str, dict[str, int]]:
+    """Validate the whole document against the stored directory, then apply it all or nothing.
+
+    Idempotent: rows equal to the stored ones are counted ``unchanged`` and write nothing, and
+    ``tenancy.account_upserted`` is written only for accounts created or changed (their own row,
+    or one of their lots or residences).
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        await require_active_tenant(conn, tenant_id, lock=True)
+        residence_refs, lot_refs = domain.referenced_refs(document.residences, document.lots, document.accounts)
+        known_residences = [r["ref"] for r in await conn.fetch(sql.SELECT_RESIDENCE_REFS, tenant_id,
+                                                               list(residence_refs))] if residence_refs else []
+        known_lots = [r["ref"] for r in await conn.fetch(sql.SELECT_LOT_REFS, tenant_id,
+                                                         list(lot_refs))] if lot_refs else []
+        errors = domain.check_directory_references(
+            residences=document.residences, lots=document.lots, accounts=document.accounts,
+            known_residence_refs=known_residences, known_lot_refs=known_lots,
+        )
+        if errors:
+            raise_invalid(errors)
+
+        residences = await conn.fetch(
+            sql.UPSERT_RESIDENCES, tenant_id, *_columns(document.residences, 3)) if document.residences else []
+        lots = await conn.fetch(sql.UPSERT_LOTS, tenant_id, *_columns(document.lots, 4)) if document.lots else []
+        changed_accounts: set[uuid.UUID] = set()
+        accounts: list[asyncpg.Record] = []
+        if document.accounts:
+            await sql.copy_account_input(conn, [a[:6] for a in document.accounts])
+            accounts = await conn.fetch(sql.UPSERT_ACCOUNTS, tenant_id)
+            changed_accounts.update(r["id"] for r in accounts)
+        moved_lots = [r["id"] for r in lots if not r["created"]]
+        renamed_residences = [r["id"] for r in residences if not r["created"]]
+        if moved_lots or renamed_residences:
+            touched = await conn.fetch(sql.SELECT_ACCOUNTS_TOUCHED, tenant_id, moved_lots, renamed_residences)
+            changed_accounts.update(r["id"] for r in touched)
+        if changed_accounts:
+            await conn.execute(sql.INSERT_ACCOUNT_UPSERTED_EVENTS, list(changed_accounts), clock.now(),
+                               correlation_id)
+    result = {
+        "residences": _counts(residences, len(document.residences)),
+        "lots": _counts(lots, len(document.lots)),
+        "accounts": _counts(accounts, len(document.accounts)),
+    }
+    log.info("directory.imported", tenant_id=str(tenant_id), events=len(changed_accounts),
+             **{f"{kind}_{k}": v for kind, counts in result.items() for k, v in counts.items()})
+    return result
+
+
+def _columns(rows: list[tuple], width: int) -> list[list[Any]]:
+    """Rows as ``width`` parallel arrays, for ``unnest``."""
+    return [[row[i] for row in rows] for i in range(width)]
+
+
+async def close_account(
+    pool: asyncpg.Pool, *, tenant_id: uuid.UUID, ref: str, clock: Clock, correlation_id: str | None = None
+) -> None:
+    """Close the account (idempotent); identity and documents drop its access on ``tenancy.account_closed``."""
+    async with pool.acquire() as conn, conn.transaction():
+        await require_active_tenant(conn, tenant_id, lock=True)
+        account_id = await conn.fetchval(sql.CLOSE_ACCOUNT, tenant_id, ref)
+        if account_id is None:
+            if await conn.fetchrow(sql.SELECT_ACCOUNT_ID, tenant_id, ref) is None:
+                raise AccountNotFound()
+            return  # already closed: nothing changes, no second event
+        await write_event(
+            conn, type="tenancy.account_closed", tenant_id=tenant_id, correlation_id=correlation_id,
+            occurred_at=clock.now(),
+            payload={"account_id": str(account_id), "tenant_id": str(tenant_id), "ref": ref},
+        )
+    log.info("directory.account_closed", tenant_id=str(tenant_id), account_id=str(account_id))
+
+
+async def lookup_accounts(pool: asyncpg.Pool, account_ids: list[str]) -> list[dict[str, Any]]:
+    """The ``Account`` of every known id (docs/internal-api.md); unknown ids are left out."""
+    ids, errors = [], []
+    for i, value in enumerate(account_ids):
+        try:
+            ids.append(uuid.UUID(str(value)))
+        except ValueError:
+            errors.append(FieldError(f"account_ids[{i}]", "not a uuid"))
+    if errors:
+        raise ValidationFailed(errors=errors)
+    rows = await pool.fetch(sql.LOOKUP_ACCOUNTS, ids)
+    return [
+        {"id": str(r["id"]), "tenant_id": str(r["tenant_id"]), "ref": r["ref"], "role": r["role"],
+         "display_name": r["display_name"], "council": r["council"], "status": r["status"], "lots": r["lots"]}
+        for r in rows
+    ]

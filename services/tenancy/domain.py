@@ -1,0 +1,193 @@
+"""Pure rules of the tenancy service: codes, API keys, directory cross-checks, activation counts.
+
+No aiohttp, no asyncpg here: everything is unit tested without I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+from urllib.parse import urlencode
+
+from common.errors import FieldError
+
+__all__ = [
+    "ACCOUNT_STATES",
+    "CODE_PATTERN",
+    "KINDS",
+    "MAX_REPORTED_ERRORS",
+    "REF_PATTERN",
+    "ROLES",
+    "Account",
+    "ApiKey",
+    "Lot",
+    "Residence",
+    "activation_stats",
+    "api_key_matches",
+    "check_directory_references",
+    "hash_api_key",
+    "login_url",
+    "new_api_key",
+    "parse_api_key_prefix",
+    "referenced_refs",
+    "without_access",
+]
+
+KINDS = ("syndic", "gerance", "mixte")
+ROLES = ("coproprietaire", "bailleur", "locataire")
+# Identity's states of an account's access (internal-api.md, /internal/account-states).
+ACCOUNT_STATES = ("credentials_issued", "pending_verification", "activated", "expired")
+CODE_PATTERN = r"^[A-Za-z0-9_-]{1,32}$"
+# An agency ref: no ',' (the CSV lot_refs separator), ';' (the CSV delimiter) nor '/' (it is a URL
+# path segment in DELETE /directory/accounts/{ref}).
+REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
+# A 32 MB document full of mistakes must not produce a bigger error document.
+MAX_REPORTED_ERRORS = 1000
+
+_KEY_PREFIX = "mck"
+_KEY_FORMAT = re.compile(r"^mck_([0-9a-f]{12})_[A-Za-z0-9_-]{43}$")
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A freshly generated agency API key: ``secret`` is shown once, only ``prefix``/``digest`` are stored."""
+
+    secret: str
+    prefix: str
+    digest: bytes
+
+
+def hash_api_key(key: str) -> bytes:
+    """SHA-256 of the whole key: enough for a key with 256 random bits (no password stretching needed)."""
+    return hashlib.sha256(key.encode()).digest()
+
+
+def new_api_key() -> ApiKey:
+    """``mck_<12 hex prefix>_<43 url-safe chars = 256 bits>``; the prefix finds the row, the hash proves it."""
+    prefix = secrets.token_hex(6)
+    secret = f"{_KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
+    return ApiKey(secret=secret, prefix=prefix, digest=hash_api_key(secret))
+
+
+def parse_api_key_prefix(key: str) -> str | None:
+    """The lookup prefix of a well-formed key, or None (malformed keys never reach the database)."""
+    match = _KEY_FORMAT.match(key)
+    return match.group(1) if match else None
+
+
+def api_key_matches(key: str, digest: bytes) -> bool:
+    """Constant-time comparison of a presented key with the stored digest."""
+    return hmac.compare_digest(hash_api_key(key), bytes(digest))
+
+
+def login_url(public_base_url: str, client_code: str, societe_code: str) -> str:
+    """The tenant's login page, built from configuration (never from request headers)."""
+    return f"{public_base_url.rstrip('/')}/login?{urlencode({'client': client_code, 'societe': societe_code})}"
+
+
+class Residence(NamedTuple):
+    ref: str
+    name: str
+    address: str
+
+
+class Lot(NamedTuple):
+    ref: str
+    residence_ref: str
+    number: str
+    kind: str
+
+
+class Account(NamedTuple):
+    """One account row of a directory document; ``where`` locates it in the input (for errors)."""
+
+    ref: str
+    role: str
+    display_name: str
+    email: str | None
+    council: bool
+    lot_refs: list[str]
+    where: str
+
+
+def check_directory_references(
+    *,
+    residences: Sequence[Residence],
+    lots: Sequence[Lot],
+    accounts: Sequence[Account],
+    known_residence_refs: Iterable[str] = (),
+    known_lot_refs: Iterable[str] = (),
+) -> list[FieldError]:
+    """Every cross-row problem of a directory document (rows already valid one by one).
+
+    Duplicate refs, lots of unknown residences, accounts on unknown or repeated lots, council
+    members who are not coproprietaires. ``known_*`` are the refs already stored for the tenant.
+    """
+    errors: list[FieldError] = []
+
+    def duplicates(paths_and_refs: Iterable[tuple[str, str]]) -> None:
+        first: dict[str, str] = {}
+        for path, ref in paths_and_refs:
+            if ref in first:
+                errors.append(FieldError(path, f"duplicate ref {ref!r} (first at {first[ref]})"))
+            else:
+                first[ref] = path
+
+    duplicates((f"residences[{i}].ref", r.ref) for i, r in enumerate(residences))
+    duplicates((f"lots[{i}].ref", lot.ref) for i, lot in enumerate(lots))
+    duplicates((f"{a.where}.ref", a.ref) for a in accounts)
+
+    residence_refs = set(known_residence_refs).union(r.ref for r in residences)
+    for i, lot in enumerate(lots):
+        if lot.residence_ref not in residence_refs:
+            errors.append(FieldError(f"lots[{i}].residence_ref", f"unknown residence ref {lot.residence_ref!r}"))
+
+    lot_refs = set(known_lot_refs).union(lot.ref for lot in lots)
+    for account in accounts:
+        if len(account.lot_refs) == 1 and account.lot_refs[0] in lot_refs:
+            pass  # the common case, checked without building a set
+        else:
+            seen: set[str] = set()
+            for j, ref in enumerate(account.lot_refs):
+                if ref not in lot_refs:
+                    errors.append(FieldError(f"{account.where}.lot_refs[{j}]", f"unknown lot ref {ref!r}"))
+                elif ref in seen:
+                    errors.append(FieldError(f"{account.where}.lot_refs[{j}]", f"lot ref {ref!r} listed twice"))
+                seen.add(ref)
+        if account.council and account.role != "coproprietaire":
+            errors.append(FieldError(f"{account.where}.council", "only a coproprietaire can be a council member"))
+    return errors
+
+
+def referenced_refs(
+    residences: Sequence[Residence], lots: Sequence[Lot], accounts: Sequence[Account]
+) -> tuple[set[str], set[str]]:
+    """Residence refs and lot refs a document points to without defining them (to look up in storage)."""
+    residence_refs = {lot.residence_ref for lot in lots} - {r.ref for r in residences}
+    defined_lots = {lot.ref for lot in lots}
+    lot_refs = {ref for account in accounts for ref in account.lot_refs} - defined_lots
+    return residence_refs, lot_refs
+
+
+def without_access(active_account_ids: Iterable[str], states: Mapping[str, str]) -> list[str]:
+    """Active accounts with neither live provisional credentials nor a linked person.
+
+    Identity does not list accounts it never heard of; ``expired`` credentials give no access either.
+    """
+    return [a for a in active_account_ids if states.get(a, "expired") == "expired"]
+
+
+def activation_stats(active_account_ids: Iterable[str], states: Mapping[str, str]) -> dict[str, int]:
+    """The activation counts of a tenant's active accounts (AGENCY-API.md, activation statistics)."""
+    ids = list(active_account_ids)
+    counted = Counter(states.get(a) for a in ids)
+    stats = {"accounts": len(ids), "without_credentials": counted.get(None, 0)}
+    for state in ACCOUNT_STATES:
+        stats[state] = counted.get(state, 0)
+    return stats

@@ -1,0 +1,171 @@
+"""SQL of the tenancy service: named constants with ``$n`` parameters, the connection passed in.
+
+Bulk directory writes are set-based (arrays unnested, a COPY into a temporary table, one
+``INSERT ... ON CONFLICT ... WHERE changed``), never one round trip per row.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+INSERT_TENANT = """
+INSERT INTO tenants (id, client_code, societe_code, name, kind, support, branding,
+                     password_min_length, credential_ttl_days, api_key_prefix, api_key_hash)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+RETURNING id, client_code, societe_code, name, kind, status, support, branding,
+       password_min_length, credential_ttl_days, created_at, updated_at
+"""
+
+SELECT_TENANT = """
+SELECT id, client_code, societe_code, name, kind, status, support, branding,
+       password_min_length, credential_ttl_days, created_at, updated_at
+FROM tenants WHERE id = $1
+"""
+
+SELECT_TENANT_BY_CODES = """
+SELECT id, client_code, societe_code, name, kind, status, support, branding,
+       password_min_length, credential_ttl_days, created_at, updated_at
+FROM tenants WHERE client_code = $1 AND societe_code = $2
+"""
+
+SELECT_TENANT_BY_KEY_PREFIX = "SELECT id, status, api_key_hash FROM tenants WHERE api_key_prefix = $1"
+
+# $6/$8: whether the setting is present in the PATCH (null is a value for password_min_length).
+UPDATE_TENANT = """
+UPDATE tenants SET
+    name = COALESCE($2, name),
+    support = COALESCE($3, support),
+    branding = COALESCE($4, branding),
+    status = COALESCE($5, status),
+    password_min_length = CASE WHEN $6 THEN $7 ELSE password_min_length END,
+    credential_ttl_days = CASE WHEN $8 THEN $9 ELSE credential_ttl_days END,
+    updated_at = now()
+WHERE id = $1
+RETURNING id, client_code, societe_code, name, kind, status, support, branding,
+       password_min_length, credential_ttl_days, created_at, updated_at
+"""
+
+ROTATE_API_KEY = """
+UPDATE tenants SET api_key_prefix = $2, api_key_hash = $3, api_key_created_at = now(), updated_at = now()
+WHERE id = $1
+RETURNING id
+"""
+
+# Serializes the directory writes of one tenant (imports, closes) without blocking readers.
+LOCK_TENANT = "SELECT status FROM tenants WHERE id = $1 FOR NO KEY UPDATE"
+
+SELECT_TENANT_STATUS = "SELECT status FROM tenants WHERE id = $1"
+
+SELECT_RESIDENCE_REFS = "SELECT ref FROM residences WHERE tenant_id = $1 AND ref = ANY($2::text[])"
+
+SELECT_LOT_REFS = "SELECT ref FROM lots WHERE tenant_id = $1 AND ref = ANY($2::text[])"
+
+UPSERT_RESIDENCES = """
+INSERT INTO residences AS r (tenant_id, ref, name, address)
+SELECT $1, i.ref, i.name, i.address
+FROM unnest($2::text[], $3::text[], $4::text[]) AS i(ref, name, address)
+ON CONFLICT (tenant_id, ref) DO UPDATE
+    SET name = EXCLUDED.name, address = EXCLUDED.address, updated_at = now()
+    WHERE (r.name, r.address) IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.address)
+RETURNING r.id, (r.xmax = 0) AS created
+"""
+
+UPSERT_LOTS = """
+INSERT INTO lots AS l (tenant_id, ref, residence_id, number, kind)
+SELECT $1, i.ref, r.id, i.number, i.kind
+FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS i(ref, residence_ref, number, kind)
+JOIN residences r ON r.tenant_id = $1 AND r.ref = i.residence_ref
+ON CONFLICT (tenant_id, ref) DO UPDATE
+    SET residence_id = EXCLUDED.residence_id, number = EXCLUDED.number, kind = EXCLUDED.kind, updated_at = now()
+    WHERE (l.residence_id, l.number, l.kind) IS DISTINCT FROM (EXCLUDED.residence_id, EXCLUDED.number, EXCLUDED.kind)
+RETURNING l.id, (l.xmax = 0) AS created
+"""
+
+CREATE_ACCOUNT_INPUT = """
+CREATE TEMPORARY TABLE account_input (
+    ref text, role text, display_name text, email text, council boolean, lot_refs text[]
+) ON COMMIT DROP
+"""
+ACCOUNT_INPUT_COLUMNS = ("ref", "role", "display_name", "email", "council", "lot_refs")
+
+UPSERT_ACCOUNTS = """
+INSERT INTO accounts AS a (tenant_id, ref, role, display_name, email, council, lot_ids, status)
+SELECT $1, i.ref, i.role, i.display_name, i.email, i.council,
+       ARRAY(SELECT l.id FROM lots l WHERE l.tenant_id = $1 AND l.ref = ANY(i.lot_refs) ORDER BY l.id),
+       'active'
+FROM account_input i
+ON CONFLICT (tenant_id, ref) DO UPDATE
+    SET role = EXCLUDED.role, display_name = EXCLUDED.display_name, email = EXCLUDED.email,
+        council = EXCLUDED.council, lot_ids = EXCLUDED.lot_ids, status = 'active', closed_at = NULL,
+        updated_at = now()
+    WHERE (a.role, a.display_name, a.email, a.council, a.lot_ids, a.status)
+          IS DISTINCT FROM (EXCLUDED.role, EXCLUDED.display_name, EXCLUDED.email, EXCLUDED.council,
+                            EXCLUDED.lot_ids, 'active')
+RETURNING a.id, (a.xmax = 0) AS created
+"""
+
+# Active accounts whose view changed without their own row changing: one of their lots moved or
+# was renumbered ($2), or one of their residences was renamed ($3).
+SELECT_ACCOUNTS_TOUCHED = """
+SELECT a.id FROM accounts a
+WHERE a.tenant_id = $1 AND a.status = 'active'
+  AND a.lot_ids && (SELECT array_agg(l.id) FROM lots l WHERE l.id = ANY($2::uuid[]) OR l.residence_id = ANY($3::uuid[]))
+"""
+
+# The bulk form of common.events.write_event: one tenancy.account_upserted envelope per account,
+# built in SQL so that a 50,000-account import writes its events in one statement (the payload
+# is the one of docs/internal-api.md, the columns those of common.events._INSERT_OUTBOX).
+INSERT_ACCOUNT_UPSERTED_EVENTS = """
+INSERT INTO outbox (id, type, version, occurred_at, tenant_id, correlation_id, payload)
+SELECT gen_random_uuid(), 'tenancy.account_upserted', 1, $2, a.tenant_id, $3,
+       jsonb_build_object(
+           'account_id', a.id, 'tenant_id', a.tenant_id, 'ref', a.ref, 'role', a.role,
+           'display_name', a.display_name, 'council', a.council, 'status', a.status,
+           'residences', COALESCE((
+               SELECT jsonb_agg(jsonb_build_object('id', r.id, 'ref', r.ref, 'name', r.name) ORDER BY r.ref)
+               FROM residences r
+               WHERE r.id IN (SELECT l.residence_id FROM lots l WHERE l.id = ANY(a.lot_ids))), '[]'),
+           'lots', COALESCE((
+               SELECT jsonb_agg(jsonb_build_object('ref', l.ref, 'number', l.number, 'residence_ref', r.ref)
+                                ORDER BY l.ref)
+               FROM lots l JOIN residences r ON r.id = l.residence_id WHERE l.id = ANY(a.lot_ids)), '[]'))
+FROM accounts a WHERE a.id = ANY($1::uuid[])
+"""
+
+CLOSE_ACCOUNT = """
+UPDATE accounts SET status = 'closed', closed_at = now(), updated_at = now()
+WHERE tenant_id = $1 AND ref = $2 AND status = 'active'
+RETURNING id
+"""
+
+SELECT_ACCOUNT_ID = "SELECT id, status FROM accounts WHERE tenant_id = $1 AND ref = $2"
+
+SELECT_ACCOUNTS_BY_REFS = """
+SELECT id, ref, role, display_name, email, status FROM accounts WHERE tenant_id = $1 AND ref = ANY($2::text[])
+"""
+
+SELECT_ACTIVE_ACCOUNTS = """
+SELECT id, ref, role, display_name, email FROM accounts WHERE tenant_id = $1 AND status = 'active' ORDER BY ref
+"""
+
+SELECT_ACTIVE_ACCOUNT_IDS = "SELECT id FROM accounts WHERE tenant_id = $1 AND status = 'active'"
+
+LOOKUP_ACCOUNTS = """
+SELECT a.id, a.tenant_id, a.ref, a.role, a.display_name, a.council, a.status,
+       COALESCE((
+           SELECT jsonb_agg(jsonb_build_object(
+                      'ref', l.ref, 'number', l.number, 'kind', l.kind,
+                      'residence', jsonb_build_object('id', r.id, 'ref', r.ref, 'name', r.name, 'address', r.address))
+                  ORDER BY l.ref)
+           FROM lots l JOIN residences r ON r.id = l.residence_id WHERE l.id = ANY(a.lot_ids)), '[]') AS lots
+FROM accounts a WHERE a.id = ANY($1::uuid[])
+ORDER BY a.tenant_id, a.ref
+"""
+
+
+async def copy_account_input(conn: asyncpg.Connection, records: list[tuple[Any, ...]]) -> None:
+    """COPY the parsed accounts into this transaction's ``account_input`` table."""
+    await conn.execute(CREATE_ACCOUNT_INPUT)
+    await conn.copy_records_to_table("account_input", records=records, columns=ACCOUNT_INPUT_COLUMNS)

@@ -1,0 +1,222 @@
+"""HTTP handlers of the tenancy service: parse, authorize from the internal token, call one use case."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from common.db import POOL
+from common.errors import BadRequest, ValidationFailed
+from common.http import REQUEST_ID, SETTINGS
+from common.internal_auth import CLAIMS
+from services.tenancy import credentials, directory, service
+from services.tenancy.csvformat import CsvAccountsParser, write_csv
+from services.tenancy.errors import BodyTooLarge, Forbidden, UnsupportedMediaType
+from services.tenancy.keys import CLOCK, IDENTITY
+from services.tenancy.schemas import CredentialsRequest, DirectoryIn, TenantCreate, TenantPatch, field_errors
+
+__all__ = ["routes"]
+
+routes = web.RouteTableDef()
+_M = TypeVar("_M", bound=BaseModel)
+SMALL_BODY = 64 * 1024
+
+
+# --- authorization from the gateway's claims -------------------------------------------------
+
+def _require_operator(request: web.Request) -> None:
+    if request[CLAIMS].actor != "operator":
+        raise Forbidden("Operator only")
+
+
+def _agency_tenant(request: web.Request):
+    claims = request[CLAIMS]
+    if claims.actor != "agency" or not claims.tenant_id:
+        raise Forbidden("Agency API key required")
+    return service.parse_tenant_id(claims.tenant_id)
+
+
+# --- bodies ----------------------------------------------------------------------------------
+
+async def _read_body(request: web.Request, limit: int) -> bytes:
+    if request.content_length is not None and request.content_length > limit:
+        raise BodyTooLarge(f"The request body is larger than {limit} bytes", limit=limit)
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(256 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(f"The request body is larger than {limit} bytes", limit=limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _require_type(request: web.Request, *types: str) -> None:
+    if request.content_type not in types:
+        raise UnsupportedMediaType(f"Send the body as {' or '.join(types)}")
+
+
+async def _parse(request: web.Request, model: type[_M], *, limit: int = SMALL_BODY,
+                 error: type[ValidationFailed] = ValidationFailed) -> _M:
+    _require_type(request, "application/json")
+    body = await _read_body(request, limit)
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        if any(e["type"] == "json_invalid" for e in exc.errors()):
+            raise BadRequest("The body is not valid JSON") from None
+        raise error(errors=field_errors(exc), error_count=exc.error_count()) from None
+
+
+def _rid(request: web.Request) -> str:
+    return request[REQUEST_ID]
+
+
+# --- internal endpoints (gateway, notifier) ---------------------------------------------------
+
+@routes.get("/internal/tenants/resolve")
+async def resolve_tenant(request: web.Request) -> web.Response:
+    client, societe = request.query.get("client", ""), request.query.get("societe", "")
+    row = await service.resolve_tenant(request.app[POOL], client, societe)
+    return web.json_response(service.tenant_json(row, request.app[SETTINGS].public_base_url))
+
+
+@routes.get("/internal/tenants/{tenant_id}")
+async def get_tenant_internal(request: web.Request) -> web.Response:
+    row = await service.get_tenant(request.app[POOL], service.parse_tenant_id(request.match_info["tenant_id"]))
+    return web.json_response(service.tenant_json(row, request.app[SETTINGS].public_base_url))
+
+
+class _VerifyIn(BaseModel):
+    api_key: str
+
+
+@routes.post("/internal/api-keys/verify")
+async def verify_api_key(request: web.Request) -> web.Response:
+    body = await _parse(request, _VerifyIn)
+    return web.json_response(await service.verify_api_key(request.app[POOL], body.api_key))
+
+
+class _LookupIn(BaseModel):
+    account_ids: list[str]
+
+
+@routes.post("/internal/accounts/lookup")
+async def lookup_accounts(request: web.Request) -> web.Response:
+    body = await _parse(request, _LookupIn, limit=4 * 1024 * 1024)
+    return web.json_response({"accounts": await directory.lookup_accounts(request.app[POOL], body.account_ids)})
+
+
+# --- public API: tenants (operator) --------------------------------------------------------------
+
+@routes.post("/api/v1/tenants")
+async def create_tenant(request: web.Request) -> web.Response:
+    _require_operator(request)
+    data = await _parse(request, TenantCreate)
+    created = await service.onboard_tenant(request.app[POOL], data=data, clock=request.app[CLOCK],
+                                           public_base_url=request.app[SETTINGS].public_base_url,
+                                           correlation_id=_rid(request))
+    return web.json_response(created, status=201)
+
+
+@routes.get("/api/v1/tenants/{tenant_id}")
+async def get_tenant(request: web.Request) -> web.Response:
+    _require_operator(request)
+    row = await service.get_tenant(request.app[POOL], service.parse_tenant_id(request.match_info["tenant_id"]))
+    return web.json_response(service.tenant_json(row, request.app[SETTINGS].public_base_url))
+
+
+@routes.patch("/api/v1/tenants/{tenant_id}")
+async def patch_tenant(request: web.Request) -> web.Response:
+    _require_operator(request)
+    tenant_id = service.parse_tenant_id(request.match_info["tenant_id"])
+    patch = await _parse(request, TenantPatch)
+    row = await service.update_tenant(request.app[POOL], tenant_id, patch)
+    return web.json_response(service.tenant_json(row, request.app[SETTINGS].public_base_url))
+
+
+@routes.post("/api/v1/tenants/{tenant_id}/api-keys")
+async def rotate_api_key(request: web.Request) -> web.Response:
+    _require_operator(request)
+    tenant_id = service.parse_tenant_id(request.match_info["tenant_id"])
+    key = await service.rotate_api_key(request.app[POOL], tenant_id)
+    return web.json_response({"tenant_id": str(tenant_id), "api_key": key}, status=201)
+
+
+# --- public API: directory (agency) -------------------------------------------------------------
+
+@routes.put("/api/v1/directory")
+async def put_directory(request: web.Request) -> web.Response:
+    tenant_id = _agency_tenant(request)
+    await service.require_active_tenant(request.app[POOL], tenant_id)
+    doc = await _parse(request, DirectoryIn, limit=request.app[SETTINGS].max_import_bytes,
+                       error=directory.DirectoryInvalid)
+    result = await directory.import_directory(request.app[POOL], tenant_id=tenant_id, clock=request.app[CLOCK],
+                                              document=directory.DirectoryDocument.from_json(doc),
+                                              correlation_id=_rid(request))
+    return web.json_response(result)
+
+
+@routes.put("/api/v1/directory/accounts")
+async def put_directory_csv(request: web.Request) -> web.Response:
+    tenant_id = _agency_tenant(request)
+    await service.require_active_tenant(request.app[POOL], tenant_id)
+    _require_type(request, "text/csv")
+    limit = request.app[SETTINGS].max_import_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise BodyTooLarge(f"The request body is larger than {limit} bytes", limit=limit)
+    parser, size = CsvAccountsParser(), 0
+    async for chunk in request.content.iter_chunked(256 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(f"The request body is larger than {limit} bytes", limit=limit)
+        parser.feed(chunk)
+    parser.finish()
+    if parser.error_count:
+        directory.raise_invalid(parser.errors, parser.error_count)
+    result = await directory.import_directory(request.app[POOL], tenant_id=tenant_id, clock=request.app[CLOCK],
+                                              document=directory.DirectoryDocument(accounts=parser.accounts),
+                                              correlation_id=_rid(request))
+    return web.json_response(result)
+
+
+@routes.delete("/api/v1/directory/accounts/{ref}")
+async def close_account(request: web.Request) -> web.Response:
+    tenant_id = _agency_tenant(request)
+    await directory.close_account(request.app[POOL], tenant_id=tenant_id, ref=request.match_info["ref"],
+                                  clock=request.app[CLOCK], correlation_id=_rid(request))
+    return web.Response(status=204)
+
+
+# --- public API: credentials and statistics (agency) ----------------------------------------------
+
+def _wants_csv(request: web.Request) -> bool:
+    accept = request.headers.get("Accept", "")
+    return "text/csv" in accept and "application/json" not in accept
+
+
+@routes.post("/api/v1/provisional-credentials")
+async def issue_credentials(request: web.Request) -> web.Response:
+    tenant_id = _agency_tenant(request)
+    await service.require_active_tenant(request.app[POOL], tenant_id)
+    body = await _parse(request, CredentialsRequest, limit=request.app[SETTINGS].max_import_bytes)
+    issued: dict[str, Any] = await credentials.issue_credentials(
+        request.app[POOL], request.app[IDENTITY], tenant_id=tenant_id, request=body, request_id=_rid(request))
+    headers = {"Cache-Control": "no-store"}  # shown once: no cache may keep the passwords
+    if _wants_csv(request):
+        refused = issued["refused"]
+        if refused:
+            headers["X-Refused-Count"] = str(len(refused))
+            headers["X-Refused-Accounts"] = ",".join(r["account_ref"] for r in refused[:200])
+        return web.Response(text=write_csv(credentials.CSV_COLUMNS, issued["credentials"]), status=201,
+                            content_type="text/csv", charset="utf-8", headers=headers)
+    return web.json_response(issued, status=201, headers=headers)
+
+
+@routes.get("/api/v1/activation-stats")
+async def activation_stats(request: web.Request) -> web.Response:
+    tenant_id = _agency_tenant(request)
+    stats = await credentials.activation_stats(request.app[POOL], request.app[IDENTITY], tenant_id=tenant_id,
+                                               request_id=_rid(request))
+    return web.json_response(stats)
