@@ -2,13 +2,67 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import aiohttp
+import jinja2
 from aiohttp import web
 
 from common.http import create_base_app
+from gateway import pages_activation, pages_auth, pages_password
+from gateway.context import JINJA, TENANTS, UPSTREAMS, render_error
+from gateway.edge import EDGE, EdgeConfig, edge_middleware
 from gateway.settings import GatewaySettings
+from gateway.tenants import TenantResolver
+from gateway.upstream import Upstream
 
 SERVICE = "gateway"
+HTTP_SESSION = web.AppKey("http_session", aiohttp.ClientSession)
+UPSTREAM_SERVICES = ("identity", "tenancy", "documents")
+_HERE = Path(__file__).parent
+
+
+def _min_from_label(label: str) -> str:
+    digits = "".join(ch for ch in str(label) if ch.isdigit())
+    return digits or "0"
+
+
+def _jinja() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(_HERE / "templates"), autoescape=True,
+                             undefined=jinja2.Undefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["min_from_label"] = _min_from_label
+    return env
 
 
 def create_app(settings: GatewaySettings) -> web.Application:
-    return create_base_app(settings, service=SERVICE)
+    """The gateway: pages, public API forwarding, signed file links forwarded to documents."""
+    app = create_base_app(settings, service=SERVICE, middlewares=[edge_middleware(render_error)],
+                          client_max_size=settings.max_form_bytes)
+    app[EDGE] = EdgeConfig(settings)
+    app[JINJA] = _jinja()
+    secret = settings.internal_auth_secret.get_secret_value()
+    upstreams = {name: Upstream(name, settings.upstream_urls(name), secret=secret,
+                                session_ref=lambda: app[HTTP_SESSION])
+                 for name in UPSTREAM_SERVICES}
+    app[UPSTREAMS] = upstreams
+    app[TENANTS] = TenantResolver(upstreams["tenancy"], ttl=settings.tenant_cache_seconds,
+                                  negative_ttl=settings.tenant_negative_cache_seconds)
+    app.cleanup_ctx.append(_http_session(settings))
+    app.router.add_routes(pages_auth.routes)
+    app.router.add_routes(pages_activation.routes)
+    app.router.add_routes(pages_password.routes)
+    app.router.add_static("/static", _HERE / "static", append_version=False)
+    return app
+
+
+def _http_session(settings: GatewaySettings):
+    async def ctx(app: web.Application):
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=settings.upstream_connect_timeout_seconds,
+                                        sock_read=settings.upstream_timeout_seconds)
+        connector = aiohttp.TCPConnector(limit=200, limit_per_host=100, keepalive_timeout=30, ttl_dns_cache=300)
+        app[HTTP_SESSION] = aiohttp.ClientSession(timeout=timeout, connector=connector, auto_decompress=False,
+                                                  cookie_jar=aiohttp.DummyCookieJar())
+        yield
+        await app[HTTP_SESSION].close()
+
+    return ctx

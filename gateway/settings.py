@@ -2,19 +2,60 @@
 
 from __future__ import annotations
 
-from pydantic import SecretStr
+import ipaddress
+
+from pydantic import SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from common.settings import ServiceSettings, shared
+from common.settings import ProcessSettings, shared
+
+DEV_COOKIE_SECRET = "dev-insecure-cookie-secret-change-me"  # noqa: S105
 
 
-class GatewaySettings(ServiceSettings):
+class GatewaySettings(ProcessSettings):
+    """Everything the gateway reads from the environment (see README for the defaults)."""
+
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", populate_by_name=True)
 
     port: int = 8080
-    # Each upstream is a comma-separated list of replica base URLs.
+    # Each upstream is a comma-separated list of replica base URLs, balanced round robin.
     identity_urls: str = "http://127.0.0.1:8081"
     tenancy_urls: str = "http://127.0.0.1:8082"
     documents_urls: str = "http://127.0.0.1:8083"
     notifier_urls: str = "http://127.0.0.1:8084"
     operator_api_token: SecretStr = shared("OPERATOR_API_TOKEN", SecretStr("dev-operator-token-change-me"))
+    # Signs the visit cookie (tenant, CSRF, flow in progress).
+    cookie_secret: SecretStr = SecretStr(DEV_COOKIE_SECRET)
+    # Development only: plain-http cookies on localhost (drops the __Host- prefix, which needs Secure).
+    insecure_cookies: bool = False
+    # Comma-separated CIDRs whose X-Forwarded-For is believed; empty = the peer address is the client.
+    trusted_proxies: str = ""
+    upstream_connect_timeout_seconds: float = 2.0
+    upstream_timeout_seconds: float = 15.0
+    tenant_cache_seconds: float = 30.0
+    tenant_negative_cache_seconds: float = 10.0
+    # Form posts are small; the public API streams uploads (documents up to 50 MB by default).
+    max_form_bytes: int = 64 * 1024
+    max_api_body_bytes: int = 60 * 1024 * 1024
+    visit_max_age_seconds: int = 12 * 3600
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_cidrs(cls, value: str) -> str:
+        for item in _split(value):
+            ipaddress.ip_network(item, strict=False)
+        return value
+
+    def upstream_urls(self, service: str) -> list[str]:
+        """The replica base URLs of ``service`` (identity, tenancy, documents, notifier)."""
+        urls = [u.rstrip("/") for u in _split(getattr(self, f"{service}_urls"))]
+        if not urls:
+            raise ValueError(f"no URL configured for {service}")
+        return urls
+
+    def trusted_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return [ipaddress.ip_network(item, strict=False) for item in _split(self.trusted_proxies)]
+
+
+def _split(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]

@@ -1,0 +1,171 @@
+"""What every page handler shares: the tenant of the visit, the session, calls, rendering.
+
+The tenant comes from ``client``/``societe`` in the URL (kept in the visit cookie for the rest
+of the visit); every link and form action carries them again so a bookmarked page still works.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import jinja2
+from aiohttp import web
+
+from common.http import REQUEST_ID
+from gateway.edge import CLIENT_IP, EDGE, NO_STORE, VISIT, PageError
+from gateway.tenants import COLOR_PATTERN, TenantResolver
+from gateway.upstream import Reply, Upstream
+
+__all__ = [
+    "JINJA",
+    "SESSION",
+    "TENANT",
+    "TENANTS",
+    "UPSTREAMS",
+    "call",
+    "claims",
+    "optional_session",
+    "page_url",
+    "redirect",
+    "render",
+    "render_error",
+    "require_session",
+    "require_tenant",
+]
+
+UPSTREAMS = web.AppKey("upstreams", dict)
+TENANTS = web.AppKey("tenants", TenantResolver)
+JINJA = web.AppKey("jinja", jinja2.Environment)
+TENANT = web.RequestKey("tenant", dict)
+SESSION = web.RequestKey("session", dict)
+DEFAULT_COLOR = "#1d4ed8"
+
+
+def _codes(request: web.Request) -> tuple[str | None, str | None]:
+    client, societe = request.query.get("client"), request.query.get("societe")
+    if client is None and societe is None:
+        visit = request.get(VISIT)
+        if visit is not None:
+            return visit.get("c"), visit.get("s")
+    return client, societe
+
+
+async def require_tenant(request: web.Request) -> dict:
+    """The tenant of this page, or a French 404 (unknown, malformed) / 403 (suspended) page."""
+    if TENANT in request:
+        return request[TENANT]
+    client, societe = _codes(request)
+    if not client and not societe:
+        raise PageError(404, "tenant_unknown.html", missing=True)
+    tenant = await request.app[TENANTS].resolve(client, societe, request_id=request.get(REQUEST_ID))
+    if tenant is None:
+        raise PageError(404, "tenant_unknown.html", missing=False)
+    if tenant.get("status") != "active":
+        raise PageError(403, "tenant_suspended.html", suspended_tenant=tenant)
+    visit = request.get(VISIT)
+    if visit is not None:
+        visit.set("c", tenant["client_code"])
+        visit.set("s", tenant["societe_code"])
+    request[TENANT] = tenant
+    return tenant
+
+
+def claims(request: web.Request) -> dict:
+    """Claims of the internal token for calls made for this request."""
+    tenant = request.get(TENANT) or {}
+    body = {"tid": tenant.get("id"), "tcc": tenant.get("client_code"), "tsc": tenant.get("societe_code"),
+            "ip": request.get(CLIENT_IP)}
+    session = request.get(SESSION)
+    if session:
+        body["pid"] = session["person_id"]
+        body["sref"] = session.get("session_ref")
+        body["acc"] = [{"tenant_id": a["tenant_id"], "account_id": a["account_id"], "role": a["role"]}
+                       for a in session.get("accounts", [])]
+    return body
+
+
+async def call(request: web.Request, service: str, method: str, path: str, **kwargs) -> Reply:
+    """A JSON call to ``service`` on behalf of this request (internal token with its claims)."""
+    upstream: Upstream = request.app[UPSTREAMS][service]
+    return await upstream.call(method, path, claims=claims(request), request_id=request.get(REQUEST_ID), **kwargs)
+
+
+def _session_id(request: web.Request) -> str | None:
+    return request.cookies.get(request.app[EDGE].session_cookie) or None
+
+
+async def optional_session(request: web.Request) -> dict | None:
+    """The introspected session (identity refreshes its idle expiry), or None."""
+    if SESSION in request:
+        return request[SESSION]
+    session_id = _session_id(request)
+    if not session_id:
+        return None
+    reply = await call(request, "identity", "POST", "/v1/sessions/introspect", json={"session_id": session_id},
+                       safe=True)
+    if reply.status != 200:
+        return None
+    request[SESSION] = reply.body
+    return reply.body
+
+
+async def require_session(request: web.Request) -> dict:
+    """The session of a logged-in person; else a redirect to the login form (cookie dropped)."""
+    request[NO_STORE] = True
+    session = await optional_session(request)
+    if session is None:
+        response = redirect(request, "/login/form", expired="1" if _session_id(request) else None)
+        response.del_cookie(request.app[EDGE].session_cookie, path="/")
+        raise _Redirect(response)
+    return session
+
+
+class _Redirect(web.HTTPSeeOther):
+    """Carries a prepared redirect response out of a helper."""
+
+    def __init__(self, response: web.Response) -> None:
+        super().__init__(location=response.headers["Location"])
+        for name, morsel in response.cookies.items():
+            self.cookies[name] = morsel
+
+
+def page_url(request: web.Request, path: str, **params) -> str:
+    """``path`` with the tenant codes (and ``params``) in the query string."""
+    tenant = request.get(TENANT)
+    query = {}
+    if tenant:
+        query = {"client": tenant["client_code"], "societe": tenant["societe_code"]}
+    else:
+        client, societe = _codes(request)
+        if client and societe:
+            query = {"client": client, "societe": societe}
+    query.update({k: v for k, v in params.items() if v is not None})
+    return path + ("?" + urlencode(query) if query else "")
+
+
+def redirect(request: web.Request, path: str, **params) -> web.Response:
+    """303 to one of our own pages (never to a URL taken from the request: no open redirect)."""
+    return web.Response(status=303, headers={"Location": page_url(request, path, **params)})
+
+
+def _base_context(request: web.Request) -> dict:
+    tenant = request.get(TENANT)
+    visit = request.get(VISIT)
+    color = (tenant or {}).get("branding", {}).get("primary_color") or DEFAULT_COLOR
+    return {
+        "tenant": tenant,
+        "brand_color": color if COLOR_PATTERN.match(color) else DEFAULT_COLOR,
+        "csrf_token": request.app[EDGE].codec.csrf_token(visit) if visit is not None else "",
+        "url": lambda path, **params: page_url(request, path, **params),
+        "logged_in": SESSION in request,
+    }
+
+
+def render(request: web.Request, template: str, *, status: int = 200, **context) -> web.Response:
+    """Render a page (autoescaped Jinja2) with the tenant, the CSRF token and the url helper."""
+    html = request.app[JINJA].get_template(template).render(**_base_context(request), **context)
+    return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
+
+
+def render_error(request: web.Request, status: int, template: str, context: dict) -> web.Response:
+    return render(request, template, status=status, **context)

@@ -1,0 +1,63 @@
+"""Forgotten password and reset by the emailed link."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gateway import messages
+from gateway.context import call, redirect, render, require_tenant
+from gateway.edge import TOKEN_PAGE
+from gateway.pages_activation import _done, _password_problems, password_criteria
+
+__all__ = ["routes"]
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/password/forgot")
+async def forgot_form(request: web.Request) -> web.Response:
+    await require_tenant(request)
+    return render(request, "forgot.html", errors={}, sent=bool(request.query.get("sent")))
+
+
+@routes.post("/password/forgot")
+async def forgot_submit(request: web.Request) -> web.Response:
+    await require_tenant(request)
+    identifier = (await request.post()).get("identifier", "").strip()
+    if not identifier:
+        return render(request, "forgot.html", status=422, errors={"identifier": messages.REQUIRED})
+    reply = await call(request, "identity", "POST", "/v1/password/forgot", json={"identifier": identifier})
+    if reply.status == 429:
+        return render(request, "forgot.html", status=429, errors={}, identifier=identifier,
+                      form_message=messages.retry_message(reply))
+    # Always the same answer: whether the identifier exists never shows.
+    return redirect(request, "/password/forgot", sent="1")
+
+
+@routes.get("/password/reset")
+async def reset_form(request: web.Request) -> web.Response:
+    """The email link: checks the token without consuming it, shows the form that posts it."""
+    request[TOKEN_PAGE] = True
+    await require_tenant(request)
+    token = request.query.get("token", "")
+    check = await call(request, "identity", "POST", "/v1/password/reset/check", json={"token": token})
+    if check.status != 200:
+        return render(request, "token_invalid.html", status=400, kind="reset")
+    email = check.body.get("email")
+    criteria, _ = await password_criteria(request, email=email)
+    return render(request, "reset.html", errors={}, token=token, email=email, criteria=criteria, problems=[])
+
+
+@routes.post("/password/reset")
+async def reset_submit(request: web.Request) -> web.Response:
+    request[TOKEN_PAGE] = True
+    await require_tenant(request)
+    form = await request.post()
+    token, password, confirmation = form.get("token", ""), form.get("password", ""), form.get("confirmation", "")
+    reply = await call(request, "identity", "POST", "/v1/password/reset",
+                       json={"token": token, "password": password, "confirmation": confirmation})
+    if reply.status == 200:
+        return _done(request, "reset")
+    if reply.status == 400:
+        return render(request, "token_invalid.html", status=400, kind="reset")
+    return await _password_problems(request, "reset.html", reply, password, confirmation, token=token)

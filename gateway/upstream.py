@@ -1,0 +1,140 @@
+"""Calls from the gateway to the services: replicas, round robin, timeouts, failover.
+
+Each service is a list of replica base URLs. A call starts at the next replica (round robin)
+and moves to the following one when the connection could not be made (nothing was sent, so any
+method may be retried) or broke before an answer for a request that is safe to repeat (GET,
+HEAD, PUT, DELETE, or a POST flagged ``safe`` such as the session introspection). When every
+replica failed, :class:`ServiceUnavailable` is raised: the pages render it as a French 503.
+One shared :class:`aiohttp.ClientSession` with keep-alive serves every call.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from common.internal_auth import HEADER, SCHEME, issue_token
+from common.logging import get_logger
+
+__all__ = ["IDEMPOTENT_METHODS", "Reply", "ServiceUnavailable", "Upstream"]
+
+log = get_logger(__name__)
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+ISSUER = "gateway"
+
+
+class ServiceUnavailable(Exception):
+    """No replica of a service answered (connection refused, broken, timed out, or 5xx)."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__(service)
+        self.service = service
+
+
+@dataclass(slots=True)
+class Reply:
+    """A JSON answer of a service: status and decoded body (``{}`` when empty or not JSON)."""
+
+    status: int
+    body: Any
+    headers: Any = None
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    @property
+    def error(self) -> str | None:
+        return self.body.get("error") if isinstance(self.body, dict) else None
+
+
+class Upstream:
+    """One service: its replicas, its audience, and a signer for the internal token."""
+
+    def __init__(self, name: str, urls: list[str], *, secret: str, session_ref) -> None:
+        self.name = name
+        self.urls = list(urls)
+        self._secret = secret
+        self._session_ref = session_ref  # a callable returning the shared ClientSession
+        self._counter = itertools.count()
+
+    def token(self, *, request_id: str | None, claims: dict) -> str:
+        """A signed internal token for one call to this service."""
+        return issue_token(self._secret, issuer=ISSUER, audience=self.name, request_id=request_id, **claims)
+
+    def _order(self) -> list[str]:
+        start = next(self._counter) % len(self.urls)
+        return self.urls[start:] + self.urls[:start]
+
+    async def open(self, method: str, path: str, *, claims: dict | None, request_id: str | None = None,
+                   safe: bool = False, headers: dict | None = None, **kwargs) -> aiohttp.ClientResponse:
+        """Send one request and return the response, unread (the caller releases it).
+
+        ``claims`` None means no internal token (the public file links carry their own authority).
+        ``data`` that is a stream cannot be replayed, so such calls are only retried on a refused
+        connection (nothing was read from the stream).
+        """
+        send_headers = dict(headers or {})
+        if claims is not None:
+            send_headers[HEADER] = f"{SCHEME} {self.token(request_id=request_id, claims=claims)}"
+        if request_id:
+            send_headers["X-Request-ID"] = request_id
+        repeatable = safe or method in IDEMPOTENT_METHODS
+        session: aiohttp.ClientSession = self._session_ref()
+        last_error: Exception | None = None
+        for base in self._order():
+            try:
+                response = await session.request(method, base + path, headers=send_headers,
+                                                 allow_redirects=False, **kwargs)
+            except aiohttp.ClientConnectorError as exc:
+                last_error = exc  # never connected: nothing was sent, any request may go elsewhere
+                log.warning("upstream.connect_failed", service=self.name, replica=base)
+                continue
+            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+                last_error = exc
+                log.warning("upstream.connection_broken", service=self.name, replica=base)
+                if repeatable and not _is_stream(kwargs.get("data")):
+                    continue
+                break
+            except TimeoutError as exc:
+                last_error = exc
+                log.warning("upstream.timeout", service=self.name, replica=base)
+                break
+            if response.status in (502, 503, 504) and repeatable and not _is_stream(kwargs.get("data")):
+                response.release()
+                last_error = RuntimeError(f"status {response.status}")
+                continue
+            return response
+        log.error("upstream.unavailable", service=self.name, error=type(last_error).__name__)
+        raise ServiceUnavailable(self.name)
+
+    async def call(self, method: str, path: str, *, claims: dict, request_id: str | None = None,
+                   json: Any = None, params: dict | None = None, safe: bool = False) -> Reply:
+        """A JSON call; 5xx answers become :class:`ServiceUnavailable`."""
+        kwargs: dict[str, Any] = {}
+        if json is not None:
+            kwargs["json"] = json
+        if params:
+            kwargs["params"] = {k: str(v) for k, v in params.items() if v not in (None, "")}
+        try:
+            response = await self.open(method, path, claims=claims, request_id=request_id, safe=safe, **kwargs)
+            async with response:
+                if response.status >= 500:
+                    log.error("upstream.server_error", service=self.name, status=response.status, path=path)
+                    raise ServiceUnavailable(self.name)
+                try:
+                    body = await response.json(content_type=None) if response.status != 204 else {}
+                except ValueError:
+                    body = {}
+                return Reply(response.status, body if body is not None else {}, response.headers)
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            log.error("upstream.read_failed", service=self.name, error=type(exc).__name__)
+            raise ServiceUnavailable(self.name) from exc
+
+
+def _is_stream(data: Any) -> bool:
+    return data is not None and not isinstance(data, bytes | str | dict)

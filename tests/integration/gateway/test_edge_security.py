@@ -1,0 +1,163 @@
+"""Refusals at the edge: CSRF, Origin, body size, cookies, headers, forwarded identity."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.app import create_app
+from tests.integration.gateway import standins
+from tests.integration.gateway.conftest import calls, gateway_settings, visible
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
+       "form-action 'self'; base-uri 'none'")
+PAGES = ["/login", "/login/form", "/activation", "/merge", "/password/forgot", "/help", "/cgu", "/confidentialite",
+         "/activation/verify", "/password/reset", "/no-such-page"]
+
+
+@pytest.mark.parametrize("path", PAGES)
+async def test_every_page_carries_the_security_headers(system, path):
+    response = await system.get(path, token="t0k3n")
+    assert response.headers["Content-Security-Policy"] == CSP
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    token_page = path in ("/activation/verify", "/password/reset")
+    assert response.headers["Referrer-Policy"] == ("no-referrer" if token_page else "strict-origin-when-cross-origin")
+    if token_page:
+        assert response.headers["Cache-Control"] == "no-store"
+    html = await response.text()
+    assert "<script>" not in html and " style=" not in html and " on" + "click=" not in html
+
+
+async def test_unknown_page_is_a_french_404(system):
+    response = await system.get("/no-such-page")
+    assert response.status == 404 and "Page introuvable" in visible(await response.text())
+
+
+async def _refused(system, response, reason_text="Votre formulaire a expiré"):
+    assert response.status == 403
+    assert reason_text in visible(await response.text())
+    assert calls(system.identity, "/v1/login") == []
+
+
+async def test_post_without_csrf_token_is_refused(system):
+    await system.get("/login/form")
+    response = await system.client.post(system.page("/login/form"), data={"email": "a@b.c", "password": "x"},
+                                        headers={"Origin": "http://gateway.test"}, allow_redirects=False)
+    await _refused(system, response)
+
+
+async def test_post_with_a_wrong_csrf_token_is_refused(system):
+    response = await system.post("/login/form", {"email": "a@b.c", "password": "x"}, csrf="0" * 64)
+    await _refused(system, response)
+
+
+async def test_csrf_token_of_another_visit_is_refused(system, aiohttp_client):
+    stolen = await system.csrf()
+    system.client.session.cookie_jar.clear()
+    await system.get("/login/form")
+    response = await system.post("/login/form", {"email": "a@b.c", "password": "x"}, csrf=stolen)
+    await _refused(system, response)
+
+
+@pytest.mark.parametrize("origin", ["http://evil.example", "https://gateway.test", "null"])
+async def test_post_from_another_origin_is_refused(system, origin):
+    response = await system.post("/login/form", {"email": "a@b.c", "password": "x"}, origin=origin)
+    await _refused(system, response)
+
+
+async def test_post_without_origin_or_referer_is_refused_and_a_good_referer_is_accepted(system):
+    csrf = await system.csrf()
+    response = await system.post("/login/form", {"email": "a@b.c", "password": "x"}, csrf=csrf, origin=None)
+    await _refused(system, response)
+    response = await system.client.post(system.page("/login/form"),
+                                        data={"email": "a@b.c", "password": "x", "csrf_token": csrf},
+                                        headers={"Referer": "http://gateway.test/login/form"}, allow_redirects=False)
+    assert response.status == 401
+
+
+async def test_oversize_form_is_refused_with_413(system):
+    csrf = await system.csrf()
+    response = await system.client.post(system.page("/login/form"),
+                                        data={"email": "a" * 70_000, "password": "x", "csrf_token": csrf},
+                                        headers={"Origin": "http://gateway.test"}, allow_redirects=False)
+    assert response.status == 413
+    assert "trop volumineuses" in visible(await response.text())
+    assert calls(system.identity, "/v1/login") == []
+
+
+async def test_secure_cookies_are_host_prefixed_httponly_secure_lax(standin_servers, aiohttp_client):
+    apps, servers = standin_servers
+    urls = {name: str(server.make_url("")).rstrip("/") for name, server in servers.items()}
+    tenant = standins.add_tenant(apps["tenancy"], client="SECURE1", societe="01", name="Agence Sûre")
+    client = await aiohttp_client(create_app(gateway_settings(urls, insecure_cookies=False)))
+    response = await client.get("/login/form?client=SECURE1&societe=01")
+    cookie = response.cookies["__Host-moncompte_visit"]
+    assert cookie["secure"] and cookie["httponly"] and cookie["samesite"] == "Lax" and cookie["path"] == "/"
+    assert not cookie["domain"]
+    person = standins.add_account(apps["tenancy"], tenant)
+    standins.add_person(apps["identity"], "secure@example.org", "Azerty1*x", [person])
+    import re
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', await response.text()).group(1)
+    response = await client.post("/login/form?client=SECURE1&societe=01",
+                                 data={"email": "secure@example.org", "password": "Azerty1*x", "csrf_token": csrf},
+                                 headers={"Origin": "http://gateway.test",
+                                          "Cookie": "__Host-moncompte_visit=" + cookie.value},
+                                 allow_redirects=False)
+    assert response.status == 303
+    session = response.cookies["__Host-moncompte_session"]
+    assert session["secure"] and session["httponly"] and session["samesite"] == "Lax" and session["path"] == "/"
+
+
+async def test_login_errors_are_french_and_by_the_field(system):
+    response = await system.post("/login/form", {"email": "nobody@example.org", "password": "Wrong-1!"})
+    html = await response.text()
+    assert response.status == 401
+    assert "Adresse mail ou mot de passe incorrect." in visible(html)
+    assert 'role="alert"' in html and 'aria-describedby="f-password-error"' in html
+    response = await system.post("/login/form", {"email": "throttled@example.org", "password": "x"})
+    assert response.status == 429
+    assert "Trop de tentatives. Réessayez dans 5 minutes." in visible(await response.text())
+
+
+async def test_login_gives_a_new_visit_id_and_the_ip_from_the_peer(system):
+    account = standins.add_account(system.tenancy, system.tenant)
+    standins.add_person(system.identity, "ip@example.org", "Azerty1*x", [account])
+    before = await system.csrf()
+    response = await system.client.post(system.page("/login/form"),
+                                        data={"email": "ip@example.org", "password": "Azerty1*x",
+                                              "csrf_token": before},
+                                        headers={"Origin": "http://gateway.test", "X-Forwarded-For": "6.6.6.6",
+                                                 "X-Person-Id": "someone-else"},
+                                        allow_redirects=False)
+    assert response.status == 303 and response.headers["Location"].startswith("/dashboard?client=")
+    assert "moncompte_session" in response.cookies
+    assert await system.csrf() != before
+    _, _, claims, headers = calls(system.identity, "/v1/login")[0]
+    assert claims["ip"] == "127.0.0.1"  # no trusted proxy configured: X-Forwarded-For is ignored
+    assert claims["tid"] == system.tenant["id"] and claims["tcc"] == system.tenant["client_code"]
+    assert "X-Person-Id" not in headers and "X-Forwarded-For" not in headers
+
+
+async def test_forwarded_for_is_believed_only_from_a_trusted_proxy(standin_servers, aiohttp_client):
+    apps, servers = standin_servers
+    urls = {name: str(server.make_url("")).rstrip("/") for name, server in servers.items()}
+    standins.add_tenant(apps["tenancy"], client="PROXY1", societe="01", name="Agence Proxy")
+    client = await aiohttp_client(create_app(gateway_settings(urls, trusted_proxies="127.0.0.0/8")))
+    await client.get("/password/forgot?client=PROXY1&societe=01")
+    page = await client.get("/password/forgot?client=PROXY1&societe=01")
+    import re
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', await page.text()).group(1)
+    await client.post("/password/forgot?client=PROXY1&societe=01", data={"identifier": "x", "csrf_token": csrf},
+                      headers={"Origin": "http://gateway.test", "X-Forwarded-For": "203.0.113.9, 127.0.0.2"},
+                      allow_redirects=False)
+    assert calls(apps["identity"], "/v1/password/forgot")[0][2]["ip"] == "203.0.113.9"
+
+
+async def test_service_down_gives_the_french_503_page(standin_servers, aiohttp_client):
+    _apps, servers = standin_servers
+    urls = {name: str(server.make_url("")).rstrip("/") for name, server in servers.items()}
+    urls["tenancy"] = "http://127.0.0.1:9"  # nothing listens there
+    client = await aiohttp_client(create_app(gateway_settings(urls)))
+    response = await client.get("/login?client=DOWN1&societe=01")
+    assert response.status == 503
+    assert "Service momentanément indisponible" in visible(await response.text())
