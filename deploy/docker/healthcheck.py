@@ -35,12 +35,12 @@ def service_command(cmdline: list[str]) -> tuple[str, str] | None:
 
 
 def settings_class(module: str) -> type:
-    """The ServiceSettings subclass defined in ``<module>.settings``."""
-    from common.settings import ServiceSettings
+    """The ProcessSettings subclass defined in ``<module>.settings``."""
+    from common.settings import ProcessSettings
 
     settings_module = importlib.import_module(f"{module}.settings")
     found = [value for value in vars(settings_module).values()
-             if isinstance(value, type) and issubclass(value, ServiceSettings) and value is not ServiceSettings
+             if isinstance(value, type) and issubclass(value, ProcessSettings)
              and value.__module__ == settings_module.__name__]
     if len(found) != 1:
         raise LookupError(f"{module}.settings defines {len(found)} settings classes, expected one")
