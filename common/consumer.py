@@ -123,7 +123,8 @@ class Consumer:
                  pool: asyncpg.Pool, handler: Handler,
                  retry_delays: Sequence[float] = (5, 30, 300, 1800), prefetch: int = 16,
                  delivery_limit: int = 10, queue_prefix: str | None = None,
-                 stop_timeout: float = 30.0, registry: CollectorRegistry | None = None) -> None:
+                 stop_timeout: float = 30.0, reconnect_backoff: tuple[float, float] = (0.5, 30.0),
+                 registry: CollectorRegistry | None = None) -> None:
         if not routing_keys:
             raise ValueError("a consumer needs at least one routing key")
         self.name = name
@@ -136,6 +137,7 @@ class Consumer:
         self.prefetch = prefetch
         self.delivery_limit = delivery_limit
         self.stop_timeout = stop_timeout
+        self.reconnect_backoff = reconnect_backoff
         self.queues = queue_names(name, exchange=exchange, queue_prefix=queue_prefix,
                                   retry_count=len(self.retry_delays))
         self.metrics = _metrics_for(registry)
@@ -184,7 +186,7 @@ class Consumer:
         log.info("consumer.stopped", consumer=self.name)
 
     async def _supervise(self) -> None:
-        delay = 0.5
+        delay = self.reconnect_backoff[0]
         while not self._stopping.is_set():
             if self._connected.is_set():
                 await self._lost.wait()
@@ -198,11 +200,11 @@ class Consumer:
                 return
             try:
                 await self._setup()
-                delay = 0.5
+                delay = self.reconnect_backoff[0]
             except Exception as exc:
                 log.warning("consumer.reconnect_failed", consumer=self.name, error=repr(exc), retry_in=delay)
                 await self._teardown()
-                delay = min(delay * 2, 30.0)
+                delay = min(delay * 2, self.reconnect_backoff[1])
 
     async def _setup(self) -> None:
         self._lost = asyncio.Event()

@@ -129,7 +129,9 @@ class Relay:
     @property
     def connected(self) -> bool:
         """True while the relay holds an open broker connection."""
-        return self._connection is not None and not self._connection.is_closed
+        connection = self._connection
+        # aio-pika only marks a connection closed when close() is called; `connected` follows the socket.
+        return connection is not None and not connection.is_closed and connection.connected.is_set()
 
     async def start(self) -> None:
         """Start the background task (it connects, then publishes until :meth:`stop`)."""

@@ -54,6 +54,7 @@ class Backbone:
     def consumer(self, name: str, handler, *, routing_keys=("test.*",), **kwargs) -> Consumer:
         kwargs.setdefault("amqp_url", self.amqp_url)
         kwargs.setdefault("retry_delays", (0.2, 0.4))
+        kwargs.setdefault("reconnect_backoff", (0.1, 0.5))
         consumer = Consumer(name, exchange=self.exchange, routing_keys=list(routing_keys), pool=self.pool,
                             handler=handler, **kwargs)
         self.consumers.append(consumer)
@@ -102,3 +103,34 @@ async def backbone(db, amqp_url, exchange_name):
 
 async def count(pool: asyncpg.Pool, sql: str, *args) -> int:
     return await pool.fetchval(sql, *args)
+
+
+class Spy:
+    """An exclusive queue bound to every routing key of the exchange: records each publication."""
+
+    def __init__(self) -> None:
+        self.message_ids: list[str] = []
+        self._connection = None
+
+    async def start(self, amqp_url: str, exchange: str) -> Spy:
+        self._connection = await aio_pika.connect(amqp_url)
+        channel = await self._connection.channel()
+        events = await channel.declare_exchange(exchange, aio_pika.ExchangeType.TOPIC, durable=True)
+        queue = await channel.declare_queue("", exclusive=True)
+        await queue.bind(events, routing_key="#")
+        await queue.consume(self._on_message, no_ack=True)
+        return self
+
+    async def _on_message(self, message) -> None:
+        self.message_ids.append(message.message_id)
+
+    async def stop(self) -> None:
+        if self._connection is not None:
+            await self._connection.close()
+
+
+@pytest.fixture
+async def spy(backbone):
+    spy = await Spy().start(backbone.amqp_url, backbone.exchange)
+    yield spy
+    await spy.stop()
