@@ -94,13 +94,10 @@ class CsvAccountsParser:
 
     def _read_row(self, where: str, row: dict[str, str]) -> None:
         council_text = row.get("council", "").strip().lower()
-        if council_text in _TRUE:
-            council = True
-        elif council_text in _FALSE:
-            council = False
-        else:
+        council = council_text in _TRUE
+        council_ok = council or council_text in _FALSE
+        if not council_ok:
             self._error(f"{where}.council", f"{council_text!r} is not a yes/no value (1/0, true/false, oui/non)")
-            return
         values = {
             "ref": row["ref"], "role": row["role"].strip(), "display_name": row["display_name"],
             "email": row.get("email") or None, "council": council,
@@ -112,8 +109,9 @@ class CsvAccountsParser:
             for error in field_errors(exc, prefix=where):
                 self._error(error["path"], error["message"])
             return
-        self.accounts.append(Account(account.ref, account.role, account.display_name, account.email,
-                                     account.council, account.lot_refs, where))
+        if council_ok:
+            self.accounts.append(Account(account.ref, account.role, account.display_name, account.email,
+                                         account.council, account.lot_refs, where))
 
 
 def _cell(value: object) -> str:
