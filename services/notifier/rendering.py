@@ -1,0 +1,165 @@
+"""Pure rendering: templates + data -> an RFC 5322 message (HTML with a plain-text alternative).
+
+Every value from an event or a tenant is escaped by Jinja2's autoescape in the HTML part; the
+text part is plain text; headers are built by :class:`email.message.EmailMessage` from values
+made one-line first (:func:`domain.one_line`), so neither markup nor CR/LF can inject anything.
+"""
+
+from __future__ import annotations
+
+import email.policy
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+from urllib.parse import urlencode
+
+import jinja2
+
+from services.notifier import domain
+from services.notifier.domain import Branding
+
+TEMPLATES = Path(__file__).parent / "templates"
+MAX_DIGEST_LINES = 20
+_P = "margin:0 0 14px 0; font-size:15px; line-height:23px;"
+_SMALL = "margin:0 0 10px 0; font-size:13px; line-height:20px; color:#4B5563;"
+_EMAIL = re.compile(r"^[^@\s<>\"'()\[\],;:\\]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
+
+_html = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                           undefined=jinja2.StrictUndefined)
+# The text part is not HTML: no escaping, but every value is still made one-line where it matters.
+_text = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=False,  # noqa: S701
+                           undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                           keep_trailing_newline=True)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """An email's content before addressing: subject, plain text and HTML."""
+
+    subject: str
+    text: str
+    html: str
+
+
+@dataclass(frozen=True)
+class DocumentLine:
+    title: str
+    category_label: str
+    date: str
+
+
+def _render(name: str, *, subject: str, heading: str, preheader: str, brand: Branding,
+            button_label: str | None = None, button_url: str | None = None, **values) -> Rendered:
+    support_email = brand.support.email if brand.support.email and _EMAIL.match(brand.support.email) else None
+    context = {
+        "subject": subject, "heading": heading, "preheader": preheader, "brand": brand,
+        "support": {"email": support_email, "phone": domain.one_line(brand.support.phone, limit=40),
+                    "hours": domain.one_line(brand.support.hours, limit=200)},
+        "button_label": button_label, "button_url": button_url, "p": _P, "small": _SMALL, **values,
+    }
+    text = _text.get_template(f"{name}.txt").render(context)
+    text = re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+    return Rendered(subject=subject, text=text, html=_html.get_template(f"{name}.html").render(context))
+
+
+def login_url(public_base_url: str, brand: Branding) -> str:
+    """The tenant's login page, where a person reaches their dashboard and documents."""
+    return f"{public_base_url}/login?" + urlencode({"client": brand.client_code, "societe": brand.societe_code})
+
+
+def verification_email(payload: domain.VerificationRequested, brand: Branding, *, issued_at: datetime,
+                       public_base_url: str) -> Rendered:
+    """"Confirmation de votre adresse email extranet" with VALIDER MON EMAIL."""
+    return _render(
+        "verification", brand=brand,
+        subject="Confirmation de votre adresse email extranet",
+        heading="Confirmez votre adresse email",
+        preheader="Plus qu'une dernière étape afin de finaliser l'activation de votre espace.",
+        button_label="VALIDER MON EMAIL",
+        button_url=domain.check_link(payload.verification_url, public_base_url),
+        display_name=domain.one_line(payload.display_name, limit=100), email=payload.email,
+        validity=domain.validity(issued_at, payload.expires_at), expires=domain.paris_time(payload.expires_at),
+    )
+
+
+def reset_email(payload: domain.ResetRequested, brand: Branding, *, issued_at: datetime,
+                public_base_url: str) -> Rendered:
+    """"Réinitialisation de votre mot de passe" with RÉINITIALISER MON MOT DE PASSE."""
+    return _render(
+        "reset", brand=brand,
+        subject="Réinitialisation de votre mot de passe",
+        heading="Réinitialisation de votre mot de passe",
+        preheader="Vous venez de demander une réinitialisation du mot de passe de votre compte Extranet.",
+        button_label="RÉINITIALISER MON MOT DE PASSE",
+        button_url=domain.check_link(payload.reset_url, public_base_url),
+        validity=domain.validity(issued_at, payload.expires_at), expires=domain.paris_time(payload.expires_at),
+    )
+
+
+def password_changed_email(payload: domain.PasswordChanged, brand: Branding) -> Rendered:
+    """A security notice: no button, nothing in it changes anything; says whom to contact."""
+    done = "réinitialisé" if payload.reason == "reset" else "modifié"
+    return _render(
+        "password_changed", brand=brand,
+        subject=f"Votre mot de passe a été {done}",
+        heading=f"Votre mot de passe a été {done}",
+        preheader="Avis de sécurité concernant votre compte Extranet.",
+        email=payload.email, reason=payload.reason, changed=domain.paris_time(payload.changed_at),
+    )
+
+
+def account_linked_email(payload: domain.AccountLinked, brand: Branding, *, public_base_url: str) -> Rendered:
+    """A notice that a new lot is reachable with the person's login (so a surprise is noticed)."""
+    return _render(
+        "account_linked", brand=brand,
+        subject="Un nouveau lot est accessible avec votre identifiant",
+        heading="Un nouveau lot est accessible",
+        preheader="Un compte vient d'être rattaché à votre compte Extranet.",
+        button_label="ME CONNECTER", button_url=login_url(public_base_url, brand),
+        email=payload.email, via=payload.via,
+        role=domain.ROLE_LABELS.get(payload.role, domain.one_line(payload.role, limit=50)),
+    )
+
+
+def documents_email(documents: list[DocumentLine], brand: Branding, *, public_base_url: str) -> Rendered:
+    """"Nouveau document disponible": one email for every document published in the window."""
+    total = len(documents)
+    subject = "Nouveau document disponible" if total == 1 else f"{total} nouveaux documents disponibles"
+    lines = [DocumentLine(domain.one_line(d.title, limit=300), domain.one_line(d.category_label, limit=100),
+                          domain.french_date(d.date)) for d in documents[:MAX_DIGEST_LINES]]
+    return _render(
+        "documents", brand=brand, subject=subject, heading=subject,
+        preheader=lines[0].title if total == 1 else f"{total} documents vous attendent dans votre espace.",
+        button_label="CONSULTER MES DOCUMENTS", button_url=login_url(public_base_url, brand),
+        documents=lines, total=total, more=total - len(lines),
+    )
+
+
+def build_message(rendered: Rendered, *, sender: str, recipient: str, message_id: str, date: datetime,
+                  brand: Branding, display_name: str | None = None) -> EmailMessage:
+    """Address a rendered email. Header values are one-line; ``Address`` quotes display names."""
+    message = EmailMessage(policy=email.policy.SMTP)
+    sender_local, _, sender_domain = sender.partition("@")
+    message["From"] = Address(display_name=domain.one_line(brand.name, limit=100), username=sender_local,
+                              domain=sender_domain)
+    local, _, host = recipient.rpartition("@")
+    message["To"] = Address(display_name=domain.one_line(display_name, limit=100), username=local, domain=host)
+    support = brand.support.email
+    if support and _EMAIL.match(support):
+        # Replies reach the agency's help contact, not an unread sender mailbox.
+        s_local, _, s_domain = support.rpartition("@")
+        message["Reply-To"] = Address(display_name=domain.one_line(brand.name, limit=100), username=s_local,
+                                      domain=s_domain)
+    message["Subject"] = domain.one_line(rendered.subject, limit=200)
+    message["Date"] = format_datetime(date)
+    message["Message-ID"] = message_id
+    message["Auto-Submitted"] = "auto-generated"
+    message["X-Auto-Response-Suppress"] = "All"
+    message.set_content(rendered.text, charset="utf-8")
+    message.add_alternative(rendered.html, subtype="html", charset="utf-8")
+    message["Content-Language"] = "fr"  # after set_content, which clears Content-* headers
+    return message
