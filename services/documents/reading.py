@@ -1,0 +1,173 @@
+"""Person use cases: listing, signed links, and resolving a signed link to what it grants.
+
+Who the person is comes only from the signed claims (``pid``, ``acc``); what their accounts
+may see comes from the directory projection, through the pure rule in ``domain.py``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from datetime import date
+
+import asyncpg
+
+from services.documents import repository as repo
+from services.documents.categories import CATEGORIES
+from services.documents.domain import (
+    AccountView,
+    Audience,
+    AudienceKind,
+    DocumentAccess,
+    audience_keys,
+    can_see,
+    resolve_accounts,
+)
+from services.documents.errors import DocumentNotFound, FieldError, InvalidDocument
+from services.documents.schemas import ArchiveIn, ListQuery
+
+__all__ = ["document_json", "iter_archive_documents", "list_documents", "person_accounts", "visible_document"]
+
+ARCHIVE_PAGE = 500
+
+
+async def person_accounts(conn: asyncpg.Connection, claimed: list[Mapping]) -> list[AccountView]:
+    """The claimed accounts as the projection knows them (unknown or mismatched ones dropped)."""
+    ids = []
+    for item in claimed:
+        try:
+            ids.append(uuid.UUID(str(item.get("account_id"))))
+        except (ValueError, TypeError, AttributeError):
+            continue
+    if not ids:
+        return []
+    known = {
+        r["id"]: AccountView(account_id=r["id"], tenant_id=r["tenant_id"], role=r["role"], council=r["council"],
+                             closed=r["status"] == "closed", residence_ids=frozenset(r["residence_ids"]))
+        for r in await repo.fetch_accounts(conn, ids)
+    }
+    return resolve_accounts(claimed, known)
+
+
+def encode_cursor(row: asyncpg.Record) -> str:
+    raw = f"{row['doc_date'].isoformat()}|{row['id']}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[date, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        day, _, ident = raw.partition("|")
+        return date.fromisoformat(day), uuid.UUID(ident)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidDocument(errors=[FieldError("cursor", "invalid cursor")]) from None
+
+
+def _like_pattern(q: str | None) -> str:
+    if not q:
+        return "%"
+    escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def document_json(row: asyncpg.Record, account_ids: set[uuid.UUID]) -> dict:
+    """The ``Doc`` of docs/internal-api.md; ``account_ids`` are the person's accounts granting it."""
+    category = CATEGORIES.get(row["category"])
+    return {
+        "id": str(row["id"]),
+        "tenant_id": str(row["tenant_id"]),
+        "account_ids": sorted(str(a) for a in account_ids),
+        "category": row["category"],
+        "category_label": category.label if category else row["category"],
+        "group": category.group if category else None,
+        "title": row["title"],
+        "date": row["doc_date"].isoformat(),
+        "size": row["size"],
+        "content_type": row["content_type"],
+        "filename": row["filename"],
+        "published_at": row["published_at"].isoformat(),
+    }
+
+
+def _scoped_keys(accounts: list[AccountView], tenant_id: uuid.UUID | None,
+                 account_id: uuid.UUID | None) -> dict[str, set[uuid.UUID]]:
+    scoped = [a for a in accounts if (tenant_id is None or a.tenant_id == tenant_id)
+              and (account_id is None or a.account_id == account_id)]
+    return audience_keys(scoped)
+
+
+async def list_documents(pool: asyncpg.Pool, *, claimed: list[Mapping], query: ListQuery) -> dict:
+    """One page of the person's visible documents, newest first, with facet counts."""
+    if query.category is not None and query.category not in CATEGORIES:
+        raise InvalidDocument(errors=[FieldError("category", "unknown category")])
+    before = decode_cursor(query.cursor) if query.cursor else None
+    async with pool.acquire() as conn:
+        accounts = await person_accounts(conn, claimed)
+        keys = _scoped_keys(accounts, query.tenant_id, query.account_id)
+        if not keys:
+            return {"items": [], "next_cursor": None, "facets": {"categories": {}, "years": {}}}
+        key_list = sorted(keys)
+        rows = await repo.list_page(conn, keys=key_list, before=before, year=query.year, category=query.category,
+                                    pattern=_like_pattern(query.q), limit=query.limit + 1)
+        facet_rows = await conn.fetch(repo.FACETS, key_list)
+    more = len(rows) > query.limit
+    rows = rows[: query.limit]
+    categories: dict[str, int] = {}
+    years: dict[str, int] = {}
+    for r in facet_rows:
+        categories[r["category"]] = categories.get(r["category"], 0) + r["n"]
+        years[str(r["year"])] = years.get(str(r["year"]), 0) + r["n"]
+    return {
+        "items": [document_json(r, keys[r["audience_key"]]) for r in rows],
+        "next_cursor": encode_cursor(rows[-1]) if more else None,
+        "facets": {"categories": categories, "years": dict(sorted(years.items(), reverse=True))},
+    }
+
+
+def _access(row: asyncpg.Record) -> DocumentAccess:
+    return DocumentAccess(tenant_id=row["tenant_id"],
+                          audience=Audience(AudienceKind(row["audience_kind"]), row["audience_id"]),
+                          withdrawn=row["withdrawn_at"] is not None)
+
+
+async def visible_document(pool: asyncpg.Pool, *, claimed: list[Mapping], document_id: str | uuid.UUID):
+    """The document row if the person may see it now; :class:`DocumentNotFound` otherwise (never 403)."""
+    try:
+        document_id = uuid.UUID(str(document_id))
+    except ValueError:
+        raise DocumentNotFound() from None
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(repo.GET_DOCUMENT, document_id)
+        if row is None:
+            raise DocumentNotFound()
+        accounts = await person_accounts(conn, claimed)
+    if not can_see(_access(row), accounts):
+        raise DocumentNotFound()
+    return row
+
+
+def check_archive(selection: ArchiveIn) -> None:
+    if selection.category is not None and selection.category not in CATEGORIES:
+        raise InvalidDocument(errors=[FieldError("category", "unknown category")])
+
+
+async def iter_archive_documents(pool: asyncpg.Pool, *, claimed: list[Mapping],
+                                 selection: ArchiveIn) -> AsyncIterator[asyncpg.Record]:
+    """Every visible document of the selection, newest first, fetched page by page."""
+    async with pool.acquire() as conn:
+        accounts = await person_accounts(conn, claimed)
+    keys = sorted(_scoped_keys(accounts, selection.tenant_id, None))
+    if not keys:
+        return
+    before = None
+    while True:
+        async with pool.acquire() as conn:
+            rows = await repo.list_page(conn, keys=keys, before=before, year=selection.year,
+                                        category=selection.category, pattern="%", limit=ARCHIVE_PAGE)
+        for row in rows:
+            yield row
+        if len(rows) < ARCHIVE_PAGE:
+            return
+        before = (rows[-1]["doc_date"], rows[-1]["id"])

@@ -1,0 +1,153 @@
+"""SQL of the documents service (asyncpg, ``$n`` parameters); the connection comes first."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+import asyncpg
+
+# --- directory projection -------------------------------------------------------------------
+
+UPSERT_RESIDENCE = """
+INSERT INTO residences (id, tenant_id, ref, name) VALUES ($1, $2, $3, $4)
+ON CONFLICT (id) DO UPDATE SET tenant_id = EXCLUDED.tenant_id, ref = EXCLUDED.ref, name = EXCLUDED.name,
+                               updated_at = now()
+WHERE (residences.tenant_id, residences.ref, residences.name)
+      IS DISTINCT FROM (EXCLUDED.tenant_id, EXCLUDED.ref, EXCLUDED.name)
+"""
+
+# An event older than the state already applied changes nothing (late retries, reordering).
+UPSERT_ACCOUNT = """
+INSERT INTO accounts (id, tenant_id, ref, role, council, status, residence_ids, event_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+ON CONFLICT (id) DO UPDATE SET tenant_id = EXCLUDED.tenant_id, ref = EXCLUDED.ref, role = EXCLUDED.role,
+    council = EXCLUDED.council, status = EXCLUDED.status, residence_ids = EXCLUDED.residence_ids,
+    event_at = EXCLUDED.event_at, updated_at = now()
+WHERE accounts.event_at <= EXCLUDED.event_at
+"""
+
+CLOSE_ACCOUNT = """
+INSERT INTO accounts (id, tenant_id, ref, role, status, event_at) VALUES ($1, $2, $3, '', 'closed', $4)
+ON CONFLICT (id) DO UPDATE SET status = 'closed', event_at = EXCLUDED.event_at, updated_at = now()
+WHERE accounts.event_at <= EXCLUDED.event_at
+"""
+
+ACCOUNTS_BY_IDS = """
+SELECT id, tenant_id, role, council, status, residence_ids FROM accounts WHERE id = ANY($1::uuid[])
+"""
+
+# A ref reused after a closure resolves to the live account first.
+ACCOUNT_BY_REF = """
+SELECT id, role, status FROM accounts WHERE tenant_id = $1 AND ref = $2
+ORDER BY status = 'closed', updated_at DESC LIMIT 1
+"""
+
+RESIDENCE_BY_REF = "SELECT id FROM residences WHERE tenant_id = $1 AND ref = $2 ORDER BY updated_at DESC LIMIT 1"
+
+AUDIENCE_ACCOUNT_IDS = """
+SELECT id FROM accounts
+WHERE tenant_id = $1 AND residence_ids @> ARRAY[$2::uuid] AND role = 'coproprietaire' AND status <> 'closed'
+  AND (council OR NOT $3::boolean)
+ORDER BY id
+"""
+
+# --- documents --------------------------------------------------------------------------------
+
+INSERT_DOCUMENT = """
+INSERT INTO documents (id, tenant_id, category, title, doc_date, year, audience_kind, audience_id, audience_key,
+                       size, sha256, crc32, content_type, filename, published_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+ON CONFLICT (audience_key, category, sha256) WHERE withdrawn_at IS NULL DO NOTHING
+RETURNING id, tenant_id, category, title, doc_date, year, audience_kind, audience_id, audience_key,
+    size, sha256, crc32, content_type, filename, published_at, withdrawn_at
+"""
+
+SAME_CONTENT = """
+SELECT id, tenant_id, category, title, doc_date, year, audience_kind, audience_id, audience_key,
+    size, sha256, crc32, content_type, filename, published_at, withdrawn_at FROM documents
+WHERE audience_key = $1 AND category = $2 AND sha256 = $3 AND withdrawn_at IS NULL
+"""
+
+GET_DOCUMENT = """SELECT id, tenant_id, category, title, doc_date, year, audience_kind, audience_id, audience_key,
+    size, sha256, crc32, content_type, filename, published_at, withdrawn_at FROM documents WHERE id = $1"""
+
+WITHDRAW = """
+UPDATE documents SET withdrawn_at = $3 WHERE id = $1 AND tenant_id = $2 AND withdrawn_at IS NULL
+RETURNING audience_key, category, year
+"""
+
+DOCUMENT_IN_TENANT = "SELECT withdrawn_at FROM documents WHERE id = $1 AND tenant_id = $2"
+
+ADD_COUNT = """
+INSERT INTO document_counts (audience_key, category, year, n) VALUES ($1, $2, $3, $4)
+ON CONFLICT (audience_key, category, year) DO UPDATE SET n = document_counts.n + EXCLUDED.n
+"""
+
+FACETS = """
+SELECT category, year, sum(n)::int AS n FROM document_counts
+WHERE audience_key = ANY($1::text[]) GROUP BY category, year HAVING sum(n) > 0
+"""
+
+# One index range per audience key, each already in page order (the LATERAL LIMIT stops each
+# early); the outer sort merges at most keys x limit rows. $2/$3 is the keyset cursor, $4/$5 the
+# year as a date range, $6 an ILIKE pattern ('%' = any title).
+LIST = """
+SELECT d.* FROM unnest($1::text[]) AS k(key)
+CROSS JOIN LATERAL (
+    SELECT id, tenant_id, category, title, doc_date, year, audience_kind, audience_id, audience_key,
+    size, sha256, crc32, content_type, filename, published_at, withdrawn_at FROM documents
+    WHERE audience_key = k.key AND withdrawn_at IS NULL
+      AND (doc_date, id) < ($2::date, $3::uuid) AND doc_date >= $4::date AND doc_date < $5::date
+      AND title ILIKE $6
+    ORDER BY doc_date DESC, id DESC
+    LIMIT $7
+) AS d
+ORDER BY d.doc_date DESC, d.id DESC
+LIMIT $7
+"""
+# A separate statement (not "$8 IS NULL OR category = $8") so that the planner picks the
+# (audience_key, category, doc_date, id) index for it.
+LIST_BY_CATEGORY = """
+SELECT d.* FROM unnest($1::text[]) AS k(key)
+CROSS JOIN LATERAL (
+    SELECT id, tenant_id, category, title, doc_date, year, audience_kind, audience_id, audience_key,
+    size, sha256, crc32, content_type, filename, published_at, withdrawn_at FROM documents
+    WHERE audience_key = k.key AND withdrawn_at IS NULL AND category = $8
+      AND (doc_date, id) < ($2::date, $3::uuid) AND doc_date >= $4::date AND doc_date < $5::date
+      AND title ILIKE $6
+    ORDER BY doc_date DESC, id DESC
+    LIMIT $7
+) AS d
+ORDER BY d.doc_date DESC, d.id DESC
+LIMIT $7
+"""
+
+MAX_UUID = uuid.UUID(int=(1 << 128) - 1)
+NO_DATE_LOW = date(1, 1, 1)
+NO_DATE_HIGH = date(9999, 12, 31)
+
+
+async def fetch_accounts(conn: asyncpg.Connection, account_ids: list[uuid.UUID]) -> list[asyncpg.Record]:
+    return await conn.fetch(ACCOUNTS_BY_IDS, account_ids)
+
+
+async def list_page(conn: asyncpg.Connection, *, keys: list[str], before: tuple[date, uuid.UUID] | None,
+                    year: int | None, category: str | None, pattern: str, limit: int) -> list[asyncpg.Record]:
+    """Visible documents for these audience keys, newest first, after the keyset cursor ``before``."""
+    cursor_date, cursor_id = before or (NO_DATE_HIGH, MAX_UUID)
+    low, high = (date(year, 1, 1), date(year + 1, 1, 1)) if year else (NO_DATE_LOW, NO_DATE_HIGH)
+    args = [keys, cursor_date, cursor_id, low, high, pattern, limit]
+    if category:
+        return await conn.fetch(LIST_BY_CATEGORY, *args, category)
+    return await conn.fetch(LIST, *args)
+
+
+async def insert_document(conn: asyncpg.Connection, *, document_id: uuid.UUID, tenant_id: uuid.UUID, category: str,
+                          title: str, doc_date: date, audience_kind: str, audience_id: uuid.UUID,
+                          audience_key: str, size: int, sha256: str, crc32: int, content_type: str,
+                          filename: str, published_at: datetime) -> asyncpg.Record | None:
+    """The new row, or None when the same content is already live for this audience and category."""
+    return await conn.fetchrow(INSERT_DOCUMENT, document_id, tenant_id, category, title, doc_date, doc_date.year,
+                               audience_kind, audience_id, audience_key, size, sha256, crc32, content_type,
+                               filename, published_at)

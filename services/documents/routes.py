@@ -1,0 +1,147 @@
+"""HTTP handlers of the documents service: parse, call one use case, answer."""
+
+from __future__ import annotations
+
+import uuid
+
+from aiohttp import web
+
+from common.clock import Clock
+from common.db import POOL
+from common.http import REQUEST_ID, SETTINGS
+from common.internal_auth import CLAIMS, InternalClaims
+from services.documents import reading, service
+from services.documents.downloads import serve_archive, serve_file
+from services.documents.errors import DocumentNotFound, Forbidden, MalformedRequest, PayloadTooLarge, PersonRequired
+from services.documents.openapi import openapi_document
+from services.documents.schemas import ArchiveIn, ListQuery, parse
+from services.documents.storage import BlobStore
+from services.documents.tokens import FileGrant, TokenInvalid, issue_file_token, verify_file_token
+
+__all__ = ["CLOCK", "SIGNING_KEY", "STORE", "setup_routes"]
+
+STORE = web.AppKey("blob_store", BlobStore)
+CLOCK = web.AppKey("clock", Clock)
+SIGNING_KEY = web.AppKey("url_signing_key", bytes)
+# Multipart framing around the file: a request this much larger than the limit cannot fit.
+_MULTIPART_SLACK = 1024 * 1024
+
+
+def _agency_tenant(request: web.Request) -> uuid.UUID:
+    claims: InternalClaims = request[CLAIMS]
+    if claims.actor != "agency" or not claims.tenant_id:
+        raise Forbidden("Agency endpoints need an agency caller with its tenant")
+    try:
+        return uuid.UUID(str(claims.tenant_id))
+    except ValueError:
+        raise Forbidden("Agency endpoints need an agency caller with its tenant") from None
+
+
+def _person(request: web.Request) -> tuple[str, list[dict]]:
+    claims: InternalClaims = request[CLAIMS]
+    if not claims.person_id:
+        raise PersonRequired()
+    accounts = claims.accounts if isinstance(claims.accounts, list) else []
+    return str(claims.person_id), [a for a in accounts if isinstance(a, dict)]
+
+
+async def upload(request: web.Request) -> web.Response:
+    tenant_id = _agency_tenant(request)
+    settings = request.app[SETTINGS]
+    if request.content_length is not None and request.content_length > settings.max_upload_bytes + _MULTIPART_SLACK:
+        raise PayloadTooLarge(limit_bytes=settings.max_upload_bytes)
+    if not request.content_type.startswith("multipart/"):
+        raise MalformedRequest("multipart/form-data with a metadata part and a file part is required")
+    answer, created = await service.upload_document(
+        request.app[POOL], request.app[STORE], request.app[CLOCK], tenant_id=tenant_id,
+        reader=await request.multipart(),
+        limits=service.UploadLimits(settings.max_upload_bytes, settings.effective_spool_dir),
+        request_id=request.get(REQUEST_ID))
+    return web.json_response(answer, status=201 if created else 200)
+
+
+async def withdraw(request: web.Request) -> web.Response:
+    tenant_id = _agency_tenant(request)
+    try:
+        document_id = uuid.UUID(request.match_info["document_id"])
+    except ValueError:
+        raise DocumentNotFound() from None
+    await service.withdraw_document(request.app[POOL], request.app[CLOCK], tenant_id=tenant_id,
+                                    document_id=document_id)
+    return web.Response(status=204)
+
+
+async def list_documents(request: web.Request) -> web.Response:
+    _, accounts = _person(request)
+    query = parse(ListQuery, dict(request.query))
+    return web.json_response(await reading.list_documents(request.app[POOL], claimed=accounts, query=query))
+
+
+def _link(request: web.Request, grant: FileGrant) -> web.Response:
+    settings = request.app[SETTINGS]
+    token = issue_file_token(request.app[SIGNING_KEY], grant, ttl_seconds=settings.url_ttl_seconds,
+                             now=request.app[CLOCK].now().timestamp())
+    return web.json_response({"url": f"/files/{token}", "expires_in": settings.url_ttl_seconds})
+
+
+async def document_link(request: web.Request) -> web.Response:
+    person_id, accounts = _person(request)
+    row = await reading.visible_document(request.app[POOL], claimed=accounts,
+                                         document_id=request.match_info["document_id"])
+    return _link(request, FileGrant(person_id=person_id, accounts=accounts, document_id=str(row["id"])))
+
+
+async def _json_body(request: web.Request) -> dict:
+    if not request.can_read_body:
+        return {}
+    try:
+        body = await request.json()
+    except ValueError:
+        raise MalformedRequest("The body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise MalformedRequest("The body must be a JSON object")
+    return body
+
+
+async def archive_link(request: web.Request) -> web.Response:
+    person_id, accounts = _person(request)
+    selection = parse(ArchiveIn, await _json_body(request))
+    reading.check_archive(selection)
+    async for _ in reading.iter_archive_documents(request.app[POOL], claimed=accounts, selection=selection):
+        break  # at least one visible document
+    else:
+        raise DocumentNotFound("No document matches this selection")
+    return _link(request, FileGrant(person_id=person_id, accounts=accounts,
+                                    archive=selection.model_dump(mode="json", exclude_none=True)))
+
+
+async def download(request: web.Request) -> web.StreamResponse:
+    """Public: the signed token is the authority (expired, altered or not visible: 404)."""
+    try:
+        grant = verify_file_token(request.app[SIGNING_KEY], request.match_info["token"],
+                                  now=request.app[CLOCK].now().timestamp())
+    except TokenInvalid:
+        raise DocumentNotFound() from None
+    pool, store = request.app[POOL], request.app[STORE]
+    if grant.document_id is not None:
+        row = await reading.visible_document(pool, claimed=grant.accounts, document_id=grant.document_id)
+        return await serve_file(request, row, store)
+    try:
+        selection = ArchiveIn.model_validate(grant.archive)
+    except ValueError:
+        raise DocumentNotFound() from None
+    return await serve_archive(request, pool, store, grant.accounts, selection)
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(openapi_document(request.app[SETTINGS]))
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_post("/api/v1/documents", upload)
+    app.router.add_delete("/api/v1/documents/{document_id}", withdraw)
+    app.router.add_get("/v1/documents", list_documents)
+    app.router.add_post("/v1/documents/{document_id}/link", document_link)
+    app.router.add_post("/v1/archives/link", archive_link)
+    app.router.add_get("/files/{token}", download)
+    app.router.add_get("/internal/openapi.json", openapi)

@@ -1,0 +1,90 @@
+"""Request bodies and query strings of the documents service (pydantic)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from services.documents.errors import FieldError, InvalidDocument
+
+__all__ = ["ArchiveIn", "AudienceIn", "ListQuery", "MetadataIn", "field_errors", "parse"]
+
+
+class AudienceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    account_ref: str | None = Field(default=None, min_length=1, max_length=64)
+    residence_ref: str | None = Field(default=None, min_length=1, max_length=64)
+    council_only: bool = False
+
+    @model_validator(mode="after")
+    def _one_target(self):
+        if (self.account_ref is None) == (self.residence_ref is None):
+            raise ValueError("give exactly one of account_ref or residence_ref")
+        if self.council_only and self.residence_ref is None:
+            raise ValueError("council_only applies to a residence_ref audience")
+        return self
+
+
+class MetadataIn(BaseModel):
+    """The ``metadata`` part of an upload (AGENCY-API.md, Documents)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    category: str = Field(min_length=1, max_length=32)
+    title: str = Field(min_length=1, max_length=300)
+    date: date
+    audience: AudienceIn
+
+
+class ListQuery(BaseModel):
+    """``GET /v1/documents`` query string."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    tenant_id: uuid.UUID | None = None
+    account_id: uuid.UUID | None = None
+    category: str | None = Field(default=None, max_length=32)
+    year: int | None = Field(default=None, ge=1900, le=2999)
+    q: str | None = Field(default=None, max_length=200)
+    cursor: str | None = Field(default=None, max_length=200)
+    limit: int = Field(default=20, ge=1, le=100)
+
+    @field_validator("category", "q", "cursor", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value):
+        return None if value == "" else value
+
+
+class ArchiveIn(BaseModel):
+    """``POST /v1/archives/link``: one year and/or one category, optionally one tenant."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    year: int | None = Field(default=None, ge=1900, le=2999)
+    category: str | None = Field(default=None, max_length=32)
+    tenant_id: uuid.UUID | None = None
+
+    @model_validator(mode="after")
+    def _something(self):
+        if self.year is None and self.category is None:
+            raise ValueError("give a year or a category")
+        return self
+
+
+def field_errors(exc: ValidationError, prefix: str = "") -> list[FieldError]:
+    errors = []
+    for error in exc.errors(include_url=False, include_input=False):
+        path = ".".join(str(p) for p in (prefix, *error["loc"]) if p != "")
+        errors.append(FieldError(path, str(error["msg"]).removeprefix("Value error, ")))
+    return errors
+
+
+def parse(model: type[BaseModel], data, *, prefix: str = ""):
+    """Validate ``data`` (a dict) into ``model``; :class:`InvalidDocument` (422) with every error path."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidDocument(errors=field_errors(exc, prefix)) from None
