@@ -147,6 +147,8 @@ async def choose_email(deps: Deps, caller: Caller, flow_id: str, raw_email: str)
         _require(row, "email")
         person = await conn.fetchrow(sql.VERIFIED_PERSON_BY_EMAIL, email_key(email))
         step = step_after_email(email_belongs_to_person=person is not None)
+        if person is not None:
+            email = person["email"]  # shown as typed at the first activation ("associé à l'adresse mail")
         await conn.execute(sql.UPDATE_FLOW, deps.hash_token(flow_id), step, email,
                            person["id"] if person else None, deps.clock.now())
         return flow_json(flow_id, row, step=str(step), email=email)
@@ -185,6 +187,9 @@ async def choose_password(deps: Deps, caller: Caller, flow_id: str, *, password:
         await conn.execute(sql.SET_CREDENTIAL_STATUS, row["credential_id"], CredentialStatus.ACTIVATING,
                            person_id, now)
         await send_verification(conn, deps, caller, row=row, person_id=person_id, email=row["email"])
+        # The first email starts the resend cooldown and counts in the hourly limit (never refused).
+        await hit_window(conn, f"resend:{row['credential_id']}", now=now, limit=deps.settings.resend_per_hour,
+                         period_seconds=3600)
         await audit(conn, deps, "activation_pending", tenant_id=row["tenant_id"], person_id=person_id,
                     account_id=row["account_id"], ip=caller.ip)
         return await _touch(conn, deps, flow_id, row, step=FlowStep.PENDING_VERIFICATION, person_id=person_id)

@@ -65,3 +65,219 @@ async def test_first_activation_end_to_end(identity):
     # Used credentials are dead.
     response = await identity.post("/v1/activation/start", {"login": cred["login"], "password": cred["password"]})
     assert response.status == 401 and (await response.json())["error"] == "invalid_credentials"
+
+
+async def _error(response) -> tuple[int, str, dict]:
+    body = await response.json()
+    return response.status, body.get("error"), body
+
+
+async def _start(identity, cred, **kw):
+    return await identity.post("/v1/activation/start",
+                               {"login": cred["login"], "password": cred["password"], **kw})
+
+
+async def test_expired_credentials_refused_with_the_one_answer(identity):
+    cred = await identity.issue(ttl_days=2)
+    identity.clock.advance(days=2)
+    status, code, _ = await _error(await _start(identity, cred))
+    assert (status, code) == (401, "invalid_credentials")
+
+
+async def test_default_ttl_is_sixty_days(identity):
+    cred = await identity.issue()
+    identity.clock.advance(days=59, hours=23)
+    assert (await _start(identity, cred)).status == 200
+    identity.clock.advance(hours=1)
+    assert (await _start(identity, cred)).status == 401
+
+
+async def test_reissue_revokes_the_earlier_credentials(identity):
+    first = await identity.issue()
+    flow = await identity.start(first)
+    second = await identity.issue(account_id=first["account_id"])
+    assert second["login"] != first["login"]
+    status, code, _ = await _error(await _start(identity, first))
+    assert (status, code) == (401, "invalid_credentials")
+    # The flow opened with the revoked credentials is dead too.
+    response = await identity.get(f"/v1/activation/{flow['flow_id']}")
+    assert (await _error(response))[:2] == (404, "flow_not_found")
+    assert (await _start(identity, second)).status == 200
+
+
+async def test_unknown_login_and_wrong_tenant_get_the_one_answer(identity):
+    from tests.integration.identity.conftest import Tenant
+
+    cred = await identity.issue()
+    for body, tenant in (({"login": "ZZZZZZZZ", "password": "x"}, None),
+                         ({"login": cred["login"], "password": cred["password"]}, Tenant())):
+        status, code, _ = await _error(await identity.post("/v1/activation/start", body, tenant=tenant))
+        assert (status, code) == (401, "invalid_credentials")
+
+
+async def test_login_typed_loosely_is_accepted(identity):
+    cred = await identity.issue()
+    loose = cred["login"].lower()[:4] + " " + cred["login"].lower()[4:]
+    response = await identity.post("/v1/activation/start", {"login": loose, "password": cred["password"]})
+    assert response.status == 200
+
+
+async def test_wrong_provisional_password_locks_that_credential_only(identity):
+    cred, other = await identity.issue(), await identity.issue()
+    wrong = {"login": cred["login"], "password": "not-it"}
+    for _ in range(5):
+        assert (await identity.post("/v1/activation/start", wrong)).status == 401
+    status, code, body = await _error(await _start(identity, cred))  # even the right password now
+    assert (status, code) == (429, "credential_locked") and 899 <= body["retry_after"] <= 901
+    assert (await _start(identity, other)).status == 200  # nothing else is locked
+    identity.clock.advance(minutes=15)
+    assert (await _start(identity, cred)).status == 200
+
+
+async def test_missing_tenant_claims_refused(identity):
+    cred = await identity.issue()
+    from common.internal_auth import issue_token
+
+    token = issue_token(identity.settings.internal_auth_secret.get_secret_value(), issuer="gateway",
+                        audience="identity")
+    response = await identity.client.post("/v1/activation/start", json={"login": cred["login"],
+                                                                        "password": cred["password"]},
+                                          headers={"Authorization": f"Internal {token}"})
+    assert response.status == 403
+    response = await identity.client.post("/v1/activation/start", json={})
+    assert response.status == 401  # no internal token at all
+
+
+async def test_form_errors(identity):
+    email = unique_email()
+    cred = await identity.issue()
+    flow = await identity.start(cred)
+    fid = flow["flow_id"]
+    # Wrong step: the password before the email.
+    status, code, body = await _error(await identity.post(f"/v1/activation/{fid}/password",
+                                                          {"password": STRONG_PASSWORD,
+                                                           "confirmation": STRONG_PASSWORD, "accept_terms": True}))
+    assert (status, code, body["step"]) == (409, "wrong_step", "email")
+    for bad in ("pas-une-adresse", "", "a@b"):
+        status, code, _ = await _error(await identity.post(f"/v1/activation/{fid}/email", {"email": bad}))
+        assert (status, code) == (422, "invalid_email")
+    await identity.post(f"/v1/activation/{fid}/email", {"email": email})
+
+    status, code, body = await _error(await identity.post(f"/v1/activation/{fid}/password",
+                                                          {"password": "azerty", "confirmation": "azerty",
+                                                           "accept_terms": True}))
+    assert (status, code) == (422, "password_policy")
+    assert {c["code"]: c["ok"] for c in body["criteria"]} == {
+        "min_length": True, "upper": False, "lower": True, "digit": False, "special": False}
+    status, code, body = await _error(await identity.post(f"/v1/activation/{fid}/password",
+                                                          {"password": "Azerty123!", "confirmation": "Azerty123!",
+                                                           "accept_terms": True}))
+    assert (status, code) == (422, "password_policy") and body["problems"]
+    status, code, _ = await _error(await identity.post(f"/v1/activation/{fid}/password",
+                                                       {"password": STRONG_PASSWORD, "confirmation": "autre",
+                                                        "accept_terms": True}))
+    assert (status, code) == (422, "confirmation_mismatch")
+    status, code, _ = await _error(await identity.post(f"/v1/activation/{fid}/password",
+                                                       {"password": STRONG_PASSWORD, "confirmation": STRONG_PASSWORD,
+                                                        "accept_terms": False}))
+    assert (status, code) == (422, "terms_not_accepted")
+    response = await identity.post(f"/v1/activation/{fid}/password", {"password": STRONG_PASSWORD})
+    assert (await _error(response))[:2] == (422, "validation_failed")
+    assert await identity.events("identity.email_verification_requested") == []
+
+
+async def test_flow_expires_after_an_hour_idle(identity):
+    cred = await identity.issue()
+    flow = await identity.start(cred)
+    identity.clock.advance(minutes=59)
+    assert (await identity.get(f"/v1/activation/{flow['flow_id']}")).status == 200  # refreshes
+    identity.clock.advance(minutes=59)
+    assert (await identity.get(f"/v1/activation/{flow['flow_id']}")).status == 200
+    identity.clock.advance(minutes=61)
+    status, code, _ = await _error(await identity.get(f"/v1/activation/{flow['flow_id']}"))
+    assert (status, code) == (404, "flow_not_found")
+    assert (await identity.get("/v1/activation/not-a-flow")).status == 404
+
+
+async def test_credentials_of_a_pending_activation_resume_at_verification(identity):
+    email = unique_email()
+    cred = await identity.issue()
+    await identity.activate_pending(cred, email)
+    flow = await identity.start(cred)
+    assert flow["step"] == "pending_verification" and flow["email"] == email
+
+
+async def test_email_typo_corrected_by_restart_kills_the_old_link(identity):
+    typo, good = unique_email("typo"), unique_email("bon")
+    cred = await identity.issue()
+    pending = await identity.activate_pending(cred, typo)
+    old_token = await identity.last_token("identity.email_verification_requested", "verification_url")
+
+    response = await identity.post(f"/v1/activation/{pending['flow_id']}/restart")
+    body = await response.json()
+    assert response.status == 200 and body["step"] == "email" and body["email"] is None
+    assert await identity.sql("SELECT 1 FROM persons WHERE email = $1", typo) == []
+    status, code, _ = await _error(await identity.post("/v1/email/verify", {"token": old_token}))
+    assert (status, code) == (400, "invalid_token")
+
+    fid = pending["flow_id"]
+    await identity.post(f"/v1/activation/{fid}/email", {"email": good})
+    await identity.post(f"/v1/activation/{fid}/password",
+                        {"password": STRONG_PASSWORD, "confirmation": STRONG_PASSWORD, "accept_terms": True})
+    token = await identity.last_token("identity.email_verification_requested", "verification_url")
+    assert (await identity.post("/v1/email/verify", {"token": token})).status == 200
+    assert (await identity.login(good)).status == 200
+    assert (await identity.login(typo)).status == 401
+
+
+async def test_resend_cooldown_and_hourly_limit(identity):
+    cred = await identity.issue()
+    pending = await identity.activate_pending(cred, unique_email())
+    fid = pending["flow_id"]
+    first_token = await identity.last_token("identity.email_verification_requested", "verification_url")
+    # The first email starts the cooldown: a resend at once is refused.
+    identity.clock.advance(seconds=1)
+    status, code, body = await _error(await identity.post(f"/v1/activation/{fid}/resend"))
+    assert (status, code) == (429, "too_many_requests") and 58 <= body["retry_after"] <= 60
+    identity.clock.advance(seconds=61)
+    response = await identity.post(f"/v1/activation/{fid}/resend")
+    assert response.status == 200 and (await response.json())["step"] == "pending_verification"
+    assert len(await identity.events("identity.email_verification_requested")) == 2
+    # A newer link supersedes the older ones.
+    status, code, _ = await _error(await identity.post("/v1/email/verify", {"token": first_token}))
+    assert (status, code) == (400, "invalid_token")
+    for _ in range(3):
+        identity.clock.advance(seconds=61)
+        assert (await identity.post(f"/v1/activation/{fid}/resend")).status == 200
+    identity.clock.advance(seconds=61)
+    status, _, body = await _error(await identity.post(f"/v1/activation/{fid}/resend"))
+    assert status == 429 and body["retry_after"] > 60  # 5 per hour reached
+    latest = await identity.last_token("identity.email_verification_requested", "verification_url")
+    assert (await identity.post("/v1/email/verify", {"token": latest})).status == 200
+
+
+async def test_verification_link_reused_tampered_or_expired(identity):
+    cred = await identity.issue()
+    await identity.activate_pending(cred, unique_email())
+    token = await identity.last_token("identity.email_verification_requested", "verification_url")
+    tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    assert (await _error(await identity.post("/v1/email/verify", {"token": tampered})))[:2] == (400, "invalid_token")
+    assert (await identity.post("/v1/email/verify", {"token": token})).status == 200
+    assert (await _error(await identity.post("/v1/email/verify", {"token": token})))[:2] == (400, "invalid_token")
+
+    cred2 = await identity.issue()
+    await identity.activate_pending(cred2, unique_email())
+    token2 = await identity.last_token("identity.email_verification_requested", "verification_url")
+    identity.clock.advance(hours=24)
+    assert (await _error(await identity.post("/v1/email/verify", {"token": token2})))[:2] == (400, "invalid_token")
+
+
+async def test_parallel_verification_exactly_one_succeeds(identity):
+    import asyncio
+
+    cred = await identity.issue()
+    await identity.activate_pending(cred, unique_email())
+    token = await identity.last_token("identity.email_verification_requested", "verification_url")
+    responses = await asyncio.gather(*(identity.post("/v1/email/verify", {"token": token}) for _ in range(8)))
+    assert sorted(r.status for r in responses) == [200] + [400] * 7
+    assert len(await identity.events("identity.account_linked")) == 1
