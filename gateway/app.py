@@ -9,7 +9,7 @@ import jinja2
 from aiohttp import web
 
 from common.http import create_base_app
-from gateway import pages_activation, pages_auth, pages_password
+from gateway import files, pages_activation, pages_auth, pages_dashboard, pages_password, pages_profile
 from gateway.context import JINJA, TENANTS, UPSTREAMS, render_error
 from gateway.edge import EDGE, EdgeConfig, edge_middleware
 from gateway.settings import GatewaySettings
@@ -27,10 +27,19 @@ def _min_from_label(label: str) -> str:
     return digits or "0"
 
 
+def _datetime_fr(value) -> str:
+    """``2026-11-27T10:05:00Z`` -> ``27/11/2026 10:05`` (UTC, as identity gives it)."""
+    text = str(value or "")
+    if len(text) < 16 or text[4] != "-":
+        return text
+    return f"{text[8:10]}/{text[5:7]}/{text[0:4]} {text[11:16]}"
+
+
 def _jinja() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(_HERE / "templates"), autoescape=True,
                              undefined=jinja2.Undefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["min_from_label"] = _min_from_label
+    env.filters["datetime_fr"] = _datetime_fr
     return env
 
 
@@ -51,6 +60,9 @@ def create_app(settings: GatewaySettings) -> web.Application:
     app.router.add_routes(pages_auth.routes)
     app.router.add_routes(pages_activation.routes)
     app.router.add_routes(pages_password.routes)
+    app.router.add_routes(pages_dashboard.routes)
+    app.router.add_routes(pages_profile.routes)
+    app.router.add_routes(files.routes)
     app.router.add_static("/static", _HERE / "static", append_version=False)
     return app
 

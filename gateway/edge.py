@@ -160,6 +160,8 @@ def edge_middleware(render_error):
         except web.HTTPException as exc:
             if exc.status < 400:
                 response = web.Response(status=exc.status, headers=exc.headers)
+                for name, morsel in exc.cookies.items():
+                    response.cookies[name] = morsel
             else:
                 template = "not_found.html" if exc.status in (404, 405) else "refused.html"
                 response = render_error(request, exc.status, template, {})

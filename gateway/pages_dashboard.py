@@ -1,0 +1,137 @@
+"""After login: the dashboard of linked accounts and their documents, downloads, ZIP of a year.
+
+Documents are listed by the documents service, filtered on the accounts of the internal token
+(``acc``, from the session identity introspected): the gateway never decides visibility itself.
+Downloads go through a signed link that documents issues, then a 303 to ``/files/<token>``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from gateway.context import TENANTS, call, page_url, render, require_session, require_tenant
+from gateway.edge import PageError
+from gateway.labels import GROUP_ORDER, category_label, role_label
+
+__all__ = ["linked_accounts", "routes"]
+
+routes = web.RouteTableDef()
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_FILE_TOKEN = re.compile(r"^[A-Za-z0-9._~-]{1,4096}$")
+_YEAR = re.compile(r"^(19|20)\d\d$")
+_CATEGORY = re.compile(r"^[A-Z_]{2,32}$")
+PAGE_SIZE = 50
+
+
+async def linked_accounts(request: web.Request, session: dict) -> list[dict]:
+    """The person's accounts grouped by agency: ``[{"tenant", "accounts": [Account + role_label]}]``."""
+    linked = session.get("accounts") or []
+    if not linked:
+        return []
+    reply = await call(request, "tenancy", "POST", "/internal/accounts/lookup",
+                       json={"account_ids": [a["account_id"] for a in linked]})
+    details = {a["id"]: a for a in (reply.body.get("accounts", []) if reply.status == 200 else [])}
+    groups: OrderedDict[str, dict] = OrderedDict()
+    for link in linked:
+        tenant_id = link["tenant_id"]
+        if tenant_id not in groups:
+            tenant = await request.app[TENANTS].by_id(tenant_id)
+            groups[tenant_id] = {"tenant": tenant or {"id": tenant_id, "name": "Agence"}, "accounts": []}
+        account = details.get(link["account_id"], {"id": link["account_id"], "lots": []})
+        groups[tenant_id]["accounts"].append({**account, "role": link["role"], "role_label": role_label(link["role"])})
+    return list(groups.values())
+
+
+def _filters(request: web.Request) -> dict:
+    q = request.query
+    year = q.get("year", "")
+    category = q.get("category", "")
+    return {
+        "year": year if _YEAR.match(year) else "",
+        "category": category if _CATEGORY.match(category) else "",
+        "q": q.get("q", "").strip()[:100],
+        "cursor": q.get("cursor", "")[:512],
+    }
+
+
+def _grouped(items: list[dict], previous_login_at: str | None) -> list[tuple[str, list[dict]]]:
+    groups: dict[str, list[dict]] = {}
+    for doc in items:
+        doc = dict(doc)
+        published = doc.get("published_at") or ""
+        doc["is_new"] = bool(previous_login_at) and published > previous_login_at
+        groups.setdefault(doc.get("group") or "Autres documents", []).append(doc)
+    order = [g for g in GROUP_ORDER if g in groups] + sorted(g for g in groups if g not in GROUP_ORDER)
+    return [(g, groups[g]) for g in order]
+
+
+@routes.get("/dashboard")
+async def dashboard(request: web.Request) -> web.Response:
+    await require_tenant(request)
+    session = await require_session(request)
+    agencies = await linked_accounts(request, session)
+    if not agencies:
+        return render(request, "dashboard.html", active="dashboard", agencies=[], groups=[], filters={},
+                      facets={}, session=session)
+    filters = _filters(request)
+    reply = await call(request, "documents", "GET", "/v1/documents",
+                       params={"year": filters["year"], "category": filters["category"], "q": filters["q"],
+                               "cursor": filters["cursor"], "limit": PAGE_SIZE})
+    body = reply.body if reply.status == 200 else {"items": [], "facets": {}}
+    facets = body.get("facets") or {}
+    categories = sorted(((code, category_label(code), n) for code, n in (facets.get("categories") or {}).items()),
+                        key=lambda c: c[1])
+    years = sorted((facets.get("years") or {}).keys(), reverse=True)
+    next_cursor = body.get("next_cursor")
+    more_url = None
+    if next_cursor:
+        more_url = page_url(request, "/dashboard", year=filters["year"] or None,
+                            category=filters["category"] or None, q=filters["q"] or None, cursor=next_cursor)
+    return render(request, "dashboard.html", active="dashboard", agencies=agencies,
+                  groups=_grouped(body.get("items", []), session.get("previous_login_at")), filters=filters,
+                  categories=categories, years=years, more_url=more_url, session=session,
+                  count=len(body.get("items", [])))
+
+
+def _file_redirect(url: str) -> web.Response:
+    """303 to our own ``/files/<token>`` (whatever host documents wrote in its link: no open redirect)."""
+    path = urlsplit(url).path
+    _, found, token = path.rpartition("/files/")
+    if not found or not _FILE_TOKEN.match(token):
+        raise PageError(404, "not_found.html")
+    return web.Response(status=303, headers={"Location": "/files/" + token, "Cache-Control": "no-store"})
+
+
+@routes.post("/documents/{document_id}/download")
+async def download(request: web.Request) -> web.Response:
+    await require_tenant(request)
+    await require_session(request)
+    document_id = request.match_info["document_id"]
+    if not _UUID.match(document_id):
+        raise PageError(404, "not_found.html")
+    reply = await call(request, "documents", "POST", f"/v1/documents/{document_id}/link")
+    if reply.status != 200 or not isinstance(reply.body.get("url"), str):
+        raise PageError(404, "not_found.html")
+    return _file_redirect(reply.body["url"])
+
+
+@routes.post("/documents/archive")
+async def archive(request: web.Request) -> web.Response:
+    await require_tenant(request)
+    await require_session(request)
+    form = await request.post()
+    year = form.get("year", "")
+    body = {}
+    if _YEAR.match(year):
+        body["year"] = int(year)
+    category = form.get("category", "")
+    if _CATEGORY.match(category):
+        body["category"] = category
+    reply = await call(request, "documents", "POST", "/v1/archives/link", json=body)
+    if reply.status != 200 or not isinstance(reply.body.get("url"), str):
+        raise PageError(404, "not_found.html")
+    return _file_redirect(reply.body["url"])

@@ -1,0 +1,76 @@
+"""The "Profil" tab: email, linked accounts, password change, sessions."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gateway import messages
+from gateway.context import call, redirect, render, require_session, require_tenant
+from gateway.pages_activation import password_criteria
+from gateway.pages_dashboard import linked_accounts
+
+__all__ = ["routes"]
+
+routes = web.RouteTableDef()
+
+
+async def _page(request: web.Request, *, status: int = 200, errors: dict | None = None, criteria=None,
+                problems=(), **extra) -> web.Response:
+    session = await require_session(request)
+    agencies = await linked_accounts(request, session)
+    sessions = await call(request, "identity", "GET", "/v1/me/sessions")
+    if criteria is None:
+        criteria, _ = await password_criteria(request, email=session.get("email"))
+    return render(request, "profile.html", status=status, active="profile", session=session, agencies=agencies,
+                  sessions=sessions.body.get("sessions", []) if sessions.status == 200 else [],
+                  errors=errors or {}, criteria=criteria, problems=list(problems), **extra)
+
+
+@routes.get("/profile")
+async def profile(request: web.Request) -> web.Response:
+    await require_tenant(request)
+    notice = None
+    if request.query.get("changed"):
+        notice = messages.PASSWORD_CHANGED
+    elif request.query.get("ended") is not None:
+        ended = request.query.get("ended", "0")
+        notice = f"Autres sessions déconnectées : {ended if ended.isdigit() else 0}."
+    return await _page(request, notice=notice)
+
+
+@routes.post("/profile/password")
+async def change_password(request: web.Request) -> web.Response:
+    await require_tenant(request)
+    await require_session(request)
+    form = await request.post()
+    old, new, confirmation = form.get("old_password", ""), form.get("new_password", ""), form.get("confirmation", "")
+    if not old:
+        return await _page(request, status=422, errors={"old_password": messages.REQUIRED})
+    reply = await call(request, "identity", "POST", "/v1/me/password",
+                       json={"old_password": old, "new_password": new, "confirmation": confirmation})
+    if reply.status == 200:
+        return redirect(request, "/profile", changed="1")
+    if reply.status == 401:
+        return await _page(request, status=401, errors={"old_password": messages.OLD_PASSWORD_INVALID})
+    if reply.status == 429:
+        return await _page(request, status=429, form_message=messages.retry_message(reply))
+    errors = {}
+    if reply.error == "password_policy":
+        criteria, problems = reply.body.get("criteria", []), reply.body.get("problems", [])
+        errors["new_password"] = messages.POLICY_FAILED
+    else:
+        criteria, problems = await password_criteria(request, new, confirmation=confirmation)
+        if reply.error == "confirmation_mismatch" or new != confirmation:
+            errors["confirmation"] = messages.CONFIRMATION_MISMATCH
+        else:
+            errors["new_password"] = messages.POLICY_FAILED
+    return await _page(request, status=422, errors=errors, criteria=criteria, problems=problems)
+
+
+@routes.post("/profile/sessions/end-others")
+async def end_other_sessions(request: web.Request) -> web.Response:
+    await require_tenant(request)
+    await require_session(request)
+    reply = await call(request, "identity", "POST", "/v1/me/sessions/end-others")
+    ended = reply.body.get("ended", 0) if reply.status == 200 else 0
+    return redirect(request, "/profile", ended=str(int(ended)))
