@@ -1,93 +1,89 @@
 """Fixtures of the tenancy integration tests: a migrated database, the app called as the gateway
-would (internal tokens with ``act``/``tid``), and identity's internal endpoints.
-
-Identity's real ``/internal/provisional-credentials`` does not exist yet, so a small real
-aiohttp server stands in for it (STYLE.md): it issues, revokes and links the way
-docs/internal-api.md says identity does, and records every call with its verified token.
+would (internal tokens with ``act``/``tid``), and the real identity app (its own database, a
+frozen clock, cheap argon2) on a test server for the internal calls tenancy makes.
 """
 
 from __future__ import annotations
 
 import json
-import secrets
 import uuid
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
 
 import asyncpg
 import pytest
-from aiohttp import web
 
+from common.clock import FrozenClock
 from common.db import migrate
-from common.internal_auth import issue_token, verify_token
+from common.internal_auth import issue_token
 from common.settings import DEV_INTERNAL_AUTH_SECRET, load_settings
+from common.testing import create_test_database, drop_test_database
+from services.identity.__main__ import TRACKS as IDENTITY_TRACKS
+from services.identity.app import create_app as create_identity_app
+from services.identity.settings import IdentitySettings
 from services.tenancy.app import TRACKS, create_app
 from services.tenancy.settings import TenancySettings
 
 SECRET = DEV_INTERNAL_AUTH_SECRET
+STRONG_PASSWORD = "Vue-sur-mer-42"
 
 
 @dataclass
-class IdentityStandIn:
-    """identity's state as tenancy can observe it: live credentials, linked accounts, calls."""
+class Identity:
+    """The real identity service, driven the way a person's browser (through the gateway) would."""
 
-    issued: dict[str, dict] = field(default_factory=dict)  # account_id -> live credentials
-    revoked: list[dict] = field(default_factory=list)
-    linked: set[str] = field(default_factory=set)
-    pending: set[str] = field(default_factory=set)
-    expired: set[str] = field(default_factory=set)
-    calls: list[tuple[str, dict, dict]] = field(default_factory=list)  # (path, claims, body)
-    url: str = ""
+    client: object
+    clock: FrozenClock
+    dsn: str
+    url: str
 
-    async def _claims(self, request: web.Request) -> dict:
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        assert scheme == "Internal"
-        return verify_token(SECRET, token, audience="identity")
+    @staticmethod
+    def _headers(tenant: dict) -> dict[str, str]:
+        token = issue_token(SECRET, issuer="gateway", audience="identity", tid=tenant["id"],
+                            tcc=tenant["client_code"], tsc=tenant["societe_code"], ip="203.0.113.7")
+        return {"Authorization": f"Internal {token}"}
 
-    async def provisional_credentials(self, request: web.Request) -> web.Response:
-        claims, body = await self._claims(request), await request.json()
-        self.calls.append((request.path, claims, body))
-        credentials, refused = [], []
-        expires = (datetime.now(UTC) + timedelta(days=body["ttl_days"])).isoformat()
-        for account in body["accounts"]:
-            account_id = account["account_id"]
-            if account_id in self.linked and not body["reset"]:
-                refused.append({"account_id": account_id, "error": "already_linked"})
-                continue
-            self.linked.discard(account_id)
-            if account_id in self.issued:
-                self.revoked.append(self.issued.pop(account_id))
-            self.expired.discard(account_id)
-            item = {"account_id": account_id, "login": secrets.token_hex(4).upper(),
-                    "password": secrets.token_urlsafe(9), "expires_at": expires}
-            self.issued[account_id] = item
-            credentials.append(item)
-        return web.json_response({"credentials": credentials, "refused": refused}, status=201)
+    async def post(self, tenant: dict, path: str, body: dict):
+        return await self.client.post(path, json=body, headers=self._headers(tenant))
 
-    async def account_states(self, request: web.Request) -> web.Response:
-        claims, body = await self._claims(request), await request.json()
-        self.calls.append((request.path, claims, body))
-        states = [{"account_id": a, "state": "credentials_issued"} for a in self.issued]
-        states += [{"account_id": a, "state": "activated"} for a in self.linked]
-        states += [{"account_id": a, "state": "pending_verification"} for a in self.pending]
-        states += [{"account_id": a, "state": "expired"} for a in self.expired]
-        return web.json_response({"states": states})
+    async def can_start(self, tenant: dict, credential: dict) -> bool:
+        """Whether the provisional credentials still open an activation."""
+        response = await self.post(tenant, "/v1/activation/start", {
+            "login": credential["login"], "password": credential["password"], "intent": "activate"})
+        return response.status == 200
 
-    def link(self, account_id: str) -> None:
-        """The person finished activation: credentials used up, account linked."""
-        self.issued.pop(account_id, None)
-        self.linked.add(account_id)
+    async def activate(self, tenant: dict, credential: dict, email: str, *, verify: bool = True) -> None:
+        """Activation up to the email sent (``verify=False``: pending) or done (the link followed)."""
+        response = await self.post(tenant, "/v1/activation/start", {
+            "login": credential["login"], "password": credential["password"], "intent": "activate"})
+        assert response.status == 200, await response.text()
+        flow = (await response.json())["flow_id"]
+        response = await self.post(tenant, f"/v1/activation/{flow}/email", {"email": email})
+        assert response.status == 200, await response.text()
+        response = await self.post(tenant, f"/v1/activation/{flow}/password", {
+            "password": STRONG_PASSWORD, "confirmation": STRONG_PASSWORD, "accept_terms": True})
+        assert response.status == 200, await response.text()
+        if verify:
+            conn = await asyncpg.connect(self.dsn)
+            try:
+                url = await conn.fetchval("SELECT payload->>'verification_url' FROM outbox WHERE type ="
+                                          " 'identity.email_verification_requested' ORDER BY created_at DESC LIMIT 1")
+            finally:
+                await conn.close()
+            response = await self.post(tenant, "/v1/email/verify", {"token": url.split("token=")[1]})
+            assert response.status == 200, await response.text()
 
 
 @pytest.fixture
-async def identity(aiohttp_server) -> IdentityStandIn:
-    stand_in = IdentityStandIn()
-    app = web.Application()
-    app.router.add_post("/internal/provisional-credentials", stand_in.provisional_credentials)
-    app.router.add_post("/internal/account-states", stand_in.account_states)
-    server = await aiohttp_server(app)
-    stand_in.url = str(server.make_url(""))
-    return stand_in
+async def identity(database_url, exchange_name, aiohttp_client):
+    dsn = await create_test_database(database_url)
+    await migrate(dsn, IDENTITY_TRACKS)
+    clock = FrozenClock()
+    settings = load_settings(IdentitySettings, database_url=dsn, events_exchange=exchange_name, tenancy_url=None,
+                             argon2_memory_kib=1024, argon2_time_cost=1, public_base_url="https://extranet.example.fr")
+    client = await aiohttp_client(create_identity_app(settings, clock=clock, with_broker=False))
+    yield Identity(client=client, clock=clock, dsn=dsn, url=str(client.make_url("")).rstrip("/"))
+    await client.close()
+    await drop_test_database(dsn)
 
 
 @dataclass

@@ -1,13 +1,16 @@
-"""Provisional credentials issued through identity, shown once (JSON or CSV), and activation stats."""
+"""Provisional credentials issued by the real identity service, shown once (JSON or CSV), and
+activation statistics combining the directory with identity's states."""
 
 from __future__ import annotations
 
 import csv
 import io
 
+import asyncpg
+
 from common.testing import free_port
 from services.tenancy.app import create_app
-from tests.integration.tenancy.conftest import IdentityStandIn, Tenancy, sample_directory
+from tests.integration.tenancy.conftest import Identity, Tenancy, sample_directory
 
 PATH = "/api/v1/provisional-credentials"
 
@@ -20,8 +23,22 @@ async def _tenant(tenancy: Tenancy, **overrides) -> tuple[dict, dict[str, str]]:
     return tenant, ids
 
 
-async def test_issue_for_refs_returns_the_credentials_once_and_calls_identity_as_tenancy(
-        tenancy: Tenancy, identity: IdentityStandIn):
+async def _issue(tenancy: Tenancy, tenant: dict, body: dict, *, expect: int = 201) -> dict:
+    response = await tenancy.client.post(PATH, json=body, headers=tenancy.agency(tenant["id"]))
+    assert response.status == expect, await response.text()
+    return await response.json()
+
+
+async def _identity_credentials(identity: Identity, tenant: dict) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(identity.dsn)
+    try:
+        return await conn.fetch("SELECT account_id::text, role, display_name, suggested_email, status, expires_at"
+                                " FROM credentials WHERE tenant_id = $1 ORDER BY issued_at, login", tenant["id"])
+    finally:
+        await conn.close()
+
+
+async def test_issued_credentials_are_returned_once_and_open_an_activation(tenancy: Tenancy, identity: Identity):
     tenant, ids = await _tenant(tenancy, settings={"credential_ttl_days": 30})
     response = await tenancy.client.post(PATH, json={"account_refs": ["C1", "C2"]},
                                          headers=tenancy.agency(tenant["id"]))
@@ -31,119 +48,119 @@ async def test_issue_for_refs_returns_the_credentials_once_and_calls_identity_as
     assert body["refused"] == []
     assert [c["account_ref"] for c in body["credentials"]] == ["C1", "C2"]
     c1 = body["credentials"][0]
-    assert c1["login"] == identity.issued[ids["C1"]]["login"]
-    assert c1["password"] == identity.issued[ids["C1"]]["password"]
     assert (c1["display_name"], c1["email"]) == ("M. Jean Dupont", "jean.dupont@example.org")
+    assert c1["login"] and c1["password"] and c1["expires_at"]
+    assert await identity.can_start(tenant, c1)
 
-    path, claims, sent = identity.calls[-1]
-    assert path == "/internal/provisional-credentials"
-    assert (claims["iss"], claims["aud"], claims["tid"]) == ("tenancy", "identity", tenant["id"])
-    assert sent["tenant_id"] == tenant["id"] and sent["ttl_days"] == 30 and sent["reset"] is False
-    assert sent["accounts"][0] == {"account_id": ids["C1"], "role": "coproprietaire",
-                                   "display_name": "M. Jean Dupont", "suggested_email": "jean.dupont@example.org"}
-
-
-async def test_reissuing_revokes_the_previous_credentials(tenancy: Tenancy, identity: IdentityStandIn):
-    tenant, ids = await _tenant(tenancy)
-    headers = tenancy.agency(tenant["id"])
-    first = (await (await tenancy.client.post(PATH, json={"account_refs": ["C3"]}, headers=headers)).json())
-    second = (await (await tenancy.client.post(PATH, json={"account_refs": ["C3"]}, headers=headers)).json())
-    assert first["credentials"][0]["login"] != second["credentials"][0]["login"]
-    assert [r["login"] for r in identity.revoked] == [first["credentials"][0]["login"]]
-    assert identity.issued[ids["C3"]]["login"] == second["credentials"][0]["login"]
+    stored = {r["account_id"]: r for r in await _identity_credentials(identity, tenant)}
+    assert set(stored) == {ids["C1"], ids["C2"]}
+    row = stored[ids["C1"]]
+    assert (row["role"], row["display_name"], row["suggested_email"]) == (
+        "coproprietaire", "M. Jean Dupont", "jean.dupont@example.org")
+    # The tenant's credential_ttl_days (30) reached identity.
+    assert (row["expires_at"] - identity.clock.now()).days == 30
 
 
-async def test_csv_for_mail_merge(tenancy: Tenancy, identity: IdentityStandIn):
-    tenant, ids = await _tenant(tenancy)
+async def test_reissuing_revokes_the_previous_credentials(tenancy: Tenancy, identity: Identity):
+    tenant, _ = await _tenant(tenancy)
+    first = (await _issue(tenancy, tenant, {"account_refs": ["C3"]}))["credentials"][0]
+    second = (await _issue(tenancy, tenant, {"account_refs": ["C3"]}))["credentials"][0]
+    assert first["login"] != second["login"]
+    assert not await identity.can_start(tenant, first)
+    assert await identity.can_start(tenant, second)
+
+
+async def test_csv_for_mail_merge(tenancy: Tenancy, identity: Identity):
+    tenant, _ = await _tenant(tenancy)
     response = await tenancy.client.post(PATH, json={"account_refs": ["C1", "C3"]}, headers={
         **tenancy.agency(tenant["id"]), "Accept": "text/csv"})
     assert response.status == 201
     assert response.content_type == "text/csv"
     rows = list(csv.DictReader(io.StringIO(await response.text()), delimiter=";"))
     assert list(rows[0]) == ["account_ref", "display_name", "email", "login", "password", "expires_at"]
-    assert [(r["account_ref"], r["login"]) for r in rows] == [
-        ("C1", identity.issued[ids["C1"]]["login"]), ("C3", identity.issued[ids["C3"]]["login"])]
-    assert rows[1]["email"] == ""
+    assert [r["account_ref"] for r in rows] == ["C1", "C3"]
+    assert rows[0]["email"] == "jean.dupont@example.org" and rows[1]["email"] == ""
+    assert await identity.can_start(tenant, rows[1])
 
 
-async def test_linked_accounts_are_refused_per_item_then_reset_unlinks(tenancy: Tenancy, identity: IdentityStandIn):
-    tenant, ids = await _tenant(tenancy)
-    headers = tenancy.agency(tenant["id"])
-    identity.link(ids["C1"])
-    response = await tenancy.client.post(PATH, json={"account_refs": ["C1", "C2"]}, headers=headers)
-    assert response.status == 201
-    body = await response.json()
+async def test_linked_accounts_are_refused_per_item_then_reset_unlinks(tenancy: Tenancy, identity: Identity):
+    tenant, _ = await _tenant(tenancy)
+    c1 = (await _issue(tenancy, tenant, {"account_refs": ["C1"]}))["credentials"][0]
+    await identity.activate(tenant, c1, "jean.dupont@example.org")
+
+    body = await _issue(tenancy, tenant, {"account_refs": ["C1", "C2"]})
     assert [c["account_ref"] for c in body["credentials"]] == ["C2"]
     assert body["refused"] == [{"account_ref": "C1", "status": 409, "error": "already_linked"}]
 
-    response = await tenancy.client.post(PATH, json={"account_refs": ["C1"]}, headers=headers)
-    assert response.status == 409
-    body = await response.json()
+    body = await _issue(tenancy, tenant, {"account_refs": ["C1"]}, expect=409)
     assert body["error"] == "credentials_refused" and body["refused"][0]["account_ref"] == "C1"
 
-    response = await tenancy.client.post(PATH, json={"account_refs": ["C1"], "reset": True}, headers=headers)
-    assert response.status == 201
-    assert identity.calls[-1][2]["reset"] is True
-    assert ids["C1"] not in identity.linked
+    body = await _issue(tenancy, tenant, {"account_refs": ["C1"], "reset": True})
+    assert await identity.can_start(tenant, body["credentials"][0])
 
 
-async def test_unknown_or_closed_refs_are_422_with_paths_and_identity_is_not_called(
-        tenancy: Tenancy, identity: IdentityStandIn):
+async def test_unknown_or_closed_refs_are_422_with_paths_and_nothing_is_issued(tenancy: Tenancy,
+                                                                              identity: Identity):
     tenant, _ = await _tenant(tenancy)
     headers = tenancy.agency(tenant["id"])
     await tenancy.client.delete("/api/v1/directory/accounts/C2", headers=headers)
-    calls = len(identity.calls)
-    response = await tenancy.client.post(PATH, json={"account_refs": ["C1", "NOPE", "C2"]}, headers=headers)
-    assert response.status == 422
-    assert [e["path"] for e in (await response.json())["errors"]] == ["account_refs[1]", "account_refs[2]"]
+    body = await _issue(tenancy, tenant, {"account_refs": ["C1", "NOPE", "C2"]}, expect=422)
+    assert [e["path"] for e in body["errors"]] == ["account_refs[1]", "account_refs[2]"]
     for bad in ({}, {"account_refs": []}, {"account_refs": ["C1"], "all_without_access": True},
-                {"all_without_access": False}):
-        response = await tenancy.client.post(PATH, json=bad, headers=headers)
-        assert response.status == 422, bad
-    assert len(identity.calls) == calls
+                {"all_without_access": False}, {"account_refs": ["a,b"]}):
+        await _issue(tenancy, tenant, bad, expect=422)
+    assert await _identity_credentials(identity, tenant) == []
 
 
-async def test_all_without_access_skips_linked_live_and_closed_accounts(tenancy: Tenancy, identity: IdentityStandIn):
-    tenant, ids = await _tenant(tenancy)
-    headers = tenancy.agency(tenant["id"])
-    await tenancy.client.post(PATH, json={"account_refs": ["C1"]}, headers=headers)  # C1: live credentials
-    identity.link(ids["C2"])  # C2: linked to a person
+async def test_all_without_access_skips_live_pending_linked_and_closed_accounts(tenancy: Tenancy,
+                                                                               identity: Identity):
+    tenant, _ = await _tenant(tenancy)
     await tenancy.put_directory(tenant["id"], {"accounts": [
-        {"ref": "C4", "role": "locataire", "display_name": "Quatre", "lot_refs": ["L1"]},
-        {"ref": "C5", "role": "locataire", "display_name": "Cinq", "lot_refs": ["L1"]}]})
-    await tenancy.client.delete("/api/v1/directory/accounts/C5", headers=headers)
-    identity.expired.add(ids["C3"])  # C3: credentials expired, no access
+        {"ref": f"C{i}", "role": "locataire", "display_name": f"N{i}", "lot_refs": ["L1"]} for i in (4, 5, 6)]})
+    issued = {c["account_ref"]: c for c in (await _issue(tenancy, tenant, {"account_refs": ["C1", "C2", "C4"]}))[
+        "credentials"]}
+    await identity.activate(tenant, issued["C1"], "c1@example.org")  # C1: activated
+    await identity.activate(tenant, issued["C2"], "c2@example.org", verify=False)  # C2: pending verification
+    await tenancy.client.delete("/api/v1/directory/accounts/C5", headers=tenancy.agency(tenant["id"]))
 
-    response = await tenancy.client.post(PATH, json={"all_without_access": True}, headers=headers)
-    assert response.status == 201
-    assert sorted(c["account_ref"] for c in (await response.json())["credentials"]) == ["C3", "C4"]
-    response = await tenancy.client.post(PATH, json={"all_without_access": True}, headers=headers)
-    assert await response.json() == {"credentials": [], "refused": []}
+    body = await _issue(tenancy, tenant, {"all_without_access": True})
+    assert sorted(c["account_ref"] for c in body["credentials"]) == ["C3", "C6"]  # C4 has live credentials
+    assert await _issue(tenancy, tenant, {"all_without_access": True}) == {"credentials": [], "refused": []}
+
+    identity.clock.advance(days=61)  # every live credential expires: C3, C4, C6 have no access any more
+    body = await _issue(tenancy, tenant, {"all_without_access": True})
+    assert sorted(c["account_ref"] for c in body["credentials"]) == ["C3", "C4", "C6"]
 
 
-async def test_activation_stats_combine_the_directory_with_identity_states(tenancy: Tenancy,
-                                                                          identity: IdentityStandIn):
-    tenant, ids = await _tenant(tenancy)
-    _other, other_ids = await _tenant(tenancy)
-    headers = tenancy.agency(tenant["id"])
-    await tenancy.client.post(PATH, json={"account_refs": ["C1", "C2"]}, headers=headers)
-    identity.link(ids["C2"])
-    identity.pending.add(other_ids["C1"])  # another tenant's account: never counted here
-    response = await tenancy.client.get("/api/v1/activation-stats", headers=headers)
+async def test_activation_stats_combine_the_directory_with_identity_states(tenancy: Tenancy, identity: Identity):
+    tenant, _ = await _tenant(tenancy)
+    other, _ = await _tenant(tenancy)
+    await tenancy.put_directory(tenant["id"], {"accounts": [
+        {"ref": "C4", "role": "locataire", "display_name": "Quatre", "lot_refs": ["L1"]}]})
+    issued = {c["account_ref"]: c for c in (await _issue(tenancy, tenant, {"account_refs": ["C1", "C2", "C3"]}))[
+        "credentials"]}
+    await identity.activate(tenant, issued["C1"], "c1@example.org")
+    await identity.activate(tenant, issued["C2"], "c2@example.org", verify=False)
+    await _issue(tenancy, other, {"account_refs": ["C1", "C2", "C3"]})  # another tenant: never counted here
+
+    response = await tenancy.client.get("/api/v1/activation-stats", headers=tenancy.agency(tenant["id"]))
     assert response.status == 200
-    assert await response.json() == {"accounts": 3, "without_credentials": 1, "credentials_issued": 1,
-                                     "pending_verification": 0, "activated": 1, "expired": 0}
-    assert identity.calls[-1][2] == {"tenant_id": tenant["id"]}
+    assert await response.json() == {"accounts": 4, "without_credentials": 1, "credentials_issued": 1,
+                                     "pending_verification": 1, "activated": 1, "expired": 0}
+    identity.clock.advance(days=61)
+    response = await tenancy.client.get("/api/v1/activation-stats", headers=tenancy.agency(tenant["id"]))
+    stats = await response.json()
+    assert (stats["credentials_issued"], stats["expired"], stats["activated"]) == (0, 1, 1)
 
 
-async def test_an_agency_cannot_issue_for_another_tenants_accounts(tenancy: Tenancy, identity: IdentityStandIn):
+async def test_an_agency_cannot_issue_for_another_tenants_accounts(tenancy: Tenancy, identity: Identity):
     a, _ = await _tenant(tenancy)
     b = await tenancy.onboard()
-    response = await tenancy.client.post(PATH, json={"account_refs": ["C1"]}, headers=tenancy.agency(b["id"]))
-    assert response.status == 422
-    response = await tenancy.client.post(PATH, json={"all_without_access": True}, headers=tenancy.agency(b["id"]))
-    assert await response.json() == {"credentials": [], "refused": []}
-    assert all(call[2]["tenant_id"] != a["id"] for call in identity.calls)
+    await _issue(tenancy, b, {"account_refs": ["C1"]}, expect=422)
+    assert await _issue(tenancy, b, {"all_without_access": True}) == {"credentials": [], "refused": []}
+    assert await _identity_credentials(identity, a) == []
+    response = await tenancy.client.get("/api/v1/activation-stats", headers=tenancy.agency(b["id"]))
+    assert (await response.json())["accounts"] == 0
 
 
 async def test_identity_down_is_a_503_and_nothing_is_issued(tenancy: Tenancy, aiohttp_client):
