@@ -67,8 +67,8 @@ def _render(name: str, *, subject: str, heading: str, preheader: str, brand: Bra
 
 
 def login_url(public_base_url: str, brand: Branding) -> str:
-    """The tenant's login page, where a person reaches their dashboard and documents."""
-    return f"{public_base_url}/login?" + urlencode({"client": brand.client_code, "societe": brand.societe_code})
+    """The tenant's login form (gateway `GET /login/form`), the way to the dashboard and documents."""
+    return f"{public_base_url}/login/form?" + urlencode({"client": brand.client_code, "societe": brand.societe_code})
 
 
 def verification_email(payload: domain.VerificationRequested, brand: Branding, *, issued_at: datetime,

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
+import sys
 from email.message import EmailMessage
 
+import aiohttp
 import pytest
 
-from common.testing import free_port
+from common.testing import free_port, wait_until
 from services.notifier.devsink import Mailbox, create_mailbox_app, start_smtp
 from services.notifier.smtp import SmtpSender
 
@@ -83,3 +88,31 @@ async def test_unknown_message_is_404_and_the_mailbox_keeps_only_the_latest(devs
     assert [m["subject"] for m in body["messages"]] == ["n4", "n3", "n2"]
     assert (await client.delete("/api/messages")).status == 204
     assert (await (await client.get("/api/messages")).json())["messages"] == []
+
+
+async def test_the_devsink_command_serves_smtp_and_the_mailbox():
+    smtp_port, http_port = free_port(), free_port()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "services.notifier", "devsink", "--smtp-port", str(smtp_port),
+        "--http-port", str(http_port), env={**os.environ, "LOG_JSON": "true"},
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    try:
+        async with aiohttp.ClientSession() as session:
+
+            async def answers():
+                try:
+                    async with session.get(f"http://127.0.0.1:{http_port}/api/messages") as response:
+                        return response.status == 200
+                except aiohttp.ClientError:
+                    return False
+
+            await wait_until(answers, timeout=20, message="devsink up")
+            sender = SmtpSender(host="127.0.0.1", port=smtp_port)
+            await sender.send(_mail("e@example.org", "Par la commande"), sender="w@moncompte.immo",
+                              recipient="e@example.org")
+            await sender.close()
+            async with session.get(f"http://127.0.0.1:{http_port}/api/messages") as response:
+                assert [m["subject"] for m in (await response.json())["messages"]] == ["Par la commande"]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), 10) == 0

@@ -114,7 +114,7 @@ async def test_account_linked_notice(notifier, upstreams, smtp_sink):
     assert "votre compte propriétaire bailleur auprès de Syndic des Tilleuls" in text
     assert "par une fusion de comptes" in text
     assert "Si vous n'êtes pas à l'origine de ce rattachement, contactez sans attendre Syndic des Tilleuls" in text
-    login = f"{PUBLIC_BASE_URL}/login?client={tenant['client_code']}&societe={tenant['societe_code']}"
+    login = f"{PUBLIC_BASE_URL}/login/form?client={tenant['client_code']}&societe={tenant['societe_code']}"
     assert login in _links(mail.html())
 
 

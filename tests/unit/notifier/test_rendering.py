@@ -150,7 +150,7 @@ def test_digest_lists_every_document_up_to_a_limit():
     single = rendering.documents_email(docs[:1], brand(), public_base_url=BASE)
     assert single.subject == "Nouveau document disponible"
     assert "Un nouveau document est disponible dans votre espace Agence Martin" in single.text
-    assert f"{BASE}/login?client=C1&societe=S1" in single.text
+    assert f"{BASE}/login/form?client=C1&societe=S1" in single.text
 
 
 def test_password_changed_notice_has_no_button():
