@@ -9,7 +9,7 @@ import jinja2
 from aiohttp import web
 
 from common.http import create_base_app
-from gateway import files, pages_activation, pages_auth, pages_dashboard, pages_password, pages_profile
+from gateway import api, files, pages_activation, pages_auth, pages_dashboard, pages_password, pages_profile
 from gateway.context import JINJA, TENANTS, UPSTREAMS, render_error
 from gateway.edge import EDGE, EdgeConfig, edge_middleware
 from gateway.settings import GatewaySettings
@@ -63,6 +63,10 @@ def create_app(settings: GatewaySettings) -> web.Application:
     app.router.add_routes(pages_dashboard.routes)
     app.router.add_routes(pages_profile.routes)
     app.router.add_routes(files.routes)
+    app[api.API_SETTINGS] = api.ApiSettings(operator_token=settings.operator_api_token.get_secret_value(),
+                                            max_body_bytes=settings.max_api_body_bytes,
+                                            public_base_url=settings.public_base_url)
+    app.router.add_routes(api.routes)
     app.router.add_static("/static", _HERE / "static", append_version=False)
     return app
 

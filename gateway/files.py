@@ -11,6 +11,7 @@ import re
 
 from aiohttp import web
 
+from common.http import REQUEST_ID
 from gateway.context import UPSTREAMS
 from gateway.upstream import ServiceUnavailable
 
@@ -30,6 +31,8 @@ async def forward_response(request: web.Request, upstream_response, *, extra_hea
     """Stream an upstream answer to the client, chunk by chunk."""
     headers = {h: upstream_response.headers[h] for h in PASSED_RESPONSE_HEADERS if h in upstream_response.headers}
     headers["X-Content-Type-Options"] = "nosniff"
+    if REQUEST_ID in request:  # set before prepare: the common middleware comes too late for a stream
+        headers["X-Request-ID"] = request[REQUEST_ID]
     headers.update(extra_headers or {})
     response = web.StreamResponse(status=upstream_response.status, headers=headers)
     if "Content-Length" not in headers:
