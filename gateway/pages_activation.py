@@ -35,7 +35,7 @@ async def password_criteria(request: web.Request, password: str = "", *, confirm
         body["confirmation"] = confirmation
     if email:
         body["email"] = email
-    reply = await call(request, "identity", "POST", "/v1/password/policy", json=body)
+    reply = await call(request, "identity", "POST", "/v1/password/policy", json=body, safe=True)
     if reply.status != 200:
         return [], []
     return reply.body.get("criteria", []), (reply.body.get("problems", []) if password else [])

@@ -33,7 +33,7 @@ async def linked_accounts(request: web.Request, session: dict) -> list[dict]:
     if not linked:
         return []
     reply = await call(request, "tenancy", "POST", "/internal/accounts/lookup",
-                       json={"account_ids": [a["account_id"] for a in linked]})
+                       json={"account_ids": [a["account_id"] for a in linked]}, safe=True)
     details = {a["id"]: a for a in (reply.body.get("accounts", []) if reply.status == 200 else [])}
     groups: OrderedDict[str, dict] = OrderedDict()
     for link in linked:
@@ -113,7 +113,7 @@ async def download(request: web.Request) -> web.Response:
     document_id = request.match_info["document_id"]
     if not _UUID.match(document_id):
         raise PageError(404, "not_found.html")
-    reply = await call(request, "documents", "POST", f"/v1/documents/{document_id}/link")
+    reply = await call(request, "documents", "POST", f"/v1/documents/{document_id}/link", safe=True)
     if reply.status != 200 or not isinstance(reply.body.get("url"), str):
         raise PageError(404, "not_found.html")
     return _file_redirect(reply.body["url"])
@@ -131,7 +131,7 @@ async def archive(request: web.Request) -> web.Response:
     category = form.get("category", "")
     if _CATEGORY.match(category):
         body["category"] = category
-    reply = await call(request, "documents", "POST", "/v1/archives/link", json=body)
+    reply = await call(request, "documents", "POST", "/v1/archives/link", json=body, safe=True)
     if reply.status != 200 or not isinstance(reply.body.get("url"), str):
         raise PageError(404, "not_found.html")
     return _file_redirect(reply.body["url"])

@@ -40,7 +40,8 @@ async def reset_form(request: web.Request) -> web.Response:
     request[TOKEN_PAGE] = True
     await require_tenant(request)
     token = request.query.get("token", "")
-    check = await call(request, "identity", "POST", "/v1/password/reset/check", json={"token": token})
+    check = await call(request, "identity", "POST", "/v1/password/reset/check", json={"token": token},
+                       safe=True)
     if check.status != 200:
         return render(request, "token_invalid.html", status=400, kind="reset")
     email = check.body.get("email")
