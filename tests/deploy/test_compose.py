@@ -130,3 +130,21 @@ def test_compose_config_refuses_a_broken_copy(tmp_path, old, new, message):
     result = compose_config(project, broken)
     assert result.returncode != 0, result.stdout[:500]
     assert message in result.stderr
+
+
+def test_containers_get_longer_to_stop_than_their_shutdown_timeout(config, monkeypatch):
+    from common.settings import load_settings
+
+    for name, (module, command) in _apps(config).items():
+        if command != "serve":
+            continue
+        service = config["services"][name]
+        grace = service.get("stop_grace_period", "10s")
+        assert grace.endswith("s") and grace[:-1].isdigit(), grace
+        for variable in settings_env.all_env_names():
+            monkeypatch.delenv(variable, raising=False)
+        for variable, value in service["environment"].items():
+            monkeypatch.setenv(variable, value)
+        monkeypatch.setenv("ENVIRONMENT", "development")  # only the timeout matters here
+        shutdown = load_settings(settings_env.settings_class(module)).shutdown_timeout_seconds
+        assert int(grace[:-1]) > shutdown, f"{name}: stop_grace_period {grace} <= SHUTDOWN_TIMEOUT_SECONDS {shutdown}"
