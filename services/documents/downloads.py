@@ -10,6 +10,7 @@ from aiohttp import web
 from stream_zip import NO_COMPRESSION_64, async_stream_zip
 
 from services.documents.categories import CATEGORIES
+from services.documents.errors import DocumentNotFound
 from services.documents.files import Unsatisfiable, content_disposition, etag_matches, parse_range, safe_filename
 from services.documents.filetypes import EXTENSIONS
 from services.documents.reading import iter_archive_documents
@@ -87,6 +88,12 @@ async def _members(pool: asyncpg.Pool, store: BlobStore, claimed: list[dict], se
         yield namer.name(row), modified, 0o600, method, store.read(row["sha256"])
 
 
+async def _prepend(first, rest: AsyncIterator):
+    yield first
+    async for item in rest:
+        yield item
+
+
 def archive_filename(selection: ArchiveIn) -> str:
     parts = ["documents"]
     if selection.category:
@@ -98,14 +105,18 @@ def archive_filename(selection: ArchiveIn) -> str:
 
 async def serve_archive(request: web.Request, pool: asyncpg.Pool, store: BlobStore, claimed: list[dict],
                         selection: ArchiveIn) -> web.StreamResponse:
-    """A ZIP of every visible document of the selection, produced while it is sent."""
+    """A ZIP of every visible document of the selection, produced while it is sent (404 if none)."""
+    members = _members(pool, store, claimed, selection)
+    first = await anext(members, None)
+    if first is None:
+        raise DocumentNotFound("No document matches this selection")
     response = web.StreamResponse(status=200, headers={
         **PRIVATE_HEADERS, "Content-Disposition": content_disposition(archive_filename(selection))})
     response.content_type = "application/zip"
     await response.prepare(request)
     if request.method == "HEAD":
         return response
-    chunks: AsyncIterator[bytes] = async_stream_zip(_members(pool, store, claimed, selection))
+    chunks: AsyncIterator[bytes] = async_stream_zip(_prepend(first, members))
     async for chunk in chunks:
         await response.write(chunk)
     await response.write_eof()

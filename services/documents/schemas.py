@@ -12,8 +12,18 @@ from services.documents.errors import FieldError, InvalidDocument
 __all__ = ["ArchiveIn", "AudienceIn", "ListQuery", "MetadataIn", "field_errors", "parse"]
 
 
+_ONE_TARGET_SCHEMA = {"oneOf": [
+    {"required": ["account_ref"],
+     "not": {"anyOf": [{"required": ["residence_ref"]},
+                       {"required": ["council_only"], "properties": {"council_only": {"const": True}}}]}},
+    {"required": ["residence_ref"], "not": {"required": ["account_ref"]}},
+]}
+
+
 class AudienceIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """One account (``account_ref``), or a residence (``residence_ref``, its council with ``council_only``)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_ONE_TARGET_SCHEMA)
 
     account_ref: str | None = Field(default=None, min_length=1, max_length=64)
     residence_ref: str | None = Field(default=None, min_length=1, max_length=64)

@@ -123,8 +123,9 @@ class Harness:
 
 
 def make_settings(database_url: str, tmp_path, exchange: str, **overrides) -> DocumentsSettings:
-    return load_settings(DocumentsSettings, database_url=database_url, storage_dir=tmp_path / "blobs",
-                         events_exchange=exchange, consumer_enabled=False, environment="test", **overrides)
+    values = {"database_url": database_url, "storage_dir": tmp_path / "blobs", "events_exchange": exchange,
+              "consumer_enabled": False, "environment": "test", **overrides}
+    return load_settings(DocumentsSettings, **values)
 
 
 @pytest.fixture

@@ -1,0 +1,46 @@
+"""Documents' part of the public OpenAPI document: a valid OpenAPI 3.1 document that describes
+what the service really accepts and answers."""
+
+from __future__ import annotations
+
+import uuid
+
+import jsonschema
+from openapi_spec_validator import validate
+
+from tests.integration.documents.conftest import pdf_bytes
+
+
+async def test_openapi_document_is_valid_and_matches_the_service(harness):
+    response = await harness.client.get("/internal/openapi.json", headers=harness.agency(uuid.uuid4()))
+    assert response.status == 200
+    document = await response.json()
+    validate(document)
+    assert set(document["paths"]) == {"/api/v1/documents", "/api/v1/documents/{id}"}
+    assert set(document["paths"]["/api/v1/documents"]) == {"post"}
+    assert set(document["paths"]["/api/v1/documents/{id}"]) == {"delete"}
+    schemas = document["components"]["schemas"]
+
+    def check(instance, name):
+        jsonschema.validate(instance, {"$ref": f"#/components/schemas/{name}", "components": {"schemas": schemas}})
+
+    tenant, residence = uuid.uuid4(), uuid.uuid4()
+    await harness.account(tenant_id=tenant, ref="C1", residences=[(residence, "R1")])
+    metadata = {"category": "AG_PV", "title": "PV", "date": "2025-06-12", "audience": {"residence_ref": "R1"}}
+    check(metadata, "DocumentMetadata")
+    check(await harness.publish(tenant, metadata, pdf_bytes()), "DocumentPublished")
+    refused = await harness.upload(tenant, {**metadata, "category": "NOPE"})
+    check(await refused.json(), "Error")
+    # What the schema refuses, the service refuses too.
+    for bad in ({**metadata, "category": "NOPE"}, {**metadata, "audience": {}}, {**metadata, "extra": 1}):
+        try:
+            check(bad, "DocumentMetadata")
+            schema_ok = True
+        except jsonschema.ValidationError:
+            schema_ok = False
+        assert not schema_ok
+        assert (await harness.upload(tenant, bad)).status == 422
+
+
+async def test_openapi_needs_an_internal_token(harness):
+    assert (await harness.client.get("/internal/openapi.json")).status == 401
