@@ -1,0 +1,63 @@
+"""Settings that refuse unsafe values, and the bounded hashing pool."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from common.settings import SettingsError, load_settings
+from services.identity.hashing import Hasher, HasherBusy
+from services.identity.settings import IdentitySettings
+
+STRONG = "k" * 40
+
+
+def test_production_refuses_the_development_token_key():
+    with pytest.raises(SettingsError, match="IDENTITY_TOKEN_HASH_KEY"):
+        load_settings(IdentitySettings, environment="production", internal_auth_secret=STRONG)
+    settings = load_settings(IdentitySettings, environment="production", internal_auth_secret=STRONG,
+                             token_hash_key="a-real-random-key-of-enough-length")
+    assert "a-real" not in repr(settings)  # SecretStr never printed
+
+
+def test_defaults_are_owasp_argon2_and_the_guides_durations():
+    settings = IdentitySettings()
+    assert (settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism) == (19456, 2, 1)
+    assert settings.session_idle_seconds == 1800 and settings.session_absolute_seconds == 12 * 3600
+    assert settings.verification_token_ttl_seconds == 86400 and settings.reset_token_ttl_seconds == 3600
+    assert settings.password_min_length == 6 and settings.credential_ttl_days == 60
+
+
+def test_incoherent_throttling_refused():
+    with pytest.raises(SettingsError):
+        load_settings(IdentitySettings, login_delay_after_failures=10, login_lock_after_failures=5)
+
+
+async def test_hasher_round_trip_and_rehash_detection():
+    cheap = Hasher(memory_kib=1024, time_cost=1, parallelism=1, workers=1)
+    stronger = Hasher(memory_kib=1024, time_cost=2, parallelism=1, workers=1)
+    try:
+        stored = await cheap.hash("Vue-sur-mer-42")
+        assert stored.startswith("$argon2id$") and "m=1024,t=1,p=1" in stored
+        assert await cheap.verify(stored, "Vue-sur-mer-42") == (True, False)
+        assert await cheap.verify(stored, "Vue-sur-mer-43") == (False, False)
+        assert await stronger.verify(stored, "Vue-sur-mer-42") == (True, True)
+        assert await cheap.verify(None, "anything") == (False, False)
+        assert await cheap.verify("not-a-hash", "anything") == (False, False)
+    finally:
+        cheap.close()
+        stronger.close()
+
+
+async def test_hasher_refuses_beyond_its_bounded_queue():
+    hasher = Hasher(memory_kib=4096, time_cost=3, parallelism=1, workers=1, queue_per_worker=1)
+    try:
+        stored = await hasher.hash("Vue-sur-mer-42")
+        results = await asyncio.gather(*(hasher.verify(stored, "Vue-sur-mer-42") for _ in range(6)),
+                                       return_exceptions=True)
+        busy = [r for r in results if isinstance(r, HasherBusy)]
+        assert len(busy) == 4 and results[:2] == [(True, False), (True, False)]
+        assert await hasher.verify(stored, "Vue-sur-mer-42") == (True, False)  # free again afterwards
+    finally:
+        hasher.close()
