@@ -16,7 +16,7 @@ from common.clock import FrozenClock
 from common.db import migrate
 from common.internal_auth import issue_token
 from common.settings import DEV_INTERNAL_AUTH_SECRET, load_settings
-from common.testing import create_test_database, drop_test_database
+from common.testing import create_test_database, drop_test_database, free_port
 from services.identity.__main__ import TRACKS as IDENTITY_TRACKS
 from services.identity.app import create_app as create_identity_app
 from services.identity.settings import IdentitySettings
@@ -130,14 +130,19 @@ class Tenancy:
                  "payload": json.loads(r["payload"])} for r in rows if type_ is None or r["type"] == type_]
 
 
-@pytest.fixture
-async def tenancy(fresh_database, exchange_name, aiohttp_client, identity) -> Tenancy:
-    await migrate(fresh_database, TRACKS)
-    settings = load_settings(TenancySettings, database_url=fresh_database, events_exchange=exchange_name,
-                             identity_url=identity.url, public_base_url="https://extranet.example.fr",
+async def make_tenancy(dsn: str, exchange_name: str, aiohttp_client, identity_url: str) -> Tenancy:
+    await migrate(dsn, TRACKS)
+    settings = load_settings(TenancySettings, database_url=dsn, events_exchange=exchange_name,
+                             identity_url=identity_url, public_base_url="https://extranet.example.fr",
                              max_import_bytes=2 * 1024 * 1024)
     client = await aiohttp_client(create_app(settings, relay=False))
-    return Tenancy(client=client, dsn=fresh_database, settings=settings)
+    return Tenancy(client=client, dsn=dsn, settings=settings)
+
+
+@pytest.fixture
+async def tenancy(fresh_database, exchange_name, aiohttp_client) -> Tenancy:
+    """Tenancy alone: identity's URL answers nothing (tests that need identity override this fixture)."""
+    return await make_tenancy(fresh_database, exchange_name, aiohttp_client, f"http://127.0.0.1:{free_port()}")
 
 
 def sample_directory(prefix: str = "") -> dict:

@@ -7,12 +7,17 @@ import csv
 import io
 
 import asyncpg
+import pytest
 
 from common.testing import free_port
-from services.tenancy.app import create_app
-from tests.integration.tenancy.conftest import Identity, Tenancy, sample_directory
+from tests.integration.tenancy.conftest import Identity, Tenancy, make_tenancy, sample_directory
 
 PATH = "/api/v1/provisional-credentials"
+
+
+@pytest.fixture
+async def tenancy(fresh_database, exchange_name, aiohttp_client, identity: Identity) -> Tenancy:
+    return await make_tenancy(fresh_database, exchange_name, aiohttp_client, identity.url)
 
 
 async def _tenant(tenancy: Tenancy, **overrides) -> tuple[dict, dict[str, str]]:
@@ -163,11 +168,10 @@ async def test_an_agency_cannot_issue_for_another_tenants_accounts(tenancy: Tena
     assert (await response.json())["accounts"] == 0
 
 
-async def test_identity_down_is_a_503_and_nothing_is_issued(tenancy: Tenancy, aiohttp_client):
+async def test_identity_down_is_a_503_and_nothing_is_issued(fresh_database, exchange_name, aiohttp_client):
+    tenancy = await make_tenancy(fresh_database, exchange_name, aiohttp_client, f"http://127.0.0.1:{free_port()}")
     tenant, _ = await _tenant(tenancy)
-    settings = tenancy.settings.model_copy(update={"identity_url": f"http://127.0.0.1:{free_port()}"})
-    client = await aiohttp_client(create_app(settings, relay=False))
     for method, path, body in (("POST", PATH, {"account_refs": ["C1"]}), ("GET", "/api/v1/activation-stats", None)):
-        response = await client.request(method, path, json=body, headers=tenancy.agency(tenant["id"]))
+        response = await tenancy.client.request(method, path, json=body, headers=tenancy.agency(tenant["id"]))
         assert response.status == 503
         assert (await response.json())["error"] == "identity_unavailable"

@@ -146,7 +146,7 @@ async def test_suspension_is_visible_to_the_gateway_and_stops_agency_routes(tena
 
     await tenancy.client.patch(f"/api/v1/tenants/{created['id']}", headers=tenancy.operator(),
                                json={"status": "active"})
-    response = await tenancy.client.get("/api/v1/activation-stats", headers=agency)
+    response = await tenancy.client.put("/api/v1/directory", headers=agency, json={"accounts": []})
     assert response.status == 200
 
 
