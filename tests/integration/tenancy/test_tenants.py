@@ -162,3 +162,10 @@ async def test_operator_routes_refuse_agencies_and_agency_routes_refuse_operator
     assert response.status == 403
     response = await tenancy.client.get("/api/v1/activation-stats", headers=tenancy.internal())
     assert response.status == 403
+
+
+async def test_openapi_part_is_served_to_the_gateway(tenancy: Tenancy):
+    response = await tenancy.client.get("/internal/openapi.json", headers=tenancy.internal())
+    assert response.status == 200
+    document = await response.json()
+    assert document["openapi"] == "3.1.0" and "/api/v1/directory" in document["paths"]
