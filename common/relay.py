@@ -33,6 +33,7 @@ from aio_pika.abc import AbstractConnection, AbstractExchange
 from aiohttp import web
 from aiormq.exceptions import DeliveryError, PublishError
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from pydantic import ValidationError
 
 from common.db import POOL
 from common.events import Envelope
@@ -65,6 +66,16 @@ DELETE FROM outbox WHERE id IN (
     SELECT id FROM outbox WHERE published_at < now() - make_interval(secs => $1) LIMIT $2
 )
 """
+
+
+def _failure_reason(exc: BaseException) -> str:
+    if isinstance(exc, PublishError):
+        return "unroutable"  # returned by the broker: no queue bound to the routing key yet
+    if isinstance(exc, DeliveryError):
+        return "nacked"
+    if isinstance(exc, ValidationError):
+        return "invalid"  # a row written around write_event: kept pending for an operator
+    return "connection"
 
 
 class _Metrics:
@@ -221,17 +232,16 @@ class Relay:
                     sent.append(row["id"])
                     self.metrics.latency.observe(max(0.0, (now - row["created_at"]).total_seconds()))
                     continue
-                reason = "unroutable" if isinstance(result, PublishError) else (
-                    "nacked" if isinstance(result, DeliveryError) else "connection")
+                reason = _failure_reason(result)
                 self.metrics.failures.labels(reason).inc()
                 if reason == "connection":
                     broken = result
                     continue
-                backoff = min(self.unroutable_backoff[0] * 2 ** row["attempts"], self.unroutable_backoff[1])
+                backoff = min(self.unroutable_backoff[0] * 2 ** min(row["attempts"], 30), self.unroutable_backoff[1])
                 await conn.execute(_MARK_FAILED, row["id"], f"{reason}: {result}"[:500], backoff)
-                log.warning("relay.event_not_routed" if reason == "unroutable" else "relay.event_nacked",
-                            event_id=str(row["id"]), event_type=row["type"], attempts=row["attempts"] + 1,
-                            retry_in=backoff, exchange=self.exchange_name)
+                log.warning("relay.event_not_published", reason=reason, event_id=str(row["id"]),
+                            event_type=row["type"], attempts=row["attempts"] + 1, retry_in=backoff,
+                            exchange=self.exchange_name)
             if sent:
                 await conn.execute(_MARK_SENT, sent)
                 self.metrics.published.inc(len(sent))

@@ -37,6 +37,7 @@ async def test_events_written_while_the_broker_is_down_are_all_published_after_i
     await relay.start()
     before = await backbone.write(10)
     await wait_until(_equals(backbone.pool, 10, HANDLED, "outage"), timeout=15, message="handled before the outage")
+    await wait_until(_equals(backbone.pool, 0, PENDING), timeout=10, message="marked sent before the outage")
 
     await rabbit.stop()
     await wait_until(lambda: not relay.connected and not consumer.connected, timeout=10,

@@ -187,3 +187,68 @@ async def test_consumer_crash_before_ack_redelivers_and_the_event_is_handled_onc
     await wait_until(queue_empty, timeout=15, message="redelivered message acked as a duplicate")
     assert calls == [event_id]
     assert await _count(backbone.pool, HANDLED, "crashy") == 1
+
+
+async def test_a_message_that_keeps_crashing_the_consumer_is_parked_by_the_delivery_limit(backbone):
+    deliveries = []
+    consumers = []
+
+    async def crashing_handler(conn, envelope):
+        # Simulates a process that dies while handling this message (before any commit).
+        deliveries.append(envelope.id)
+        await consumers[-1]._consume_conn.close()
+        raise RuntimeError("process died")
+
+    [event_id] = await backbone.write(1)
+    for _ in range(3):
+        consumer = backbone.consumer("crashloop", crashing_handler, delivery_limit=1, reconnect_backoff=(60, 60))
+        consumers.append(consumer)
+        await consumer.start()
+        if len(consumers) == 1:
+            await backbone.relay().start()
+        count = len(deliveries)
+        parked = await list_parked(backbone.amqp_url, consumer.queues.main)
+        if parked:
+            break
+        await wait_until(lambda c=count: len(deliveries) > c, timeout=10, message="delivered")
+        await consumer.stop()
+
+    async def parked_one():
+        return await list_parked(backbone.amqp_url, consumers[0].queues.main)
+
+    [message] = await wait_until(parked_one, timeout=10, message="parked by the delivery limit")
+    assert message.message_id == str(event_id)
+    assert message.reason == "delivery_limit"
+    assert deliveries == [event_id, event_id]  # the first delivery and one redelivery (limit 1)
+    assert await backbone.pool.fetchval(HANDLED, "crashloop") == 0
+
+
+async def test_graceful_stop_finishes_the_message_in_flight_and_acks_it(backbone):
+    started, release = asyncio.Event(), asyncio.Event()
+    calls = []
+
+    async def slow(conn, envelope):
+        calls.append(envelope.id)
+        started.set()
+        await release.wait()
+        await conn.execute("INSERT INTO handled (event_id, consumer) VALUES ($1, 'graceful')", envelope.id)
+
+    consumer = backbone.consumer("graceful", slow)
+    await consumer.start()
+    await backbone.relay().start()
+    [event_id] = await backbone.write(1)
+    await asyncio.wait_for(started.wait(), 10)
+
+    stopping = asyncio.create_task(consumer.stop())
+    await asyncio.sleep(0)  # let stop() cancel the subscription before the handler finishes
+    release.set()
+    await asyncio.wait_for(stopping, 10)
+    assert await backbone.pool.fetchval(HANDLED, "graceful") == 1
+
+    # Acked before the connection closed: nothing is left for a next consumer.
+    connection = await aio_pika.connect(backbone.amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        queue = await channel.declare_queue(consumer.queues.main, passive=True)
+        assert queue.declaration_result.message_count == 0
+    assert calls == [event_id]

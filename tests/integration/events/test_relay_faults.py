@@ -87,6 +87,7 @@ async def test_unroutable_event_stays_pending_then_is_published_once_a_consumer_
     consumer = backbone.consumer("late", await _record("late"))
     await consumer.start()
     await wait_until(_equals(backbone.pool, 1, HANDLED, "late"), timeout=10, message="handled once bound")
+    await wait_until(_equals(backbone.pool, 0, PENDING), timeout=10, message="marked sent")
     row = await backbone.pool.fetchrow("SELECT * FROM outbox WHERE id = $1", event_id)
     assert row["published_at"] is not None
     assert row["last_error"] is None
