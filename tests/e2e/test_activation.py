@@ -49,6 +49,9 @@ def test_mono_lot_activation_then_login_shows_that_accounts_documents_only(syste
     journey.see("Appel de fonds du 3e trimestre")
     journey.see("Procès-verbal de l'AG du 12 juin 2026")
     journey.absent("Compte individuel du voisin")
+    # Grouped under the French group names of DOCUMENT-CATEGORIES.md.
+    journey.see_heading("Mon lot")
+    journey.see_heading("Assemblées générales")
     journey.checkpoint("dashboard")
 
     # Once activated, the provisional credentials are dead.

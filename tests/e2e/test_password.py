@@ -73,6 +73,7 @@ def test_forgotten_password_by_email_and_by_provisional_identifier(system, new_j
     expect_logged_in(journey)
     # The other browser's session ended with the reset.
     elsewhere.page.reload()
+    elsewhere.see("Votre session a expiré")
     expect(elsewhere.action("Se déconnecter")).to_have_count(0)
 
     # By the provisional identifier of an activated account: the email goes to the person.
