@@ -76,14 +76,12 @@ async def test_filters_by_category_year_text_tenant_and_account(harness, world):
     assert titles(await harness.listing(person, account_id=world["bailleur"]["account_id"])) == []
 
 
-@pytest.mark.parametrize(("query", "path"), [
-    ({"category": "NOPE"}, "category"), ({"year": "abc"}, "year"), ({"limit": "0"}, "limit"),
-    ({"limit": "101"}, "limit"), ({"cursor": "!!!"}, "cursor"), ({"tenant_id": "x"}, "tenant_id"),
-])
-async def test_bad_query_is_422(harness, world, query, path):
-    response = await harness.client.get("/v1/documents", params=query, headers=harness.person([world["copro"]]))
-    assert response.status == 422
-    assert path in [e["path"] for e in (await response.json())["errors"]]
+async def test_bad_query_is_422(harness, world):
+    for query, path in [({"category": "NOPE"}, "category"), ({"year": "abc"}, "year"), ({"limit": "0"}, "limit"),
+                        ({"limit": "101"}, "limit"), ({"cursor": "!!!"}, "cursor"), ({"tenant_id": "x"}, "tenant_id")]:
+        response = await harness.client.get("/v1/documents", params=query, headers=harness.person([world["copro"]]))
+        assert response.status == 422, query
+        assert path in [e["path"] for e in (await response.json())["errors"]]
 
 
 async def test_person_endpoints_need_a_person(harness, world):
