@@ -37,7 +37,8 @@ def _datetime_fr(value) -> str:
 
 def _jinja() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(_HERE / "templates"), autoescape=True,
-                             undefined=jinja2.Undefined, trim_blocks=True, lstrip_blocks=True)
+                             undefined=jinja2.Undefined, trim_blocks=True, lstrip_blocks=True,
+                             auto_reload=False)  # templates ship with the code: no stat per render
     env.filters["min_from_label"] = _min_from_label
     env.filters["datetime_fr"] = _datetime_fr
     return env

@@ -129,18 +129,31 @@ class _Redirect(web.HTTPSeeOther):
             self.cookies[name] = morsel
 
 
+def _tenant_query(request: web.Request) -> dict:
+    tenant = request.get(TENANT)
+    if tenant:
+        return {"client": tenant["client_code"], "societe": tenant["societe_code"]}
+    client, societe = _codes(request)
+    return {"client": client, "societe": societe} if client and societe else {}
+
+
 def page_url(request: web.Request, path: str, **params) -> str:
     """``path`` with the tenant codes (and ``params``) in the query string."""
-    tenant = request.get(TENANT)
-    query = {}
-    if tenant:
-        query = {"client": tenant["client_code"], "societe": tenant["societe_code"]}
-    else:
-        client, societe = _codes(request)
-        if client and societe:
-            query = {"client": client, "societe": societe}
+    query = _tenant_query(request)
     query.update({k: v for k, v in params.items() if v is not None})
     return path + ("?" + urlencode(query) if query else "")
+
+
+def _url_helper(request: web.Request):
+    """The templates' ``url()``: the tenant part of the query is encoded once per page."""
+    codes = urlencode(_tenant_query(request))
+
+    def url(path: str, **params) -> str:
+        extra = {k: v for k, v in params.items() if v is not None}
+        query = "&".join(q for q in (codes, urlencode(extra) if extra else "") if q)
+        return path + ("?" + query if query else "")
+
+    return url
 
 
 def redirect(request: web.Request, path: str, **params) -> web.Response:
@@ -156,7 +169,7 @@ def _base_context(request: web.Request) -> dict:
         "tenant": tenant,
         "brand_color": color if COLOR_PATTERN.match(color) else DEFAULT_COLOR,
         "csrf_token": request.app[EDGE].codec.csrf_token(visit) if visit is not None else "",
-        "url": lambda path, **params: page_url(request, path, **params),
+        "url": _url_helper(request),
         "logged_in": SESSION in request,
     }
 

@@ -20,6 +20,7 @@ __all__ = ["forward_response", "routes"]
 routes = web.RouteTableDef()
 _TOKEN = re.compile(r"^[A-Za-z0-9._~-]{1,4096}$")
 CHUNK = 256 * 1024
+SMALL_BODY = 64 * 1024
 # Headers of the upstream answer worth passing on (hop-by-hop ones never are).
 PASSED_RESPONSE_HEADERS = ("Content-Type", "Content-Length", "Content-Disposition", "Content-Range", "Accept-Ranges",
                            "ETag", "Last-Modified", "Cache-Control", "Content-Encoding", "Retry-After", "Location")
@@ -28,12 +29,21 @@ PASSED_FILE_REQUEST_HEADERS = ("Range", "If-None-Match", "If-Modified-Since", "I
 
 async def forward_response(request: web.Request, upstream_response, *, extra_headers: dict | None = None
                            ) -> web.StreamResponse:
-    """Stream an upstream answer to the client, chunk by chunk."""
+    """Stream an upstream answer to the client, chunk by chunk.
+
+    An answer of known small length (most JSON) is passed in one piece: one write instead of
+    several, and nothing larger than one chunk is ever held.
+    """
     headers = {h: upstream_response.headers[h] for h in PASSED_RESPONSE_HEADERS if h in upstream_response.headers}
     headers["X-Content-Type-Options"] = "nosniff"
+    headers.update(extra_headers or {})
+    length = upstream_response.content_length
+    if length is not None and length <= SMALL_BODY and request.method != "HEAD":
+        headers.pop("Content-Length", None)
+        body = await upstream_response.read()
+        return web.Response(status=upstream_response.status, body=body, headers=headers)
     if REQUEST_ID in request:  # set before prepare: the common middleware comes too late for a stream
         headers["X-Request-ID"] = request[REQUEST_ID]
-    headers.update(extra_headers or {})
     response = web.StreamResponse(status=upstream_response.status, headers=headers)
     if "Content-Length" not in headers:
         response.enable_chunked_encoding()

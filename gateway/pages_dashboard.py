@@ -106,11 +106,12 @@ def _file_redirect(url: str) -> web.Response:
     return web.Response(status=303, headers={"Location": "/files/" + token, "Cache-Control": "no-store"})
 
 
+@routes.post("/documents/download")
 @routes.post("/documents/{document_id}/download")
 async def download(request: web.Request) -> web.Response:
     await require_tenant(request)
     await require_session(request)
-    document_id = request.match_info["document_id"]
+    document_id = request.match_info.get("document_id") or (await request.post()).get("document_id", "")
     if not _UUID.match(document_id):
         raise PageError(404, "not_found.html")
     reply = await call(request, "documents", "POST", f"/v1/documents/{document_id}/link", safe=True)

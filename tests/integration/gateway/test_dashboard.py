@@ -99,6 +99,11 @@ async def test_download_streams_the_file_through_a_signed_link(system):
     assert body == docs["pv"]["chunk"] * docs["pv"]["chunks"]
     _, _, _, headers = calls(system.documents, "/files/")[-1]
     assert "Authorization" not in headers  # the signed link is the authority
+    # The dashboard's buttons post the id in one form.
+    html = await (await system.get("/dashboard")).text()
+    assert f'name="document_id" value="{docs["crg"]["id"]}"' in html
+    response = await system.post("/documents/download", {"document_id": docs["crg"]["id"]})
+    assert response.status == 303 and response.headers["Location"].startswith("/files/")
 
 
 async def test_another_persons_document_is_a_404(system):
@@ -110,6 +115,8 @@ async def test_another_persons_document_is_a_404(system):
         response = await system.post(f"/documents/{document_id}/download")
         assert response.status == 404, document_id
         assert "Page introuvable" in visible(await response.text())
+        response = await system.post("/documents/download", {"document_id": document_id})
+        assert response.status == 404, document_id
     assert (await system.client.get("/files/forged.token")).status == 404
 
 

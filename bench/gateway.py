@@ -1,0 +1,236 @@
+"""Gateway hop benchmark: the same work through the gateway and directly against the services.
+
+    .venv/bin/python bench/gateway.py [--seconds 4] [--concurrency 8] [--documents 30]
+
+What runs (nothing faked): the five real processes (tests/e2e/system.py: fresh databases, RabbitMQ,
+an SMTP sink), a tenant onboarded through the public API, one account with ``--documents`` PDFs, a
+person activated through the gateway's pages (email link read from the sink) and logged in.
+Then, for each pair, latency at one client (p50/p99) and throughput at ``--concurrency`` clients,
+each side measured twice, alternating, the better run kept:
+
+- page:     ``GET /login?client&societe`` (welcome page)   vs tenancy ``GET /internal/tenants/resolve``
+- listing:  ``GET /dashboard`` (accounts + document listing page) vs the three calls it needs, made
+            directly in sequence: identity introspect, tenancy accounts lookup, documents listing
+- api:      ``GET /api/v1/tenants/{id}`` (operator token, forwarded) vs the same path at tenancy
+
+Direct requests carry an internal token signed ahead of time (refreshed every 20 s), so the
+reference is the services' own cost. Every process shares this machine's cores with the load
+generator: read the ratios, not the absolute numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import statistics
+import sys
+import tempfile
+import time
+from html import unescape
+from pathlib import Path
+from urllib.parse import urlencode
+
+import aiohttp
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from common.internal_auth import issue_token
+from tests.e2e.system import INTERNAL_SECRET, OPERATOR_TOKEN, System, link_in
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+PASSWORD = "Bench-1!motdepasse"
+
+
+class Signer:
+    """Internal tokens for the direct requests, signed ahead of time like a warm client would."""
+
+    def __init__(self) -> None:
+        self._cache: dict = {}
+
+    def header(self, audience: str, **claims) -> dict:
+        key = (audience, repr(sorted(claims.items())))
+        entry = self._cache.get(key)
+        if entry is None or entry[0] < time.monotonic():
+            token = issue_token(INTERNAL_SECRET, issuer="gateway", audience=audience, **claims)
+            entry = (time.monotonic() + 20, {"Authorization": f"Internal {token}"})
+            self._cache[key] = entry
+        return entry[1]
+
+
+async def _form_post(session: aiohttp.ClientSession, base: str, path: str, query: str, data: dict) -> str:
+    page = await session.get(f"{base}/login/form?{query}")
+    csrf = CSRF.search(await page.text()).group(1)
+    response = await session.post(f"{base}{path}?{query}", data={**data, "csrf_token": csrf},
+                                  headers={"Origin": base}, allow_redirects=True)
+    assert response.status < 400, (path, response.status, await response.text())
+    return str(response.url)
+
+
+async def prepare(system: System, documents: int) -> dict:
+    """A tenant, an account with documents, an activated and logged-in person."""
+    tenant = system.new_tenant(name="Syndic du Banc d'Essai")
+    email = f"bench-{os.getpid()}@example.org"
+    tenant.put_directory({
+        "residences": [{"ref": "R1", "name": "Résidence du Banc", "address": "1 rue du Test, 75001 Paris"}],
+        "lots": [{"ref": "L1", "residence_ref": "R1", "number": "1", "kind": "appartement"}],
+        "accounts": [{"ref": "C1", "role": "coproprietaire", "display_name": "M. Banc", "email": email,
+                      "lot_refs": ["L1"], "council": False}]})
+    credentials = tenant.issue_credentials("C1")["C1"]
+    for number in range(documents):
+        tenant.upload_pdf(title=f"Appel de fonds {number}", category="LOT_APPEL", audience={"account_ref": "C1"},
+                          date=f"20{20 + number % 6}-0{1 + number % 9}-15")
+    base = system.base_url
+    query = urlencode({"client": tenant.client_code, "societe": tenant.societe_code})
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with aiohttp.ClientSession(cookie_jar=jar) as session:
+        await _form_post(session, base, "/activation", query,
+                         {"login": credentials["login"], "password": credentials["password"]})
+        await _form_post(session, base, "/activation/email", query, {"email": email})
+        await _form_post(session, base, "/activation/password", query,
+                         {"password": PASSWORD, "confirmation": PASSWORD, "accept_terms": "yes"})
+        mail = await asyncio.to_thread(system.wait_for_email, email, subject="Confirmation")
+        link = unescape(link_in(mail, "/activation/verify"))
+        token = re.search(r"token=([^&]+)", link).group(1)
+        await session.get(link)
+        await _form_post(session, base, "/activation/verify", query, {"token": token})
+        landed = await _form_post(session, base, "/login/form", query, {"email": email, "password": PASSWORD})
+        assert "/dashboard" in landed, landed
+        cookies = {c.key: c.value for c in jar}
+    return {"tenant": tenant, "query": query, "cookies": cookies, "session_id": cookies["moncompte_session"]}
+
+
+async def measure(make_request, *, seconds: float, concurrency: int) -> dict:
+    """p50/p99 at one client, then requests per second at ``concurrency`` clients."""
+    for _ in range(50):
+        await make_request()
+    latencies = []
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        started = time.perf_counter()
+        await make_request()
+        latencies.append(time.perf_counter() - started)
+    done = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker():
+        nonlocal done
+        while time.perf_counter() < deadline:
+            await make_request()
+            done += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    quantiles = statistics.quantiles(latencies, n=100)
+    return {"p50": statistics.median(latencies) * 1000, "p99": quantiles[98] * 1000, "rps": done / elapsed}
+
+
+def _better(a: dict | None, b: dict) -> dict:
+    if a is None:
+        return b
+    return {"p50": min(a["p50"], b["p50"]), "p99": min(a["p99"], b["p99"]), "rps": max(a["rps"], b["rps"])}
+
+
+async def run(system: System, args) -> list[tuple[str, dict, dict]]:
+    ctx = await prepare(system, args.documents)
+    tenant, query, session_id = ctx["tenant"], ctx["query"], ctx["session_id"]
+    gw = system.base_url
+    svc = {name: system.by_name(name).url for name in ("identity", "tenancy", "documents")}
+    signer = Signer()
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar()) as http:
+        cookie = {"Cookie": "; ".join(f"{k}={v}" for k, v in ctx["cookies"].items())}
+        tenant_claims = {"tid": tenant.id, "tcc": tenant.client_code, "tsc": tenant.societe_code, "ip": "127.0.0.1"}
+        introspected = await (await http.post(f"{svc['identity']}/v1/sessions/introspect",
+                                              json={"session_id": session_id},
+                                              headers=signer.header("identity", **tenant_claims))).json()
+        acc = [{"tenant_id": a["tenant_id"], "account_id": a["account_id"], "role": a["role"]}
+               for a in introspected["accounts"]]
+        person_claims = {**tenant_claims, "pid": introspected["person_id"], "sref": introspected["session_ref"],
+                         "acc": acc}
+
+        async def fetch(method, url, *, expect=200, **kwargs):
+            async with http.request(method, url, allow_redirects=False, **kwargs) as response:
+                await response.read()
+                assert response.status == expect, (url, response.status)
+
+        async def page_gateway():
+            await fetch("GET", f"{gw}/login?{query}")
+
+        async def page_direct():
+            await fetch("GET", f"{svc['tenancy']}/internal/tenants/resolve?{query}",
+                        headers=signer.header("tenancy"))
+
+        async def listing_gateway():
+            await fetch("GET", f"{gw}/dashboard?{query}", headers=cookie)
+
+        async def listing_direct():
+            await fetch("POST", f"{svc['identity']}/v1/sessions/introspect", json={"session_id": session_id},
+                        headers=signer.header("identity", **tenant_claims))
+            await fetch("POST", f"{svc['tenancy']}/internal/accounts/lookup",
+                        json={"account_ids": [a["account_id"] for a in acc]},
+                        headers=signer.header("tenancy", **person_claims))
+            await fetch("GET", f"{svc['documents']}/v1/documents?limit=50",
+                        headers=signer.header("documents", **person_claims))
+
+        async def api_gateway():
+            await fetch("GET", f"{gw}/api/v1/tenants/{tenant.id}",
+                        headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"})
+
+        async def api_direct():
+            await fetch("GET", f"{svc['tenancy']}/api/v1/tenants/{tenant.id}",
+                        headers=signer.header("tenancy", act="operator", ip="127.0.0.1"))
+
+        pairs = [("page: welcome vs tenant resolve", page_gateway, page_direct),
+                 ("listing: dashboard vs introspect+lookup+listing", listing_gateway, listing_direct),
+                 ("api: GET /api/v1/tenants/{id} forwarded vs direct", api_gateway, api_direct)]
+        results = []
+        for name, through, direct in pairs:
+            best_gw = best_direct = None
+            for _ in range(2):
+                best_direct = _better(best_direct, await measure(direct, seconds=args.seconds,
+                                                                 concurrency=args.concurrency))
+                best_gw = _better(best_gw, await measure(through, seconds=args.seconds, concurrency=args.concurrency))
+            results.append((name, best_gw, best_direct))
+    return results
+
+
+def report(results, args) -> str:
+    lines = [f"| pair | p50 gateway / direct (ms) | added p50 (ms) | p99 gateway / direct (ms) | "
+             f"rps gateway / direct at {args.concurrency} clients | throughput ratio |",
+             "|---|---|---|---|---|---|"]
+    for name, gw, direct in results:
+        lines.append(f"| {name} | {gw['p50']:.2f} / {direct['p50']:.2f} | {gw['p50'] - direct['p50']:+.2f} | "
+                     f"{gw['p99']:.2f} / {direct['p99']:.2f} | {gw['rps']:.0f} / {direct['rps']:.0f} | "
+                     f"{gw['rps'] / direct['rps']:.2f} |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--documents", type=int, default=30)
+    args = parser.parse_args()
+    database_url = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    amqp_url = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+    with tempfile.TemporaryDirectory(prefix="bench-gateway-") as workdir:
+        os.environ.setdefault("LOG_LEVEL", "WARNING")
+        system = System(database_url=database_url, amqp_url=amqp_url, workdir=Path(workdir),
+                        logs_dir=Path(workdir) / "logs")
+        try:
+            system.start()
+            results = asyncio.run(run(system, args))
+        except BaseException:
+            print(system.logs(30), file=sys.stderr)
+            raise
+        finally:
+            system.stop()
+    print(report(results, args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
