@@ -72,7 +72,7 @@ async def test_idempotent_calls_retry_after_a_broken_connection(standin_servers,
 
 
 async def test_round_robin_spreads_calls(aiohttp_server, aiohttp_client, standin_servers):
-    apps, servers = standin_servers
+    _apps, servers = standin_servers
     second = await aiohttp_server(standins.identity_app())
     urls = {name: str(server.make_url("")).rstrip("/") for name, server in servers.items()}
     system = await _system(standin_servers, aiohttp_client,
