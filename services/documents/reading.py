@@ -15,7 +15,7 @@ from datetime import date
 import asyncpg
 
 from services.documents import repository as repo
-from services.documents.categories import CATEGORIES
+from services.documents.categories import CATEGORIES, GROUPS
 from services.documents.domain import (
     AccountView,
     Audience,
@@ -31,6 +31,7 @@ from services.documents.schemas import ArchiveIn, ListQuery
 __all__ = ["document_json", "iter_archive_documents", "list_documents", "person_accounts", "visible_document"]
 
 ARCHIVE_PAGE = 500
+GROUP_LABELS = dict(GROUPS)
 
 
 async def person_accounts(conn: asyncpg.Connection, claimed: list[Mapping]) -> list[AccountView]:
@@ -81,7 +82,8 @@ def document_json(row: asyncpg.Record, account_ids: set[uuid.UUID]) -> dict:
         "account_ids": sorted(str(a) for a in account_ids),
         "category": row["category"],
         "category_label": category.label if category else row["category"],
-        "group": category.group if category else None,
+        "group": GROUP_LABELS.get(category.group) if category else None,
+        "group_code": category.group if category else None,
         "title": row["title"],
         "date": row["doc_date"].isoformat(),
         "size": row["size"],

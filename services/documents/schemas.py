@@ -62,7 +62,8 @@ class ListQuery(BaseModel):
     cursor: str | None = Field(default=None, max_length=200)
     limit: int = Field(default=20, ge=1, le=100)
 
-    @field_validator("category", "q", "cursor", mode="before")
+    # The gateway forwards empty form fields as empty strings: they mean "no filter".
+    @field_validator("tenant_id", "account_id", "category", "year", "q", "cursor", mode="before")
     @classmethod
     def _empty_is_none(cls, value):
         return None if value == "" else value

@@ -43,7 +43,8 @@ async def test_newest_first_with_keyset_pages_and_facets(harness, world):
     assert keys == sorted(keys, reverse=True)
     assert seen[0]["title"] == "Appel de fonds T1"
     first = seen[0]
-    assert first["category_label"] == "Appels de fonds (3 dernières années)" and first["group"] == "lot"
+    assert first["category_label"] == "Appels de fonds (3 dernières années)"
+    assert first["group"] == "Mon lot" and first["group_code"] == "lot"
     assert first["account_ids"] == [str(world["copro"]["account_id"])]
     assert first["tenant_id"] == str(tenant) and first["filename"] == "document.pdf"
     assert page["facets"] == {"categories": {"CP_INFO": 3, "AG_PV": 2, "LOT_APPEL": 1},
@@ -68,6 +69,9 @@ async def test_filters_by_category_year_text_tenant_and_account(harness, world):
     assert titles(await harness.listing(person, q="coupure")) == ["Coupure d'eau 100%_sûr"]
     assert titles(await harness.listing(person, q="100%_")) == ["Coupure d'eau 100%_sûr"]
     assert titles(await harness.listing(person, q="0%x")) == []
+    # Empty parameters (a form submitted without filters) mean no filter.
+    everything = await harness.listing(person, year="", category="", q="", cursor="", tenant_id="", account_id="")
+    assert len(everything["items"]) == 4
     assert titles(await harness.listing(person, tenant_id=uuid.uuid4())) == []
     assert len((await harness.listing(person, tenant_id=tenant))["items"]) == 4
     assert titles(await harness.listing(person, account_id=world["copro"]["account_id"], category="LOT_APPEL")) == [
