@@ -31,8 +31,10 @@ from services.identity.policy import PolicyResult, check_password, normalise_pas
 log = get_logger(__name__)
 
 
-def _ip_key(caller: Caller) -> str:
-    return f"login-ip:{caller.ip or 'unknown'}"
+def _ip_key(caller: Caller) -> str | None:
+    # Without an ip claim there is no client to limit (a shared "unknown" bucket would let one
+    # misbehaving caller lock everybody out).
+    return f"login-ip:{caller.ip}" if caller.ip else None
 
 
 async def login(deps: Deps, caller: Caller, *, email: str, password: str) -> dict:
@@ -40,9 +42,10 @@ async def login(deps: Deps, caller: Caller, *, email: str, password: str) -> dic
     s = deps.settings
     now = deps.clock.now()
     async with deps.pool.acquire() as conn:
-        retry_after = await check_window(conn, _ip_key(caller), now=now, limit=s.ip_failure_limit,
-                                         period_seconds=s.ip_failure_window_seconds)
-        if retry_after is not None:
+        retry_after = _ip_key(caller) and await check_window(conn, _ip_key(caller), now=now,
+                                                             limit=s.ip_failure_limit,
+                                                             period_seconds=s.ip_failure_window_seconds)
+        if retry_after:
             raise TooManyRequests(retry_after)
         try:
             key = email_key(normalise_email(email))
@@ -61,8 +64,9 @@ async def login(deps: Deps, caller: Caller, *, email: str, password: str) -> dic
     failed = not (matches and usable)
     async with deps.pool.acquire() as conn, conn.transaction():
         if failed:
-            await hit_window(conn, _ip_key(caller), now=now, limit=s.ip_failure_limit,
-                             period_seconds=s.ip_failure_window_seconds)
+            if _ip_key(caller):
+                await hit_window(conn, _ip_key(caller), now=now, limit=s.ip_failure_limit,
+                                 period_seconds=s.ip_failure_window_seconds)
             reason = "unknown"
             if person is not None:
                 reason = ("locked" if not gate.allowed else "wrong_password" if not matches
@@ -222,8 +226,8 @@ async def forgot_password(deps: Deps, caller: Caller, identifier: str) -> None:
     now = deps.clock.now()
     identifier = identifier.strip()
     async with deps.pool.acquire() as conn, conn.transaction():
-        if await hit_window(conn, f"forgot-ip:{caller.ip or 'unknown'}", now=now, limit=s.forgot_per_ip_per_hour,
-                            period_seconds=3600) is not None:
+        if caller.ip and await hit_window(conn, f"forgot-ip:{caller.ip}", now=now, limit=s.forgot_per_ip_per_hour,
+                                          period_seconds=3600) is not None:
             log.info("forgot.ip_limited")
             return
         person = await _person_for_identifier(conn, identifier)
