@@ -9,9 +9,12 @@ minute. Access is checked again when the file is served (withdrawal or closure s
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import time
+import uuid
 from dataclasses import dataclass
 
 import jwt
@@ -30,7 +33,7 @@ class TokenInvalid(Exception):
 @dataclass(frozen=True)
 class FileGrant:
     person_id: str
-    accounts: list[dict]  # [{"tenant_id", "account_id", "role"}] as in the internal token
+    accounts: list[dict]  # [{"tenant_id", "account_id"}] from the internal token's ``acc``
     document_id: str | None = None
     archive: dict | None = None  # {"year", "category", "tenant_id"} for a ZIP
 
@@ -43,8 +46,7 @@ def derive_key(internal_secret: str) -> bytes:
 def issue_file_token(key: bytes | str, grant: FileGrant, *, ttl_seconds: int, now: float | None = None) -> str:
     issued = int(now if now is not None else time.time())
     body = {"aud": _AUDIENCE, "iat": issued, "exp": issued + ttl_seconds, "pid": grant.person_id,
-            "acc": [{"tenant_id": a.get("tenant_id"), "account_id": a.get("account_id"), "role": a.get("role")}
-                    for a in grant.accounts]}
+            "acc": _pack_accounts(grant.accounts)}
     if grant.document_id is not None:
         body["doc"] = grant.document_id
     if grant.archive is not None:
@@ -62,7 +64,30 @@ def verify_file_token(key: bytes | str, token: str, *, now: float | None = None)
     if now is not None and claims["exp"] < now:
         raise TokenInvalid("ExpiredSignatureError")
     doc, archive = claims.get("doc"), claims.get("arc")
-    if (doc is None) == (archive is None) or not isinstance(claims.get("acc", []), list):
+    if (doc is None) == (archive is None) or not isinstance(claims.get("acc"), str):
         raise TokenInvalid("bad grant")
-    return FileGrant(person_id=str(claims["pid"]), accounts=claims.get("acc") or [], document_id=doc,
+    return FileGrant(person_id=str(claims["pid"]), accounts=_unpack_accounts(claims["acc"]), document_id=doc,
                      archive=archive)
+
+
+def _pack_accounts(accounts: list[dict]) -> str:
+    """(tenant id, account id) pairs as raw bytes in base64url: the URL stays short (the gateway and
+    ingresses cap paths at a few KB) even for a person with dozens of accounts."""
+    raw = bytearray()
+    for account in accounts:
+        try:
+            raw += uuid.UUID(str(account["tenant_id"])).bytes + uuid.UUID(str(account["account_id"])).bytes
+        except (KeyError, ValueError, TypeError):
+            continue  # a malformed claim grants nothing anyway
+    return base64.urlsafe_b64encode(bytes(raw)).decode().rstrip("=")
+
+
+def _unpack_accounts(packed: str) -> list[dict]:
+    try:
+        raw = base64.urlsafe_b64decode(packed + "=" * (-len(packed) % 4))
+    except (ValueError, binascii.Error) as exc:
+        raise TokenInvalid("bad accounts") from exc
+    if len(raw) % 32:
+        raise TokenInvalid("bad accounts")
+    return [{"tenant_id": str(uuid.UUID(bytes=raw[i:i + 16])), "account_id": str(uuid.UUID(bytes=raw[i + 16:i + 32]))}
+            for i in range(0, len(raw), 32)]
