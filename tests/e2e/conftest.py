@@ -1,4 +1,5 @@
-"""Fixtures of the end-to-end tests: one running system per session, one headless Chromium.
+"""Fixtures of the end-to-end tests: one running system for the e2e package, one headless Chromium
+per module.
 
 The system is started once (see :mod:`tests.e2e.system`); every test creates its own tenants,
 accounts and email addresses, so tests are independent and can run in any order. On a failure
@@ -23,7 +24,7 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.e2e)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def system(database_url, amqp_url, tmp_path_factory):
     """The five services running as subprocesses against fresh databases and a unique exchange."""
     running = System(database_url=database_url, amqp_url=amqp_url, workdir=tmp_path_factory.mktemp("e2e-system"))
@@ -36,7 +37,9 @@ def system(database_url, amqp_url, tmp_path_factory):
     running.stop()
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: sync Playwright keeps its event loop marked as running in this thread
+# while it is alive, which would break every asyncio test that pytest runs after the e2e modules.
+@pytest.fixture(scope="module")
 def browser():
     if not AXE_PATH.exists():
         pytest.fail(f"axe-core is missing at {AXE_PATH}: run `npm ci --no-audit --no-fund` at the repo root")
