@@ -196,3 +196,20 @@ def test_an_allow_all_policy_would_open_the_services_to_strangers(docs):
     assert not rules.reachable(rules.by_kind(docs, "NetworkPolicy"), target=identity, port=8081, same_namespace=False,
                                **stranger)
     assert rules.reachable(policies, target=identity, port=8081, same_namespace=False, **stranger)
+
+
+def test_identity_hashes_on_as_many_threads_as_its_cpu_limit(docs):
+    # The process sees the node's cores, not its limit: more threads than the limit only queue.
+    container = _deployment(docs, "identity")["spec"]["template"]["spec"]["containers"][0]
+    workers = next(e["value"] for e in container["env"] if e["name"] == "IDENTITY_HASH_WORKERS")
+    assert int(workers) == int(container["resources"]["limits"]["cpu"])
+
+
+def test_the_ingress_accepts_the_largest_body_the_gateway_accepts(docs):
+    from gateway.settings import GatewaySettings
+
+    (ingress,) = rules.by_kind(docs, "Ingress")
+    limit = ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"]
+    assert limit.endswith("m")
+    gateway_limit = GatewaySettings.model_fields["max_api_body_bytes"].default
+    assert int(limit[:-1]) * 1024 * 1024 >= gateway_limit
