@@ -131,6 +131,9 @@ def _security_headers(request: web.Request, response: web.StreamResponse) -> Non
     if token_page or request.get(NO_STORE, False):
         headers["Cache-Control"] = "no-store"
         headers["Pragma"] = "no-cache"
+    else:
+        # Pages carry the visit's CSRF token: never from a shared cache.
+        headers.setdefault("Cache-Control", "private, no-cache")
 
 
 def edge_middleware(render_error):

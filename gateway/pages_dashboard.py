@@ -7,6 +7,7 @@ Downloads go through a signed link that documents issues, then a 303 to ``/files
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections import OrderedDict
 from urllib.parse import urlsplit
@@ -73,14 +74,16 @@ def _grouped(items: list[dict], previous_login_at: str | None) -> list[tuple[str
 async def dashboard(request: web.Request) -> web.Response:
     await require_tenant(request)
     session = await require_session(request)
-    agencies = await linked_accounts(request, session)
-    if not agencies:
+    if not session.get("accounts"):
         return render(request, "dashboard.html", active="dashboard", agencies=[], groups=[], filters={},
                       facets={}, session=session)
     filters = _filters(request)
-    reply = await call(request, "documents", "GET", "/v1/documents",
-                       params={"year": filters["year"], "category": filters["category"], "q": filters["q"],
-                               "cursor": filters["cursor"], "limit": PAGE_SIZE})
+    # The accounts (tenancy) and the listing (documents) do not depend on each other: ask both at once.
+    agencies, reply = await asyncio.gather(
+        linked_accounts(request, session),
+        call(request, "documents", "GET", "/v1/documents",
+             params={"year": filters["year"], "category": filters["category"], "q": filters["q"],
+                     "cursor": filters["cursor"], "limit": PAGE_SIZE}))
     body = reply.body if reply.status == 200 else {"items": [], "facets": {}}
     facets = body.get("facets") or {}
     categories = sorted(((code, category_label(code), n) for code, n in (facets.get("categories") or {}).items()),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 from gateway import messages
@@ -17,13 +19,17 @@ routes = web.RouteTableDef()
 async def _page(request: web.Request, *, status: int = 200, errors: dict | None = None, criteria=None,
                 problems=(), **extra) -> web.Response:
     session = await require_session(request)
-    agencies = await linked_accounts(request, session)
-    sessions = await call(request, "identity", "GET", "/v1/me/sessions")
-    if criteria is None:
-        criteria, _ = await password_criteria(request, email=session.get("email"))
+    agencies, sessions, policy = await asyncio.gather(
+        linked_accounts(request, session), call(request, "identity", "GET", "/v1/me/sessions"),
+        password_criteria(request, email=session.get("email")) if criteria is None else _given(criteria))
+    criteria = policy[0]
     return render(request, "profile.html", status=status, active="profile", session=session, agencies=agencies,
                   sessions=sessions.body.get("sessions", []) if sessions.status == 200 else [],
                   errors=errors or {}, criteria=criteria, problems=list(problems), **extra)
+
+
+async def _given(criteria: list) -> tuple[list, list]:
+    return criteria, []
 
 
 @routes.get("/profile")
