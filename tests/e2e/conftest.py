@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from tests.e2e.browser import AXE_PATH, CHROMIUM_ARGS, SCREENSHOTS, Journey
-from tests.e2e.system import ARTIFACTS, System
+from tests.e2e.system import System
 
 
 def pytest_collection_modifyitems(config, items):
@@ -86,7 +86,7 @@ def pytest_runtest_makereport(item, call):
         if isinstance(running, System):
             dead = running.dead_services()
             report.sections.append(("service logs (tail)", (f"dead services: {dead}\n" if dead else "")
-                                    + running.logs(30) + f"\nfull logs in {ARTIFACTS / 'logs'}"))
+                                    + running.logs(30) + f"\nfull logs in {running.logs_dir}"))
 
 
 # Pages whose screenshots are kept in docs/screenshots/ (refresh: E2E_UPDATE_DOCS_SCREENSHOTS=1).

@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
@@ -59,12 +60,15 @@ def _services() -> list[Service]:
     ]
 
 
-def _ready(url: str) -> bool:
+def _readiness(url: str) -> tuple[bool, str]:
+    """Whether ``/health/ready`` answers 200, and what it said (for the error message)."""
     try:
         with urllib.request.urlopen(url + "/health/ready", timeout=2) as response:  # noqa: S310
-            return response.status == 200
-    except OSError:
-        return False
+            return response.status == 200, response.read().decode(errors="replace")[:300]
+    except urllib.error.HTTPError as exc:
+        return False, f"{exc.code} {exc.read().decode(errors='replace')[:300]}"
+    except OSError as exc:
+        return False, repr(exc)
 
 
 def log_tail(path: Path, lines: int = 40) -> str:
@@ -156,11 +160,12 @@ class DirectApi(PublicApi):
 class System:
     """The running system; build with :meth:`start`, always :meth:`stop`."""
 
-    def __init__(self, *, database_url: str, amqp_url: str, workdir: Path, logs_dir: Path = ARTIFACTS / "logs"):
+    def __init__(self, *, database_url: str, amqp_url: str, workdir: Path, logs_dir: Path | None = None):
         self.database_url = database_url
         self.amqp_url = amqp_url
         self.workdir = workdir
-        self.logs_dir = logs_dir
+        # One directory per run: concurrent runs in one working tree must not write into each other's logs.
+        self.logs_dir = logs_dir or ARTIFACTS / "logs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
         self.services = _services()
         self.exchange = f"e2e.events.{uuid.uuid4().hex[:12]}"
         self.sink = SmtpSink()
@@ -244,15 +249,17 @@ class System:
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + READY_TIMEOUT
         pending = list(self.services)
+        said: dict[str, str] = {}
         while pending:
             for service in list(pending):
                 if service.process.poll() is not None:
                     raise RuntimeError(f"{service.name} exited with {service.process.returncode} at start:\n"
                                        + log_tail(service.log_path))
-                if _ready(service.url):
+                ready, said[service.name] = _readiness(service.url)
+                if ready:
                     pending.remove(service)
             if pending and time.monotonic() > deadline:
-                names = ", ".join(s.name for s in pending)
+                names = ", ".join(f"{s.name} ({said.get(s.name)})" for s in pending)
                 tails = "\n".join(f"--- {s.name}\n{log_tail(s.log_path)}" for s in pending)
                 raise RuntimeError(f"not ready after {READY_TIMEOUT}s: {names}\n{tails}")
             if pending:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from scripts.seed_demo import make_pdf
 from tests.e2e.flows import (
     PASSWORD,
     PROVISIONAL_INVALID,
@@ -53,6 +54,10 @@ def test_mono_lot_activation_then_login_shows_that_accounts_documents_only(syste
     journey.see_heading("Mon lot")
     journey.see_heading("Assemblées générales")
     journey.checkpoint("dashboard")
+    # The download is the very file the agency uploaded.
+    with journey.page.expect_download() as download:
+        journey.click("Télécharger Appel de fonds du 3e trimestre")
+    assert download.value.path().read_bytes() == make_pdf("Appel de fonds du 3e trimestre")
 
     # Once activated, the provisional credentials are dead.
     open_login(journey, tenant, shot=None)
