@@ -9,7 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway import messages
-from gateway.context import call, redirect, render, require_tenant
+from gateway.context import TENANT, call, redirect, render, require_tenant
 from gateway.edge import TOKEN_PAGE, VISIT
 from gateway.upstream import Reply
 
@@ -41,6 +41,15 @@ async def password_criteria(request: web.Request, password: str = "", *, confirm
     return reply.body.get("criteria", []), (reply.body.get("problems", []) if password else [])
 
 
+def _flow_id(request: web.Request) -> str | None:
+    """The flow of this visit, only at the tenant it was started for (another tenant's URL starts afresh)."""
+    visit = request[VISIT]
+    flow_id = visit.get("f")
+    if flow_id and visit.get("ft") == request[TENANT]["id"]:
+        return flow_id
+    return None
+
+
 def _to_step(request: web.Request, flow: dict, **params) -> web.Response:
     step = flow.get("step")
     if step == "done":
@@ -53,6 +62,7 @@ def _done(request: web.Request, what: str) -> web.Response:
     visit = request[VISIT]
     visit.rotate()
     visit.set("f", None)
+    visit.set("ft", None)
     visit.set("d", what)
     return redirect(request, f"/done/{what}")
 
@@ -65,7 +75,7 @@ def _expired(request: web.Request) -> web.Response:
 async def _flow(request: web.Request, expected_step: str) -> tuple[dict | None, web.Response | None]:
     """The flow of this visit if it is at ``expected_step``; else where to send the browser."""
     await require_tenant(request)
-    flow_id = request[VISIT].get("f")
+    flow_id = _flow_id(request)
     if not flow_id:
         return None, _expired(request)
     reply = await call(request, "identity", "GET", f"/v1/activation/{flow_id}")
@@ -119,13 +129,14 @@ async def provisional_submit(request: web.Request) -> web.Response:
         return render(request, "provisional.html", status=401, errors={"password": messages.PROVISIONAL_INVALID},
                       **page)
     request[VISIT].set("f", reply.body["flow_id"])
+    request[VISIT].set("ft", request[TENANT]["id"])
     return _to_step(request, reply.body)
 
 
 @routes.get("/activation/resume")
 async def resume(request: web.Request) -> web.Response:
     await require_tenant(request)
-    flow_id = request[VISIT].get("f")
+    flow_id = _flow_id(request)
     if not flow_id:
         return _expired(request)
     reply = await call(request, "identity", "GET", f"/v1/activation/{flow_id}")
@@ -146,7 +157,7 @@ async def email_form(request: web.Request) -> web.Response:
 async def email_submit(request: web.Request) -> web.Response:
     await require_tenant(request)
     email = (await request.post()).get("email", "").strip()
-    flow_id = request[VISIT].get("f")
+    flow_id = _flow_id(request)
     if not flow_id:
         return _expired(request)
     if not email:
@@ -174,7 +185,7 @@ async def password_submit(request: web.Request) -> web.Response:
     form = await request.post()
     password, confirmation = form.get("password", ""), form.get("confirmation", "")
     accept = form.get("accept_terms") in ("yes", "on", "true", "1")
-    flow_id = request[VISIT].get("f")
+    flow_id = _flow_id(request)
     if not flow_id:
         return _expired(request)
     reply = await call(request, "identity", "POST", f"/v1/activation/{flow_id}/password",
@@ -224,7 +235,7 @@ async def merge_form(request: web.Request) -> web.Response:
 async def merge_submit(request: web.Request) -> web.Response:
     await require_tenant(request)
     password = (await request.post()).get("password", "")
-    flow_id = request[VISIT].get("f")
+    flow_id = _flow_id(request)
     if not flow_id:
         return _expired(request)
     reply = await call(request, "identity", "POST", f"/v1/activation/{flow_id}/merge", json={"password": password})
@@ -252,7 +263,7 @@ async def pending(request: web.Request) -> web.Response:
 @routes.post("/activation/resend")
 async def resend(request: web.Request) -> web.Response:
     await require_tenant(request)
-    flow_id = request[VISIT].get("f")
+    flow_id = _flow_id(request)
     if not flow_id:
         return _expired(request)
     reply = await call(request, "identity", "POST", f"/v1/activation/{flow_id}/resend")
@@ -269,7 +280,7 @@ async def resend(request: web.Request) -> web.Response:
 @routes.post("/activation/restart")
 async def restart(request: web.Request) -> web.Response:
     await require_tenant(request)
-    flow_id = request[VISIT].get("f")
+    flow_id = _flow_id(request)
     if not flow_id:
         return _expired(request)
     reply = await call(request, "identity", "POST", f"/v1/activation/{flow_id}/restart")

@@ -145,3 +145,28 @@ async def test_merge_and_reset_against_real_identity(real):
     await real.login("fusion@example.org", "Nouveau-Mot-2!")
     html = visible(await (await real.get("/dashboard")).text())
     assert "M. Second Lot" in html
+
+
+async def test_credentials_of_one_tenant_do_not_open_at_another_tenants_url(real):
+    account = standins.add_account(real.tenancy, real.tenant)
+    credential = await issue(real, account)
+    other = standins.add_tenant(real.tenancy, client="O" + uuid.uuid4().hex[:8].upper(), societe="02",
+                                name="Autre Syndic")
+    response = await real.post("/activation", {"login": credential["login"], "password": credential["password"]},
+                               tenant=other)
+    assert response.status == 401
+    assert "Identifiant ou mot de passe provisoire incorrect." in visible(await response.text())
+    response = await real.post("/activation", {"login": credential["login"], "password": credential["password"]})
+    assert response.status == 303
+
+
+async def test_a_flow_started_at_one_tenant_does_not_continue_at_another(real):
+    account = standins.add_account(real.tenancy, real.tenant)
+    credential = await issue(real, account)
+    other = standins.add_tenant(real.tenancy, client="X" + uuid.uuid4().hex[:8].upper(), societe="03",
+                                name="Syndic Voisin")
+    response = await real.post("/activation", {"login": credential["login"], "password": credential["password"]})
+    assert response.headers["Location"].startswith("/activation/email")
+    response = await real.post("/activation/email", {"email": "voisin@example.org"}, tenant=other)
+    assert response.status == 303 and "expired=1" in response.headers["Location"]
+    assert (await real.get("/activation/password", other)).headers["Location"].startswith("/activation?")
