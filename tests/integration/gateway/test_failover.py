@@ -99,3 +99,22 @@ async def test_api_gives_a_json_503_when_the_service_is_down(standin_servers, ai
     system = await _system(standin_servers, aiohttp_client, documents=f"http://127.0.0.1:{free_port()}")
     response = await system.client.get("/api/v1/documents/x", headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"})
     assert response.status == 503 and (await response.json())["error"] == "service_unavailable"
+
+
+async def test_a_replica_answering_503_is_skipped_for_safe_calls(standin_servers, aiohttp_client, aiohttp_server):
+    from aiohttp import web
+
+    unavailable = web.Application()
+    hits = []
+
+    async def refuse(request):
+        hits.append(request.path)
+        return web.json_response({"error": "unavailable"}, status=503)
+
+    unavailable.router.add_route("*", "/{tail:.*}", refuse)
+    sick = await aiohttp_server(unavailable)
+    _, servers = standin_servers
+    live = str(servers["tenancy"].make_url("")).rstrip("/")
+    system = await _system(standin_servers, aiohttp_client, tenancy=f"{str(sick.make_url('')).rstrip('/')},{live}")
+    assert (await system.get("/login")).status == 200
+    assert hits == ["/internal/tenants/resolve"]
