@@ -276,12 +276,42 @@ class System:
                 service.process.kill()
                 service.process.wait()
         self.sink.stop()
+        self._delete_broker_topology()
         for service in self.services:
             if service.database_url:
                 try:
                     asyncio.run(drop_test_database(service.database_url))
                 except Exception as exc:  # a leftover database must not hide the test result
                     print(f"could not drop {service.database_url}: {exc}", file=sys.stderr)
+
+    def _delete_broker_topology(self) -> None:
+        """Delete this run's exchange and the consumers' quorum queues (named ``<exchange>.<consumer>...``).
+
+        Quorum queues are heavy for a shared broker: a run must not leave its queues behind. The
+        main queue names come from the services' ``consumer.started`` log lines.
+        """
+        mains = set()
+        for service in self.services:
+            if service.log_path and service.log_path.exists():
+                mains.update(re.findall(r'"queue": "(' + re.escape(self.exchange) + r'\.[^"]+)"',
+                                        service.log_path.read_text(errors="replace")))
+        names = {re.sub(r"\.(parked|retry\.\d+)$", "", m) for m in mains}
+
+        async def delete() -> None:
+            import aio_pika
+
+            connection = await aio_pika.connect(self.amqp_url, timeout=5)
+            async with connection:
+                channel = await connection.channel()
+                for main in sorted(names):
+                    for queue in (main, f"{main}.parked", *(f"{main}.retry.{n}" for n in range(1, 9))):
+                        await channel.queue_delete(queue)
+                await channel.exchange_delete(self.exchange)
+
+        try:
+            asyncio.run(asyncio.wait_for(delete(), 20))
+        except Exception as exc:  # cleanup must not hide the test result
+            print(f"could not delete the broker topology of {self.exchange}: {exc!r}", file=sys.stderr)
 
     def logs(self, lines: int = 40) -> str:
         return "\n".join(f"--- {s.name} ({s.log_path})\n{log_tail(s.log_path, lines)}"
