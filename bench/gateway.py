@@ -1,6 +1,6 @@
 """Gateway hop benchmark: the same work through the gateway and directly against the services.
 
-    .venv/bin/python bench/gateway.py [--seconds 4] [--concurrency 8] [--documents 30]
+    .venv/bin/python bench/gateway.py [--seconds 4] [--concurrency 8] [--documents 30] [--private-broker]
 
 What runs (nothing faked): the five real processes (tests/e2e/system.py: fresh databases, RabbitMQ,
 an SMTP sink), a tenant onboarded through the public API, one account with ``--documents`` PDFs, a
@@ -13,9 +13,10 @@ each side measured twice, alternating, the better run kept:
             directly in sequence: identity introspect, tenancy accounts lookup, documents listing
 - api:      ``GET /api/v1/tenants/{id}`` (operator token, forwarded) vs the same path at tenancy
 
-Direct requests carry an internal token signed ahead of time (refreshed every 20 s), so the
-reference is the services' own cost. Every process shares this machine's cores with the load
-generator: read the ratios, not the absolute numbers.
+``--private-broker`` starts a RabbitMQ node of the bench's own (tests/integration/events/rabbit_node.py)
+instead of using TEST_AMQP_URL. Direct requests carry an internal token signed ahead of time
+(refreshed every 20 s), so the reference is the services' own cost. Every process shares this
+machine's cores with the load generator: read the ratios, not the absolute numbers.
 """
 
 from __future__ import annotations
@@ -213,11 +214,18 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--documents", type=int, default=30)
+    parser.add_argument("--private-broker", action="store_true")
     args = parser.parse_args()
     database_url = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     amqp_url = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
     with tempfile.TemporaryDirectory(prefix="bench-gateway-") as workdir:
-        os.environ.setdefault("LOG_LEVEL", "WARNING")
+        node = None
+        if args.private_broker:
+            from tests.integration.events.rabbit_node import RabbitNode
+
+            node = RabbitNode(Path(workdir) / "rabbit")
+            asyncio.run(node.start())
+            amqp_url = node.amqp_url
         system = System(database_url=database_url, amqp_url=amqp_url, workdir=Path(workdir),
                         logs_dir=Path(workdir) / "logs")
         try:
@@ -228,6 +236,8 @@ def main() -> int:
             raise
         finally:
             system.stop()
+            if node is not None:
+                asyncio.run(node.stop())
     print(report(results, args))
     return 0
 
