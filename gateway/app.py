@@ -61,6 +61,7 @@ def create_app(settings: GatewaySettings) -> web.Application:
     app.router.add_routes(pages_auth.routes)
     app.router.add_routes(pages_activation.routes)
     app.router.add_routes(pages_password.routes)
+    app[pages_dashboard.ACCOUNTS] = pages_dashboard.AccountCache(ttl=settings.account_cache_seconds)
     app.router.add_routes(pages_dashboard.routes)
     app.router.add_routes(pages_profile.routes)
     app.router.add_routes(files.routes)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections import OrderedDict
 from urllib.parse import urlsplit
 
@@ -18,7 +19,7 @@ from gateway.context import TENANTS, call, page_url, render, require_session, re
 from gateway.edge import PageError
 from gateway.labels import GROUP_ORDER, category_label, role_label
 
-__all__ = ["linked_accounts", "routes"]
+__all__ = ["ACCOUNTS", "AccountCache", "linked_accounts", "routes"]
 
 routes = web.RouteTableDef()
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -28,14 +29,49 @@ _CATEGORY = re.compile(r"^[A-Z_]{2,32}$")
 PAGE_SIZE = 50
 
 
+class AccountCache:
+    """Account details (name, lots, residence) by the set of ids, kept ``ttl`` seconds.
+
+    Only what the page shows is cached: which accounts a person holds comes from identity's
+    introspection on every request, and documents filters on those, so access is never stale.
+    """
+
+    def __init__(self, ttl: float = 30.0, max_entries: int = 10_000, clock=time.monotonic) -> None:
+        self.ttl, self.max_entries, self.clock = ttl, max_entries, clock
+        self._entries: dict[tuple, tuple[float, dict]] = {}
+
+    def get(self, key: tuple) -> dict | None:
+        entry = self._entries.get(key)
+        return entry[1] if entry and entry[0] > self.clock() else None
+
+    def put(self, key: tuple, details: dict) -> None:
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[key] = (self.clock() + self.ttl, details)
+
+
+ACCOUNTS = web.AppKey("account_cache", AccountCache)
+
+
+async def _account_details(request: web.Request, account_ids: list[str]) -> dict:
+    key = tuple(sorted(account_ids))
+    cache = request.app[ACCOUNTS]
+    details = cache.get(key)
+    if details is None:
+        reply = await call(request, "tenancy", "POST", "/internal/accounts/lookup",
+                           json={"account_ids": account_ids}, safe=True)
+        details = {a["id"]: a for a in (reply.body.get("accounts", []) if reply.status == 200 else [])}
+        if reply.status == 200:
+            cache.put(key, details)
+    return details
+
+
 async def linked_accounts(request: web.Request, session: dict) -> list[dict]:
     """The person's accounts grouped by agency: ``[{"tenant", "accounts": [Account + role_label]}]``."""
     linked = session.get("accounts") or []
     if not linked:
         return []
-    reply = await call(request, "tenancy", "POST", "/internal/accounts/lookup",
-                       json={"account_ids": [a["account_id"] for a in linked]}, safe=True)
-    details = {a["id"]: a for a in (reply.body.get("accounts", []) if reply.status == 200 else [])}
+    details = await _account_details(request, [a["account_id"] for a in linked])
     groups: OrderedDict[str, dict] = OrderedDict()
     for link in linked:
         tenant_id = link["tenant_id"]

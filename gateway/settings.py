@@ -34,6 +34,8 @@ class GatewaySettings(ProcessSettings):
     upstream_timeout_seconds: float = 15.0
     tenant_cache_seconds: float = 30.0
     tenant_negative_cache_seconds: float = 10.0
+    # Names, lots and residences of accounts shown on the dashboard (access itself is never cached).
+    account_cache_seconds: float = 30.0
     # Form posts are small; the public API streams uploads (documents up to 50 MB by default).
     max_form_bytes: int = 64 * 1024
     max_api_body_bytes: int = 60 * 1024 * 1024

@@ -178,3 +178,20 @@ async def test_end_other_sessions_and_logout(system, aiohttp_client):
     assert response.status == 303 and response.headers["Location"].startswith("/login?")
     assert other_id not in sessions
     assert (await system.get("/dashboard")).status == 303
+
+
+async def test_account_details_are_cached_but_links_are_not(system):
+    person, _, _ = await _person_with_documents(system)
+    await system.login("doc@example.org", PASSWORD)
+    for _ in range(3):
+        assert (await system.get("/dashboard")).status == 200
+    assert len(calls(system.tenancy, "/internal/accounts/lookup")) == 1
+    assert len(calls(system.identity, "/v1/sessions/introspect")) == 3  # revocation stays immediate
+    # A newly linked account (a merge) shows at once: the cache key is the set of linked accounts.
+    third = standins.add_account(system.tenancy, system.tenant, name="M. Troisième Lot")
+    person["accounts"].append({"tenant_id": third["tenant_id"], "account_id": third["id"], "role": third["role"]})
+    assert "M. Troisième Lot" in visible(await (await system.get("/dashboard")).text())
+    # An unlinked account disappears at once too, with its documents.
+    person["accounts"].pop(0)
+    html = visible(await (await system.get("/dashboard")).text())
+    assert "Procès-verbal AG 2026" not in html
