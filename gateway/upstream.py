@@ -10,16 +10,20 @@ One shared :class:`aiohttp.ClientSession` with keep-alive serves every call.
 
 from __future__ import annotations
 
+import base64
 import itertools
+import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+from jwt.algorithms import HMACAlgorithm
 
-from common.internal_auth import HEADER, SCHEME, issue_token
+from common.internal_auth import DEFAULT_TTL_SECONDS, HEADER, SCHEME
 from common.logging import get_logger
 
-__all__ = ["IDEMPOTENT_METHODS", "Reply", "ServiceUnavailable", "Upstream"]
+__all__ = ["IDEMPOTENT_METHODS", "Reply", "ServiceUnavailable", "TokenSigner", "Upstream"]
 
 log = get_logger(__name__)
 
@@ -52,19 +56,46 @@ class Reply:
         return self.body.get("error") if isinstance(self.body, dict) else None
 
 
+class TokenSigner:
+    """Signs internal tokens like :func:`common.internal_auth.issue_token`, with the key prepared once.
+
+    PyJWT's ``encode`` re-examines the key (PEM/DER checks) on every call; the gateway signs one
+    token per upstream call, so it keeps PyJWT's HMAC algorithm object and its prepared key and
+    builds the same compact JWS (header, claims and signature byte for byte).
+    """
+
+    _HEADER = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').rstrip(b"=")
+
+    def __init__(self, secret: str) -> None:
+        self._algorithm = HMACAlgorithm(HMACAlgorithm.SHA256)
+        self._key = self._algorithm.prepare_key(secret)
+
+    def sign(self, *, audience: str, request_id: str | None, claims: dict, now: float | None = None,
+             ttl_seconds: int = DEFAULT_TTL_SECONDS) -> str:
+        issued = int(now if now is not None else time.time())
+        body = {"iss": ISSUER, "aud": audience, "iat": issued, "exp": issued + ttl_seconds}
+        if request_id:
+            body["rid"] = request_id
+        body.update({k: v for k, v in claims.items() if v is not None})
+        payload = base64.urlsafe_b64encode(json.dumps(body, separators=(",", ":")).encode()).rstrip(b"=")
+        signing_input = self._HEADER + b"." + payload
+        signature = base64.urlsafe_b64encode(self._algorithm.sign(signing_input, self._key)).rstrip(b"=")
+        return (signing_input + b"." + signature).decode()
+
+
 class Upstream:
     """One service: its replicas, its audience, and a signer for the internal token."""
 
     def __init__(self, name: str, urls: list[str], *, secret: str, session_ref) -> None:
         self.name = name
         self.urls = list(urls)
-        self._secret = secret
+        self._signer = TokenSigner(secret)
         self._session_ref = session_ref  # a callable returning the shared ClientSession
         self._counter = itertools.count()
 
     def token(self, *, request_id: str | None, claims: dict) -> str:
         """A signed internal token for one call to this service."""
-        return issue_token(self._secret, issuer=ISSUER, audience=self.name, request_id=request_id, **claims)
+        return self._signer.sign(audience=self.name, request_id=request_id, claims=claims)
 
     def _order(self) -> list[str]:
         start = next(self._counter) % len(self.urls)
