@@ -73,7 +73,7 @@ def test_token_signer_matches_common_issue_token_byte_for_byte():
     from common.internal_auth import issue_token, verify_token
     from gateway.upstream import TokenSigner
 
-    SECRET = "an-internal-secret-of-32-bytes-or-more"  # noqa: N806
+    SECRET = "an-internal-secret-of-32-bytes-or-more"
     claims = {"tid": "t-1", "tcc": "ADB01", "tsc": "01", "ip": "203.0.113.9", "pid": None,
               "acc": [{"tenant_id": "t-1", "account_id": "a-1", "role": "locataire"}], "sref": "s"}
     now = int(time.time())
