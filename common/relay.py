@@ -111,6 +111,7 @@ class Relay:
                  batch_size: int = 500, sweep_interval: float = 5.0, retention: timedelta = timedelta(days=7),
                  purge_interval: float = 3600.0, unroutable_backoff: tuple[float, float] = (1.0, 300.0),
                  reconnect_backoff: tuple[float, float] = (0.5, 30.0), publish_timeout: float = 30.0,
+                 concurrency: int = 2,
                  registry: CollectorRegistry | None = None,
                  name: str = "relay") -> None:
         self.pool = pool
@@ -124,6 +125,7 @@ class Relay:
         self.unroutable_backoff = unroutable_backoff
         self.reconnect_backoff = reconnect_backoff
         self.publish_timeout = publish_timeout
+        self.concurrency = concurrency
         self.name = name
         self.metrics = _metrics_for(registry)
         self._connection: AbstractConnection | None = None
@@ -204,11 +206,35 @@ class Relay:
             if not self.connected or (self.listen_dsn is not None and self._listener.is_closed()):
                 raise ConnectionError("connection lost")
             self._wake.clear()
-            claimed = await self.publish_batch()
+            await self.drain()
             await self._housekeeping()
-            if claimed < self.batch_size:
+            if not self._wake.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.sweep_interval)
+
+    async def drain(self) -> int:
+        """Publish until no claimable row is left; return how many rows were claimed.
+
+        One batch at a time while the outbox is nearly empty; when a batch comes back full (a
+        backlog), ``concurrency`` batches run side by side so that the broker confirms one batch
+        while the database claims or marks another (each in its own transaction, SKIP LOCKED).
+        """
+        claimed = await self.publish_batch()
+        if claimed < self.batch_size:
+            return claimed
+        totals = [claimed]
+
+        async def worker() -> None:
+            while not self._stopping.is_set():
+                count = await self.publish_batch()
+                totals.append(count)
+                if count < self.batch_size:
+                    return
+
+        async with asyncio.TaskGroup() as group:
+            for _ in range(self.concurrency):
+                group.create_task(worker())
+        return sum(totals)
 
     async def publish_batch(self) -> int:
         """Claim, publish and mark one batch; return how many rows were claimed.
