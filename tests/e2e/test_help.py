@@ -18,3 +18,17 @@ def test_each_tenant_has_its_own_help_page(system, journey):
         journey.see(tenant.support["hours"])
         journey.absent(other.support["email"])
         journey.checkpoint(f"help-{tenant.onboarded['kind']}")
+
+
+def test_unknown_and_suspended_tenants_get_a_clear_french_page(system, journey):
+    journey.goto("/login?client=NOPE-E2E&societe=00")
+    journey.see_heading("Adresse de connexion inconnue")
+    journey.checkpoint("tenant-unknown")
+
+    tenant = system.new_tenant(name="Agence suspendue E2E")
+    system.operator.call("PATCH", f"/api/v1/tenants/{tenant.id}", {"status": "suspended"})
+    journey.goto(tenant.login_path())
+    journey.see_heading("Espace indisponible")
+    journey.see("Agence suspendue E2E")
+    journey.absent("Je n'ai pas de compte")
+    journey.checkpoint("tenant-suspended")
