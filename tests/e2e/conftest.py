@@ -14,7 +14,7 @@ import shutil
 import pytest
 from playwright.sync_api import sync_playwright
 
-from tests.e2e.browser import AXE_PATH, CHROMIUM_ARGS, SCREENSHOTS, Journey
+from tests.e2e.browser import AXE_PATH, CHROMIUM_ARGS, SCREENSHOTS, WIDTHS, Journey
 from tests.e2e.system import System
 
 
@@ -101,5 +101,7 @@ def pytest_sessionfinish(session, exitstatus):
     target = SCREENSHOTS.parents[1] / "docs" / "screenshots"
     target.mkdir(parents=True, exist_ok=True)
     for name in DOC_SCREENSHOTS:
-        for shot in SCREENSHOTS.glob(f"{name}-*.png"):
-            shutil.copy2(shot, target / shot.name)
+        for width in WIDTHS:
+            shot = SCREENSHOTS / f"{name}-{width}.png"
+            if shot.exists():
+                shutil.copy2(shot, target / shot.name)
