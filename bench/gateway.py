@@ -1,12 +1,13 @@
 """Gateway hop benchmark: the same work through the gateway and directly against the services.
 
-    .venv/bin/python bench/gateway.py [--seconds 4] [--concurrency 8] [--documents 30] [--private-broker]
+    .venv/bin/python bench/gateway.py [--seconds 2] [--rounds 5] [--concurrency 8] [--documents 30]
+                                      [--private-broker]
 
 What runs (nothing faked): the five real processes (tests/e2e/system.py: fresh databases, RabbitMQ,
 an SMTP sink), a tenant onboarded through the public API, one account with ``--documents`` PDFs, a
 person activated through the gateway's pages (email link read from the sink) and logged in.
 Then, for each pair, latency at one client (p50/p99) and throughput at ``--concurrency`` clients,
-each side measured twice, alternating, the better run kept:
+``--rounds`` short phases per side, alternating, the median of each figure kept:
 
 - page:     ``GET /login?client&societe`` (welcome page)   vs tenancy ``GET /internal/tenants/resolve``
 - listing:  ``GET /dashboard`` (accounts + document listing page) vs the three calls it needs, made
@@ -128,10 +129,8 @@ async def measure(make_request, *, seconds: float, concurrency: int) -> dict:
     return {"p50": statistics.median(latencies) * 1000, "p99": quantiles[98] * 1000, "rps": done / elapsed}
 
 
-def _better(a: dict | None, b: dict) -> dict:
-    if a is None:
-        return b
-    return {"p50": min(a["p50"], b["p50"]), "p99": min(a["p99"], b["p99"]), "rps": max(a["rps"], b["rps"])}
+def _median(runs: list[dict]) -> dict:
+    return {key: statistics.median(run[key] for run in runs) for key in ("p50", "p99", "rps")}
 
 
 async def run(system: System, args) -> list[tuple[str, dict, dict]]:
@@ -189,12 +188,12 @@ async def run(system: System, args) -> list[tuple[str, dict, dict]]:
                  ("api: GET /api/v1/tenants/{id} forwarded vs direct", api_gateway, api_direct)]
         results = []
         for name, through, direct in pairs:
-            best_gw = best_direct = None
-            for _ in range(2):
-                best_direct = _better(best_direct, await measure(direct, seconds=args.seconds,
-                                                                 concurrency=args.concurrency))
-                best_gw = _better(best_gw, await measure(through, seconds=args.seconds, concurrency=args.concurrency))
-            results.append((name, best_gw, best_direct))
+            # Short phases, alternating, medians kept: the other tenants of this machine come and go.
+            gw_runs, direct_runs = [], []
+            for _ in range(args.rounds):
+                direct_runs.append(await measure(direct, seconds=args.seconds, concurrency=args.concurrency))
+                gw_runs.append(await measure(through, seconds=args.seconds, concurrency=args.concurrency))
+            results.append((name, _median(gw_runs), _median(direct_runs)))
     return results
 
 
@@ -211,7 +210,8 @@ def report(results, args) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--seconds", type=float, default=2.0, help="length of one measuring phase")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating phases per side (medians kept)")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--documents", type=int, default=30)
     parser.add_argument("--private-broker", action="store_true")
@@ -239,6 +239,7 @@ def main() -> int:
             if node is not None:
                 asyncio.run(node.stop())
     print(report(results, args))
+    print(f"load average at the end: {os.getloadavg()[0]:.2f} (1 min) on {os.cpu_count()} cores")
     return 0
 
 
