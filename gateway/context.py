@@ -12,6 +12,7 @@ import jinja2
 from aiohttp import web
 
 from common.http import REQUEST_ID
+from common.logging import bind_context
 from gateway.edge import CLIENT_IP, EDGE, NO_STORE, VISIT, PageError
 from gateway.tenants import COLOR_PATTERN, TenantResolver
 from gateway.upstream import Reply, Upstream
@@ -67,6 +68,7 @@ async def require_tenant(request: web.Request) -> dict:
         visit.set("c", tenant["client_code"])
         visit.set("s", tenant["societe_code"])
     request[TENANT] = tenant
+    bind_context(tenant_id=tenant.get("id"))
     return tenant
 
 
@@ -106,6 +108,7 @@ async def optional_session(request: web.Request) -> dict | None:
     if reply.status != 200:
         return None
     request[SESSION] = reply.body
+    bind_context(person_id=reply.body.get("person_id"))
     return reply.body
 
 

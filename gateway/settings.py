@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from pydantic import SecretStr, field_validator
+from pydantic import SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from common.settings import ProcessSettings, shared
@@ -47,6 +47,12 @@ class GatewaySettings(ProcessSettings):
         for item in _split(value):
             ipaddress.ip_network(item, strict=False)
         return value
+
+    @model_validator(mode="after")
+    def _secure_cookies_in_production(self):
+        if self.is_production and self.insecure_cookies:
+            raise ValueError("GATEWAY_INSECURE_COOKIES is for local development only, never in production")
+        return self
 
     def upstream_urls(self, service: str) -> list[str]:
         """The replica base URLs of ``service`` (identity, tenancy, documents, notifier)."""
