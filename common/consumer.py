@@ -44,6 +44,7 @@ __all__ = [
     "PermanentError",
     "QueueNames",
     "TransientError",
+    "declare_topology",
     "install_consumer",
     "queue_names",
 ]

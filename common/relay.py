@@ -184,11 +184,16 @@ class Relay:
                     await asyncio.wait_for(self._stopping.wait(), delay)
                 delay = min(delay * 2, self.reconnect_backoff[1])
 
-    async def _connect(self) -> None:
+    async def _listen(self) -> None:
         if self.listen_dsn is not None and (self._listener is None or self._listener.is_closed()):
             await self._close_listener()
             self._listener = await asyncpg.connect(self.listen_dsn)
             await self._listener.add_listener("outbox", self._on_notify)
+            # Losing it wakes the loop, which listens again (and sweeps, since notifications were missed).
+            self._listener.add_termination_listener(self._on_notify)
+
+    async def _connect(self) -> None:
+        await self._listen()
         if not self.connected:
             self._connection = await aio_pika.connect(
                 self.amqp_url, client_properties={"connection_name": f"{self.name}:publish"})
@@ -203,9 +208,10 @@ class Relay:
 
     async def _loop(self) -> None:
         while not self._stopping.is_set():
-            if not self.connected or (self.listen_dsn is not None and self._listener.is_closed()):
-                raise ConnectionError("connection lost")
+            if not self.connected:
+                raise ConnectionError("broker connection lost")
             self._wake.clear()
+            await self._listen()
             await self.drain()
             await self._housekeeping()
             if not self._wake.is_set():

@@ -110,3 +110,28 @@ async def test_purge_deletes_only_sent_rows_older_than_the_retention(backbone):
     remaining = {r["id"] for r in await backbone.pool.fetch("SELECT id FROM outbox WHERE type = 'test.happened'")}
     assert remaining == {recent}
     assert await backbone.pool.fetchval(PENDING) == 1
+
+
+async def test_the_relay_is_woken_by_notify_not_by_its_sweep_and_survives_losing_the_listen_connection(backbone):
+    consumer = backbone.consumer("notified", await _record("notified"))
+    await consumer.start()
+    # A sweep far beyond the test's deadlines: only LISTEN/NOTIFY can make the relay publish in time.
+    relay = backbone.relay(sweep_interval=120)
+    await relay.start()
+    await wait_until(lambda: relay.connected, timeout=10, message="relay connected")
+    await backbone.write(1)
+    await wait_until(_equals(backbone.pool, 1, HANDLED, "notified"), timeout=5, message="handled via NOTIFY")
+
+    # The database drops the listening connection (restart, failover): the relay notices and listens again.
+    killed = await backbone.pool.fetchval(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND query LIKE 'LISTEN%'")
+    assert killed == 1
+    await wait_until(lambda: _listening(backbone), timeout=10, message="listening again")
+    await backbone.write(1)
+    await wait_until(_equals(backbone.pool, 2, HANDLED, "notified"), timeout=5, message="handled after re-listen")
+
+
+async def _listening(backbone) -> bool:
+    return await backbone.pool.fetchval(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'") == 1
