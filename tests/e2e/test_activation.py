@@ -102,6 +102,7 @@ def test_verification_email_can_be_sent_again(system, journey):
     activate(journey, tenant, account, email, PASSWORD)
     system.wait_for_email(email, subject="Confirmation de votre adresse email")
     journey.click("Demander le renvoi de l'email")
+    journey.see("Un nouvel email vient de vous être envoyé")
     see_pending(journey, email)
     journey.checkpoint("activation-resent")
     second = system.wait_for_email(email, count=2, subject="Confirmation de votre adresse email")
