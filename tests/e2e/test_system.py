@@ -28,3 +28,25 @@ def test_generated_pdf_is_well_formed():
         offset = int(entry.split()[0])
         assert pdf[offset:].startswith(b"%d 0 obj" % number)
     assert "Procès-verbal".encode("cp1252") in pdf and b"\\(2026\\)" in pdf
+
+
+def test_accessibility_check_reports_serious_violations_and_passes_clean_pages(browser):
+    from tests.e2e.browser import Journey
+
+    context = browser.new_context(bypass_csp=True)
+    try:
+        journey = Journey(context.new_page(), system=None)
+        journey.page.set_content('<html lang="fr"><head><title>t</title></head><body><main><h1>Titre</h1>'
+                                 '<img src="data:image/gif;base64,R0lGODlhAQABAAAAACw="><input type="text">'
+                                 "</main></body></html>")
+        journey.axe("broken")
+        assert any("image-alt" in v for v in journey.violations), journey.violations
+        assert any("label" in v for v in journey.violations), journey.violations
+
+        clean = Journey(context.new_page(), system=None)
+        clean.page.set_content('<html lang="fr"><head><title>t</title></head><body><main><h1>Titre</h1>'
+                               '<label for="a">Nom</label><input id="a" type="text"></main></body></html>')
+        clean.axe("clean")
+        assert clean.violations == []
+    finally:
+        context.close()
