@@ -246,8 +246,11 @@ class Consumer:
         try:
             await self._process(message)
         except Exception:
-            # Broker trouble while settling: the message is redelivered and deduplicated.
+            # Could not republish (retry/park) or ack. Give the message back to the queue: it is
+            # redelivered (deduplicated if its work committed) and, past the delivery limit, parked.
             log.exception("consumer.settle_failed", consumer=self.name)
+            with contextlib.suppress(Exception):
+                await message.nack(requeue=True)
         finally:
             if task is not None:
                 self._inflight.discard(task)
@@ -322,6 +325,9 @@ class Consumer:
         """Publish a copy straight to ``queue`` and wait for the confirm; the caller acks after."""
         if self._publish_channel is None:
             raise ConnectionError("publishing connection is down")
+        # Raises when the delivery's channel is closed: the broker redelivers the message anyway,
+        # so a copy published now would only be a duplicate.
+        _ = message.channel
         copy = aio_pika.Message(
             message.body, headers=headers, content_type=message.content_type, message_id=message.message_id,
             correlation_id=message.correlation_id, type=message.type, timestamp=message.timestamp,

@@ -156,6 +156,8 @@ class Relay:
         self._wake.set()
         if self._task is not None:
             try:
+                # wait_for cancels the task on timeout: an unfinished batch rolls back and is
+                # published again later (consumers deduplicate).
                 await asyncio.wait_for(self._task, timeout=30)
             except TimeoutError:
                 log.warning("relay.stop_timeout", relay=self.name)

@@ -197,6 +197,7 @@ async def test_a_message_that_keeps_crashing_the_consumer_is_parked_by_the_deliv
         # Simulates a process that dies while handling this message (before any commit).
         deliveries.append(envelope.id)
         await consumers[-1]._consume_conn.close()
+        await consumers[-1]._publish_conn.close()
         raise RuntimeError("process died")
 
     [event_id] = await backbone.write(1)
