@@ -176,7 +176,8 @@ async def password_form(request: web.Request) -> web.Response:
     if elsewhere:
         return elsewhere
     criteria, _ = await password_criteria(request, email=flow.get("email"))
-    return render(request, "secure_password.html", errors={}, criteria=criteria, problems=[])
+    return render(request, "secure_password.html", errors={}, criteria=criteria, problems=[],
+                  email=flow.get("email"))
 
 
 @routes.post("/activation/password")
