@@ -1,4 +1,20 @@
-"""Application factory of the gateway."""
+"""Application factory of the gateway.
+
+Routes (every page takes ``?client=C&societe=S``; the visit cookie remembers them):
+
+- welcome and login: ``GET /login`` (welcome), ``GET|POST /login/form`` (email + password), ``POST /logout``
+- activation: ``GET|POST /activation`` (provisional credentials), ``GET|POST /merge`` (the same, merge
+  intent), ``/activation/email``, ``/activation/password``, ``/activation/merge``, ``/activation/pending``,
+  ``POST /activation/resend``, ``POST /activation/restart``, ``GET /activation/resume``,
+  ``GET|POST /activation/verify`` (email link), ``GET /done/{verified|merged|reset}``
+- password: ``GET|POST /password/forgot``, ``GET|POST /password/reset`` (email link)
+- after login: ``GET /dashboard`` (``year``, ``category``, ``q``, ``cursor``), ``POST /documents/download``
+  (``document_id``) or ``POST /documents/{id}/download``, ``POST /documents/archive`` (``year``),
+  ``GET /profile``, ``POST /profile/password``, ``POST /profile/sessions/end-others``
+- help and legal: ``GET /help``, ``GET /cgu``, ``GET /confidentialite``
+- assets: ``/static/*``, ``/theme/<hex>.css`` (the tenant colour); files: ``GET /files/<token>``
+- public API: ``/api/v1/*`` (``/api/v1/openapi.json`` merged)
+"""
 
 from __future__ import annotations
 
