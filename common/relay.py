@@ -40,7 +40,7 @@ from common.events import Envelope
 from common.logging import get_logger
 from common.settings import ServiceSettings
 
-__all__ = ["Relay", "install_relay"]
+__all__ = ["Relay", "install_relay", "retry_backoff"]
 
 log = get_logger(__name__)
 
@@ -66,6 +66,11 @@ DELETE FROM outbox WHERE id IN (
     SELECT id FROM outbox WHERE published_at < now() - make_interval(secs => $1) LIMIT $2
 )
 """
+
+
+def retry_backoff(attempts: int, initial: float, cap: float) -> float:
+    """Seconds before the next attempt at an event that failed ``attempts`` times: doubling, capped."""
+    return min(initial * 2 ** min(max(attempts, 0), 30), cap)
 
 
 def _failure_reason(exc: BaseException) -> str:
@@ -271,7 +276,7 @@ class Relay:
                 if reason == "connection":
                     broken = result
                     continue
-                backoff = min(self.unroutable_backoff[0] * 2 ** min(row["attempts"], 30), self.unroutable_backoff[1])
+                backoff = retry_backoff(row["attempts"], *self.unroutable_backoff)
                 await conn.execute(_MARK_FAILED, row["id"], f"{reason}: {result}"[:500], backoff)
                 log.warning("relay.event_not_published", reason=reason, event_id=str(row["id"]),
                             event_type=row["type"], attempts=row["attempts"] + 1, retry_in=backoff,
