@@ -52,3 +52,25 @@ async def test_events_written_while_the_broker_is_down_are_all_published_after_i
     rows = await backbone.pool.fetch("SELECT event_id, count(*) AS n FROM handled GROUP BY event_id")
     assert {r["event_id"] for r in rows} == set(before) | set(during)
     assert all(r["n"] == 1 for r in rows)
+
+
+@pytest.mark.slow
+async def test_relay_and_consumer_started_before_the_broker_exists_catch_up_once_it_starts(backbone, tmp_path):
+    node = RabbitNode(tmp_path / "late-rabbit")
+    try:
+        async def handler(conn, envelope):
+            await conn.execute("INSERT INTO handled (event_id, consumer) VALUES ($1, 'early')", envelope.id)
+
+        consumer = backbone.consumer("early", handler, amqp_url=node.amqp_url)
+        await consumer.start()  # does not fail: keeps trying in the background
+        relay = backbone.relay(amqp_url=node.amqp_url)
+        await relay.start()
+        ids = await backbone.write(5)
+        assert not consumer.connected and not relay.connected
+        assert await backbone.pool.fetchval(PENDING) == 5
+
+        await node.start()
+        await wait_until(_equals(backbone.pool, 5, HANDLED, "early"), timeout=30, message="handled once it started")
+        assert {r["event_id"] for r in await backbone.pool.fetch("SELECT event_id FROM handled")} == set(ids)
+    finally:
+        await node.stop(kill=True)
