@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-# Serialises two copies of one event handled at once (a duplicate publish reaching two
-# replicas): the second waits, then sees the first one's 'sent' row.
-LOCK_DELIVERY = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
-
+# A copy of an event handled again after its email went out finds 'sent' here. Two copies
+# handled at the same moment never both get this far: the consumer's processed_events insert
+# (same primary key) makes the second wait for the first's commit, then skips it.
 GET_DELIVERY_STATUS = "SELECT status FROM deliveries WHERE event_id = $1 AND recipient = $2"
 
 _UPSERT = """
@@ -61,8 +60,4 @@ DELETE_DIGEST_ITEMS = "DELETE FROM digest_items WHERE person_id = $1 AND event_i
 DEFER_DIGEST_ITEMS = """
 UPDATE digest_items SET attempts = $3, retry_at = $4, last_error = $5
 WHERE person_id = $1 AND event_id = ANY($2::uuid[])
-"""
-
-NEXT_DIGEST_DUE = """
-SELECT min(GREATEST(due_at, COALESCE(retry_at, due_at))) FROM digest_items
 """

@@ -84,7 +84,6 @@ class Notifier:
                        display_name: str | None, rendered: rendering.Rendered, brand: Branding) -> None:
         key = domain.delivery_key(envelope.id, recipient)
         address = recipient.lower()
-        await conn.execute(sql.LOCK_DELIVERY, key)
         if await conn.fetchval(sql.GET_DELIVERY_STATUS, envelope.id, address) == "sent":
             log.info("notifier.duplicate_skipped", event_id=str(envelope.id), event_type=envelope.type)
             return
@@ -105,8 +104,9 @@ class Notifier:
             log.warning("notifier.smtp_refused", event_id=str(envelope.id), event_type=envelope.type,
                         reason=str(exc))
             raise DeliveryRefused(str(exc)) from None
+        accepted = self.clock.now()
         await conn.execute(sql.UPSERT_DELIVERY, envelope.id, address, envelope.type, brand.id, message_id,
-                           "sent", None, now, now)
+                           "sent", None, accepted, accepted)
         log.info("notifier.sent", event_id=str(envelope.id), event_type=envelope.type, tenant_id=str(brand.id))
 
     async def _record_outside(self, envelope: Envelope, address: str, message_id: str, status: str,

@@ -8,7 +8,6 @@ timeout: try again later) or :class:`SmtpPermanentError` (5xx: this recipient wi
 from __future__ import annotations
 
 import asyncio
-from email.message import EmailMessage
 
 import aiosmtplib
 
@@ -57,8 +56,8 @@ class SmtpSender:
         await client.connect()
         return client
 
-    async def send(self, message: EmailMessage, *, sender: str, recipient: str) -> None:
-        """Hand ``message`` to the relay for ``recipient``; return once it answered 250."""
+    async def send(self, message: bytes, *, sender: str, recipient: str) -> None:
+        """Hand ``message`` (RFC 5322 bytes) to the relay for ``recipient``; return once it answered 250."""
         async with self._slots:
             client = None
             while self._idle and client is None:
@@ -69,13 +68,13 @@ class SmtpSender:
                 if client is None:
                     client = await self._connect()
                 try:
-                    await client.send_message(message, sender=sender, recipients=[recipient])
+                    await client.sendmail(sender, [recipient], message)
                 except aiosmtplib.SMTPServerDisconnected:
                     if not reused:
                         raise
                     # The relay closed an idle connection: nothing was accepted, so one retry is safe.
                     client = await self._connect()
-                    await client.send_message(message, sender=sender, recipients=[recipient])
+                    await client.sendmail(sender, [recipient], message)
             except aiosmtplib.SMTPRecipientsRefused as exc:
                 await _discard(client)
                 refusal = exc.recipients[0]

@@ -29,13 +29,13 @@ async def devsink(aiohttp_client):
     await server.wait_closed()
 
 
-def _mail(to: str, subject: str, html: str = "<p>Bonjour</p>", text: str = "Bonjour") -> EmailMessage:
+def _mail(to: str, subject: str, html: str = "<p>Bonjour</p>", text: str = "Bonjour") -> bytes:
     message = EmailMessage()
     message["From"], message["To"], message["Subject"] = "webmaster@moncompte.immo", to, subject
     message["Message-ID"] = "<abc@moncompte.immo>"
     message.set_content(text)
     message.add_alternative(html, subtype="html")
-    return message
+    return message.as_bytes()
 
 
 async def test_api_lists_messages_newest_first_with_recipient_subject_text_and_html(devsink):
