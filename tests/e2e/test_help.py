@@ -18,6 +18,13 @@ def test_each_tenant_has_its_own_help_page(system, journey):
         journey.see(tenant.support["hours"])
         journey.absent(other.support["email"])
         journey.checkpoint(f"help-{tenant.onboarded['kind']}")
+    # The legal pages linked from every page's footer.
+    journey.click("CGU")
+    journey.see_heading("Conditions générales d'utilisation")
+    journey.checkpoint("cgu")
+    journey.click("Politique de confidentialité")
+    journey.see_heading("Politique de confidentialité")
+    journey.checkpoint("privacy")
 
 
 def test_unknown_and_suspended_tenants_get_a_clear_french_page(system, journey):
