@@ -111,6 +111,8 @@ def activate(j: Journey, tenant: Tenant, account: Account, email: str, password:
 def verify_from_email(j: Journey, system: System, email: str, *, count: int = 1, shots: bool = False) -> str:
     """Open the ``count``-th verification email's link and press VALIDER MON EMAIL; return the link."""
     mail = system.wait_for_email(email, count=count, subject="Confirmation de votre adresse email")
+    assert "webmaster@moncompte.immo" in str(mail.message["From"])
+    assert "VALIDER MON EMAIL" in mail.html()
     link = link_in(mail, "/activation/verify")
     j.goto(link)
     if shots:

@@ -38,6 +38,7 @@ def ask_reset(j: Journey, tenant: Tenant, identifier: str, *, shots: bool = Fals
 
 def reset_from_email(j: Journey, system: System, email: str, password: str, *, count: int, shots: bool = False):
     mail = system.wait_for_email(email, count=count, subject=RESET_SUBJECT)
+    assert "RÉINITIALISER MON MOT DE PASSE" in mail.html()
     j.goto(link_in(mail, "/password/reset"))
     j.see("Au moins 6 caractères")
     j.fill("Nouveau mot de passe", password)
