@@ -87,3 +87,24 @@ def test_account_of_a_second_agency_is_merged_from_that_agencys_url(system, jour
         journey.see("Convocation AG syndic")
         journey.see("Compte rendu de gestion T2")
     journey.checkpoint("dashboard-multi-agency")
+
+
+def test_activating_with_an_address_already_in_use_turns_into_a_merge(system, journey):
+    tenant = system.new_tenant()
+    directory = residence_directory(tenant, ("C1", "coproprietaire", None), ("C2", "coproprietaire", None))
+    accounts = accounts_with_credentials(tenant, directory, "C1", "C2")
+    email = unique_email("known")
+    activated_person(journey, system, tenant, accounts["C1"], email)
+
+    open_login(journey, tenant, shot=None)
+    enter_provisional(journey, accounts["C2"], option="Je n'ai pas de compte", shot=None)
+    journey.field("Adresse email").fill(email)
+    journey.click("CONTINUER")
+    journey.see_heading("Fusion de comptes")
+    journey.fill("Mot de passe", PASSWORD)
+    journey.click("CONTINUER")
+    journey.see("Vos comptes ont bien été fusionnés")
+
+    login(journey, tenant, email, PASSWORD)
+    journey.see(accounts["C1"].display_name)
+    journey.see(accounts["C2"].display_name)
