@@ -71,6 +71,16 @@ def _readiness(url: str) -> tuple[bool, str]:
         return False, repr(exc)
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the test process dies (Linux), so no service outlives a killed run."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 def log_tail(path: Path, lines: int = 40) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -242,7 +252,8 @@ class System:
             service.log_path = self.logs_dir / f"{service.name}.log"
             log = service.log_path.open("wb")
             service.process = subprocess.Popen([sys.executable, "-m", service.module], cwd=ROOT, env=env,
-                                               stdout=log, stderr=subprocess.STDOUT)
+                                               stdout=log, stderr=subprocess.STDOUT,
+                                               preexec_fn=_die_with_parent)
             log.close()
         self._wait_ready()
         return self
