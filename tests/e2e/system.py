@@ -11,6 +11,7 @@ load directories, issue provisional credentials, upload PDFs and read emails fro
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import os
 import re
 import signal
@@ -71,14 +72,18 @@ def _readiness(url: str) -> tuple[bool, str]:
         return False, repr(exc)
 
 
+try:  # loaded here, not in the child: between fork and exec the child must not import anything
+    _LIBC = ctypes.CDLL(None, use_errno=True)
+except OSError:
+    _LIBC = None
+_PR_SET_PDEATHSIG = 1
+_SIGTERM = int(signal.SIGTERM)
+
+
 def _die_with_parent() -> None:
     """In the child before exec: SIGTERM when the test process dies (Linux), so no service outlives a killed run."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
+    if _LIBC is not None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, _SIGTERM)
 
 
 def log_tail(path: Path, lines: int = 40) -> str:
