@@ -2,8 +2,9 @@
 
     .venv/bin/python bench/login.py [--seconds 8] [--concurrency 8] [--persons 64]
 
-What runs (nothing faked): a real identity process (``python -m services.identity serve``) on a
-fresh PostgreSQL database, with the production argon2id parameters (OWASP: 19456 KiB, t=2, p=1)
+What runs (nothing faked): a real identity process (this script with ``--serve``: the app of
+``python -m services.identity``, without the broker, which is not on the login path) on a fresh
+PostgreSQL database, with the production argon2id parameters (OWASP: 19456 KiB, t=2, p=1)
 and its default hashing pool (one thread per core, bounded queue). Persons are inserted verified,
 all with one argon2id hash made with those parameters.
 
@@ -125,7 +126,7 @@ async def run(args) -> None:
            "INTERNAL_AUTH_SECRET": SECRET, "LOG_LEVEL": "WARNING", "ENVIRONMENT": "development",
            "EVENTS_EXCHANGE": f"bench.login.{uuid.uuid4().hex[:8]}"}
     log_file = open(Path(tempfile.gettempdir()) / f"bench-login-{port}.log", "wb")  # noqa: ASYNC230
-    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "services.identity", "serve", cwd=ROOT,
+    process = await asyncio.create_subprocess_exec(sys.executable, __file__, "--serve", cwd=ROOT,
                                                    env=env, stdout=log_file, stderr=log_file)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -179,7 +180,7 @@ async def run(args) -> None:
             async def prober() -> None:
                 while time.perf_counter() < deadline:
                     storm_probe.append(await client.introspect(session, probe_session))
-                    await asyncio.sleep(0.01)
+                    await asyncio.sleep(0.05)  # a page view every 50 ms alongside the storm
 
             started = time.perf_counter()
             await asyncio.gather(*(worker(n) for n in range(args.concurrency)), prober())
@@ -226,12 +227,33 @@ async def run(args) -> None:
           + (f"; 429 answered in p50 {_pct(busy_latency, .5) * 1000:.1f} ms" if busy_latency else ""))
 
 
+def serve() -> None:
+    """The identity process under test: the real app, settings from the environment, without the
+    broker (the relay and the consumer are not on the login path; the bench must not depend on them)."""
+    from aiohttp import web
+
+    from common.db import migrate
+    from common.settings import load_settings
+    from services.identity.__main__ import TRACKS
+    from services.identity.app import create_app
+
+    settings = load_settings(IdentitySettings)
+    asyncio.run(migrate(settings.database_url, TRACKS))
+    web.run_app(create_app(settings, with_broker=False), host="127.0.0.1", port=settings.port, access_log=None,
+                print=None)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--persons", type=int, default=64)
-    asyncio.run(run(parser.parse_args()))
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve()
+    else:
+        asyncio.run(run(args))
 
 
 if __name__ == "__main__":

@@ -65,7 +65,7 @@ async def _deps_context(app: web.Application) -> AsyncIterator[None]:
     settings: IdentitySettings = app[SETTINGS_KEY]
     hasher = Hasher(memory_kib=settings.argon2_memory_kib, time_cost=settings.argon2_time_cost,
                     parallelism=settings.argon2_parallelism, workers=settings.hash_workers,
-                    queue_per_worker=settings.hash_queue_per_worker)
+                    queue_per_worker=settings.hash_queue_per_worker, nice=settings.hash_thread_nice)
     tenants = TenantPolicy(tenancy_url=settings.tenancy_url, secret=settings.internal_auth_secret.get_secret_value(),
                            default_min_length=settings.password_min_length,
                            cache_seconds=settings.tenant_settings_cache_seconds)

@@ -7,15 +7,17 @@ from datetime import timedelta
 
 from common.logging import get_logger
 from services.identity import repository as sql
-from services.identity.core import Caller, Deps, audit, check_window, event, hit_window, link_url
+from services.identity.core import Caller, Deps, audit, event, hit_window, link_url
 from services.identity.domain import (
     InvalidEmail,
+    Window,
     email_key,
     login_failure,
     login_gate,
     new_secret,
     normalise_email,
     normalise_login,
+    window_hit,
 )
 from services.identity.errors import (
     ConfirmationMismatch,
@@ -41,17 +43,18 @@ async def login(deps: Deps, caller: Caller, *, email: str, password: str) -> dic
     """Open a session. Unknown email, wrong password, unverified or locked: one answer, same cost."""
     s = deps.settings
     now = deps.clock.now()
-    async with deps.pool.acquire() as conn:
-        retry_after = _ip_key(caller) and await check_window(conn, _ip_key(caller), now=now,
-                                                             limit=s.ip_failure_limit,
-                                                             period_seconds=s.ip_failure_window_seconds)
-        if retry_after:
+    try:
+        key = email_key(normalise_email(email))
+    except InvalidEmail:
+        key = None
+    # One round trip: the person (if any) and this IP's failure window.
+    row = await deps.pool.fetchrow(sql.LOGIN_LOOKUP, key, _ip_key(caller))
+    if row["ip_count"]:
+        _, retry_after = window_hit(Window(row["ip_count"], row["ip_started_at"]), now=now,
+                                    limit=s.ip_failure_limit, period_seconds=s.ip_failure_window_seconds)
+        if retry_after is not None:
             raise TooManyRequests(retry_after)
-        try:
-            key = email_key(normalise_email(email))
-        except InvalidEmail:
-            key = None
-        person = await conn.fetchrow(sql.PERSON_FOR_LOGIN, key) if key else None
+    person = row if row["id"] is not None else None
     gate = None
     if person is not None:
         gate = login_gate(failures=person["failed_logins"], last_failed_at=person["last_failed_at"],
@@ -77,15 +80,14 @@ async def login(deps: Deps, caller: Caller, *, email: str, password: str) -> dic
                             ip=caller.ip, reason=reason)
     if failed:
         raise InvalidCredentials()
-    async with deps.pool.acquire() as conn, conn.transaction():
-        if rehash:
-            await conn.execute(sql.REHASH_PERSON, person["id"], await deps.hash(password))
-        await conn.execute(sql.PERSON_LOGIN_SUCCEEDED, person["id"], now)
-        session_id = new_secret(32)
-        await conn.execute(sql.INSERT_SESSION, deps.hash_token(session_id), new_secret(12), person["id"],
-                           _uuid_or_none(caller.tenant_id), caller.ip, now, person["last_login_at"])
-        await audit(conn, deps, "login_succeeded", tenant_id=caller.tenant_id, person_id=person["id"], ip=caller.ip)
-        return {"session_id": session_id, "person_id": str(person["id"])}
+    if rehash:
+        await deps.pool.execute(sql.REHASH_PERSON, person["id"], await deps.hash(password))
+    session_id = new_secret(32)
+    # One statement (atomic by itself): the login path is hash-bound, every round trip saved counts.
+    await deps.pool.execute(sql.LOGIN_SUCCEEDED, deps.hash_token(session_id), new_secret(12), person["id"], now,
+                            _uuid_or_none(caller.tenant_id), caller.ip, person["last_login_at"])
+    log.info("identity.audit", kind="login_succeeded", tenant_id=caller.tenant_id, person_id=str(person["id"]))
+    return {"session_id": session_id, "person_id": str(person["id"])}
 
 
 async def _count_failure(conn, deps: Deps, caller: Caller, person) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -102,16 +102,6 @@ async def hit_window(conn: asyncpg.Connection, key: str, *, now: datetime, limit
     if retry_after is None:
         await conn.execute(sql.SAVE_WINDOW, key, new.count, new.started_at, now)
     return retry_after
-
-
-async def check_window(conn: asyncpg.Connection, key: str, *, now: datetime, limit: int, period_seconds: int
-                       ) -> int | None:
-    """``retry_after`` if the window ``key`` is already at its limit (counts nothing)."""
-    row = await conn.fetchrow("SELECT count, started_at FROM throttle WHERE key = $1", key)
-    if row is None or now >= row["started_at"] + timedelta(seconds=period_seconds) or row["count"] < limit:
-        return None
-    end = row["started_at"] + timedelta(seconds=period_seconds)
-    return max(1, int((end - now).total_seconds()) + 1)
 
 
 def raise_if_limited(retry_after: int | None) -> None:

@@ -3,13 +3,15 @@
 Verifying a password is CPU work of ~30 ms: run inline it would stall every other request.
 The pool has one thread per core (argon2-cffi releases the GIL) and a bounded queue: once
 ``workers * queue_per_worker`` verifications are waiting, :class:`HasherBusy` is raised and the
-caller answers 429 instead of letting latency grow without bound.
+caller answers 429 instead of letting latency grow without bound. The threads can run at a lower
+OS priority (``nice``) so that a login storm does not slow down the pages of logged-in people.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from argon2 import PasswordHasher, Type
@@ -22,17 +24,29 @@ class HasherBusy(Exception):
     """Too many hashing jobs are waiting; the caller should retry shortly."""
 
 
+def _lower_priority(nice: int) -> None:
+    """Give this hashing thread a higher nice value (Linux: per thread), so that the event loop,
+    which serves every other request, preempts hashing instead of queueing behind it."""
+    if nice <= 0 or not hasattr(os, "setpriority"):
+        return
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+    except OSError:
+        pass  # not permitted here: hashing simply keeps the normal priority
+
+
 class Hasher:
     """Hash and verify passwords with fixed argon2id parameters."""
 
     def __init__(self, *, memory_kib: int, time_cost: int, parallelism: int, workers: int | None = None,
-                 queue_per_worker: int = 8) -> None:
+                 queue_per_worker: int = 8, nice: int = 0) -> None:
         self._ph = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism,
                                   hash_len=32, salt_len=16, type=Type.ID)
         self.workers = workers or os.cpu_count() or 1
         self._limit = self.workers * (1 + queue_per_worker)
         self._pending = 0
-        self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="argon2")
+        self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="argon2",
+                                        initializer=_lower_priority, initargs=(nice,))
         # Unknown emails are verified against this, so they cost the same time as known ones.
         self._dummy = self._ph.hash("dummy password for timing equality")
 

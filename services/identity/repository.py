@@ -13,9 +13,13 @@ PERSON_BY_ID = "SELECT * FROM persons WHERE id = $1"
 PERSON_BY_ID_FOR_UPDATE = "SELECT * FROM persons WHERE id = $1 FOR UPDATE"
 VERIFIED_PERSON_BY_EMAIL = "SELECT * FROM persons WHERE email_key = $1 AND email_verified_at IS NOT NULL"
 VERIFIED_PERSON_BY_EMAIL_FOR_UPDATE = VERIFIED_PERSON_BY_EMAIL + " FOR UPDATE"
-PERSON_FOR_LOGIN = """
-SELECT * FROM persons WHERE email_key = $1
-ORDER BY (email_verified_at IS NOT NULL) DESC, created_at DESC LIMIT 1
+LOGIN_LOOKUP = """
+SELECT p.id, p.email, p.password_hash, p.email_verified_at, p.status, p.failed_logins, p.last_failed_at,
+       p.locked_until, p.last_login_at, t.count AS ip_count, t.started_at AS ip_started_at
+FROM (SELECT 1) AS one
+LEFT JOIN LATERAL (SELECT * FROM persons WHERE email_key = $1
+                   ORDER BY (email_verified_at IS NOT NULL) DESC, created_at DESC LIMIT 1) AS p ON true
+LEFT JOIN throttle AS t ON t.key = $2
 """
 VERIFY_PERSON_EMAIL = "UPDATE persons SET email_verified_at = $2 WHERE id = $1 AND email_verified_at IS NULL"
 DELETE_PERSON = "DELETE FROM persons WHERE id = $1"
@@ -26,9 +30,16 @@ WHERE id = $1
 """
 REHASH_PERSON = "UPDATE persons SET password_hash = $2 WHERE id = $1"
 PERSON_LOGIN_FAILED = "UPDATE persons SET failed_logins = $2, locked_until = $3, last_failed_at = $4 WHERE id = $1"
-PERSON_LOGIN_SUCCEEDED = """
-UPDATE persons SET failed_logins = 0, last_failed_at = NULL, locked_until = NULL, last_login_at = $2
-WHERE id = $1
+# Success of a login: reset the throttle, open the session, audit; one statement.
+LOGIN_SUCCEEDED = """
+WITH person AS (
+    UPDATE persons SET failed_logins = 0, last_failed_at = NULL, locked_until = NULL, last_login_at = $4
+    WHERE id = $3
+), session AS (
+    INSERT INTO sessions (id_hash, ref, person_id, tenant_id, ip, created_at, last_seen_at, previous_login_at)
+    VALUES ($1, $2, $3, $5, $6, $4, $4, $7)
+)
+INSERT INTO audit (at, tenant_id, person_id, kind, ip) VALUES ($4, $5, $3, 'login_succeeded', $6)
 """
 
 # ---- credentials -----------------------------------------------------------------------------
@@ -125,10 +136,6 @@ WHERE hash = $1 AND kind = $2 AND used_at IS NULL AND expires_at > $3
 """
 
 # ---- sessions --------------------------------------------------------------------------------
-INSERT_SESSION = """
-INSERT INTO sessions (id_hash, ref, person_id, tenant_id, ip, created_at, last_seen_at, previous_login_at)
-VALUES ($1, $2, $3, $4, $5, $6, $6, $7)
-"""
 TOUCH_SESSION = """
 UPDATE sessions SET last_seen_at = $2
 WHERE id_hash = $1 AND ended_at IS NULL AND last_seen_at > $3 AND created_at > $4

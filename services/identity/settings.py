@@ -28,6 +28,8 @@ class IdentitySettings(ServiceSettings):
     # Hashing runs in a thread pool sized to the cores; beyond this many waiting per worker: 429.
     hash_workers: int | None = None
     hash_queue_per_worker: int = Field(8, ge=1)
+    # Nice value of the hashing threads (Linux, per thread): other requests preempt hashing. 0 = off.
+    hash_thread_nice: int = Field(10, ge=0, le=19)
 
     token_hash_key: SecretStr = SecretStr(DEV_TOKEN_HASH_KEY)
     verification_token_ttl_seconds: int = 24 * 3600

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import UTC, datetime
@@ -19,10 +20,16 @@ from tests.integration.identity.conftest import CHEAP_ARGON2, Identity, Tenant, 
 
 
 async def test_events_published_and_account_closed_consumed(fresh_database, amqp_url, exchange_name, aiohttp_client):
+    # A broker that accepts TCP but never answers the handshake must fail this test, not hang the suite.
+    async with asyncio.timeout(60):
+        await _scenario(fresh_database, amqp_url, exchange_name, aiohttp_client)
+
+
+async def _scenario(fresh_database, amqp_url, exchange_name, aiohttp_client):
     await migrate(fresh_database, TRACKS)
     settings = IdentitySettings(database_url=fresh_database, tenancy_url=None, environment="test",
                                 amqp_url=amqp_url, events_exchange=exchange_name, **CHEAP_ARGON2)
-    connection = await aio_pika.connect(amqp_url)
+    connection = await aio_pika.connect(amqp_url, timeout=10)
     try:
         channel = await connection.channel()
         exchange = await channel.declare_exchange(exchange_name, aio_pika.ExchangeType.TOPIC, durable=True)

@@ -18,10 +18,10 @@ async def test_login_beyond_hashing_saturation_answers_429(identity):
     await identity.activate(await identity.issue(), email)
     deps = identity.client.app[DEPS]
     deps.hasher.close()
-    deps.hasher = Hasher(memory_kib=4096, time_cost=4, parallelism=1, workers=1, queue_per_worker=1)
+    deps.hasher = Hasher(memory_kib=16384, time_cost=8, parallelism=1, workers=1, queue_per_worker=1)  # ~0.1 s
     responses = await asyncio.gather(*(identity.login(email, ip=f"192.0.2.{i}") for i in range(8)))
     statuses = sorted(r.status for r in responses)
-    assert statuses.count(200) >= 1 and statuses.count(429) >= 4, statuses
+    assert statuses.count(200) >= 2 and statuses.count(429) >= 3, statuses
     busy = [await r.json() for r in responses if r.status == 429]
     assert all(b["error"] == "busy" and b["retry_after"] >= 1 for b in busy)
 
