@@ -30,7 +30,8 @@ def _lower_priority(nice: int) -> None:
     if nice <= 0 or not hasattr(os, "setpriority"):
         return
     try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+        thread = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + nice))
     except OSError:
         pass  # not permitted here: hashing simply keeps the normal priority
 

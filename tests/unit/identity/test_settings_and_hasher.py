@@ -61,3 +61,18 @@ async def test_hasher_refuses_beyond_its_bounded_queue():
         assert await hasher.verify(stored, "Vue-sur-mer-42") == (True, False)  # free again afterwards
     finally:
         hasher.close()
+
+
+async def test_hashing_threads_run_at_a_lower_priority():
+    import os
+    import threading
+
+    base = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    hasher = Hasher(memory_kib=1024, time_cost=1, parallelism=1, workers=1, nice=7)
+    try:
+        thread_nice = await asyncio.get_running_loop().run_in_executor(
+            hasher._pool, lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        assert thread_nice == min(19, base + 7)
+        assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == base  # the event loop keeps its own
+    finally:
+        hasher.close()
