@@ -9,6 +9,7 @@ before a service is called.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 from urllib.parse import urlsplit
 
@@ -160,6 +161,8 @@ def edge_middleware(render_error):
         except ServiceUnavailable as exc:
             log.warning("page.service_unavailable", service=exc.service, path=request.path)
             response = render_error(request, 503, "unavailable.html", {})
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            raise
         except web.HTTPException as exc:
             if exc.status < 400:
                 response = web.Response(status=exc.status, headers=exc.headers)
@@ -168,6 +171,10 @@ def edge_middleware(render_error):
             else:
                 template = "not_found.html" if exc.status in (404, 405) else "refused.html"
                 response = render_error(request, exc.status, template, {})
+        except Exception:
+            # A French page rather than the JSON error of the API middleware; logged once, here.
+            log.exception("page.unhandled_error", method=request.method, path=request.path)
+            response = render_error(request, 500, "error.html", {})
         if not response.prepared:
             _security_headers(request, response)
             if visit.changed:

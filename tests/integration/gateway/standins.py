@@ -255,6 +255,8 @@ def identity_app() -> web.Application:
         body = await request.json()
         if body["email"] == "throttled@example.org":
             return _error(429, "too_many_requests", retry_after=300)
+        if body["email"] == "malformed@example.org":  # an answer outside the contract
+            return web.json_response({"unexpected": True})
         person = state["persons"].get(body["email"])
         if person is None or person["password"] != body["password"]:
             return _error(401, "invalid_credentials")

@@ -161,3 +161,12 @@ async def test_service_down_gives_the_french_503_page(standin_servers, aiohttp_c
     response = await client.get("/login?client=DOWN1&societe=01")
     assert response.status == 503
     assert "Service momentanément indisponible" in visible(await response.text())
+
+
+async def test_an_unexpected_answer_gives_a_french_error_page(system):
+    response = await system.post("/login/form", {"email": "malformed@example.org", "password": "x"})
+    assert response.status == 500
+    assert response.headers["Content-Type"].startswith("text/html")
+    assert "Une erreur est survenue" in visible(await response.text())
+    assert response.headers["Content-Security-Policy"] == CSP
+    assert "moncompte_session" not in response.cookies
