@@ -13,7 +13,7 @@ from gateway.context import TENANT, call, redirect, render, require_tenant
 from gateway.edge import TOKEN_PAGE, VISIT
 from gateway.upstream import Reply
 
-__all__ = ["STEP_PATHS", "password_criteria", "routes"]
+__all__ = ["STEP_PATHS", "finish", "password_criteria", "password_problems", "routes"]
 
 routes = web.RouteTableDef()
 
@@ -53,11 +53,11 @@ def _flow_id(request: web.Request) -> str | None:
 def _to_step(request: web.Request, flow: dict, **params) -> web.Response:
     step = flow.get("step")
     if step == "done":
-        return _done(request, "merged")
+        return finish(request, "merged")
     return redirect(request, STEP_PATHS.get(step, "/activation"), **params)
 
 
-def _done(request: web.Request, what: str) -> web.Response:
+def finish(request: web.Request, what: str) -> web.Response:
     """End of a flow: a new visit id, no flow any more, then the confirmation page."""
     visit = request[VISIT]
     visit.rotate()
@@ -196,11 +196,11 @@ async def password_submit(request: web.Request) -> web.Response:
         return _to_step(request, reply.body)
     if (elsewhere := _flow_reply_or_expired(request, reply)) is not None:
         return elsewhere
-    return await _password_problems(request, "secure_password.html", reply, password, confirmation,
+    return await password_problems(request, "secure_password.html", reply, password, confirmation,
                                     accept_required=not accept)
 
 
-async def _password_problems(request: web.Request, template: str, reply: Reply, password: str, confirmation: str,
+async def password_problems(request: web.Request, template: str, reply: Reply, password: str, confirmation: str,
                              *, accept_required: bool = False, **page) -> web.Response:
     """Re-render a password form with the checklist as identity judged it and each error by its field."""
     errors: dict[str, str] = {}
@@ -305,7 +305,7 @@ async def verify_submit(request: web.Request) -> web.Response:
     token = (await request.post()).get("token", "")
     reply = await call(request, "identity", "POST", "/v1/email/verify", json={"token": token})
     if reply.status == 200:
-        return _done(request, "verified")
+        return finish(request, "verified")
     return render(request, "token_invalid.html", status=400, kind="verify")
 
 

@@ -7,7 +7,7 @@ from aiohttp import web
 from gateway import messages
 from gateway.context import call, redirect, render, require_tenant
 from gateway.edge import TOKEN_PAGE
-from gateway.pages_activation import _done, _password_problems, password_criteria
+from gateway.pages_activation import finish, password_criteria, password_problems
 
 __all__ = ["routes"]
 
@@ -58,7 +58,7 @@ async def reset_submit(request: web.Request) -> web.Response:
     reply = await call(request, "identity", "POST", "/v1/password/reset",
                        json={"token": token, "password": password, "confirmation": confirmation})
     if reply.status == 200:
-        return _done(request, "reset")
+        return finish(request, "reset")
     if reply.status == 400:
         return render(request, "token_invalid.html", status=400, kind="reset")
-    return await _password_problems(request, "reset.html", reply, password, confirmation, token=token)
+    return await password_problems(request, "reset.html", reply, password, confirmation, token=token)
