@@ -161,6 +161,7 @@ def edge_middleware(render_error):
         except ServiceUnavailable as exc:
             log.warning("page.service_unavailable", service=exc.service, path=request.path)
             response = render_error(request, 503, "unavailable.html", {})
+            response.headers["Retry-After"] = "5"
         except (asyncio.CancelledError, KeyboardInterrupt):
             raise
         except web.HTTPException as exc:

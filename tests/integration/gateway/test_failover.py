@@ -91,6 +91,7 @@ async def test_no_replica_answers_gives_the_503_page(standin_servers, aiohttp_cl
     html = visible(await response.text())
     assert "Service momentanément indisponible" in html and "Veuillez réessayer dans quelques instants." in html
     assert response.headers["Content-Security-Policy"].startswith("default-src 'self'")
+    assert response.headers["Retry-After"] == "5"
 
 
 async def test_api_gives_a_json_503_when_the_service_is_down(standin_servers, aiohttp_client):
