@@ -1,22 +1,23 @@
 """Login benchmark: throughput and latency of ``POST /v1/login`` against the hash-bound limit.
 
-    .venv/bin/python bench/login.py [--seconds 8] [--concurrency 8] [--persons 64]
+    .venv/bin/python bench/login.py [--rounds 5] [--seconds 3] [--concurrency 8] [--persons 64]
 
 What runs (nothing faked): a real identity process (this script with ``--serve``: the app of
 ``python -m services.identity``, without the broker, which is not on the login path) on a fresh
 PostgreSQL database, with the production argon2id parameters (OWASP: 19456 KiB, t=2, p=1)
-and its default hashing pool (one thread per core, bounded queue). Persons are inserted verified,
-all with one argon2id hash made with those parameters.
+and its default hashing pool (one thread per core, bounded queue, threads at nice +10). Persons
+are inserted verified, all with one argon2id hash made with those parameters.
 
-Measured in the same run:
-- reference: the time of one argon2id verification in this process, single-threaded (median of
-  30), and the hash-bound limit = cores / that time (logins per second if hashing were all);
-- login at one client: p50/p99 latency;
-- login at ``--concurrency`` clients for ``--seconds``: throughput, p50/p99, ratio to the limit;
-- a cheap call (session introspection) at one client, idle and during the login storm: p99 ratio;
-- reference 2: bare verifications per second in a pool of ``cores`` threads (no HTTP, no database);
-- a burst of 20x the pool's capacity at once: how many answered 429 (busy) instead of queueing.
-The reference is measured before and after the load; the better (faster) one is kept.
+Measured in the same run, in ``--rounds`` rounds that alternate the references and the load
+(medians reported, so that other load on the machine weighs on both sides alike):
+- reference: the hash-bound limit = cores / the time of one argon2id verification in this
+  process (median of 10, single-threaded); and the bare throughput of a pool of ``cores``
+  threads verifying for ``--seconds`` (no HTTP, no database);
+- the storm: ``--concurrency`` clients logging in back to back for ``--seconds``: throughput and
+  its ratio to both references, latency p50/p99; beside it a page view (session
+  introspection) every 50 ms, whose p99 is compared with the same call on an idle service;
+- before the rounds: login latency at one client;
+- after them: a burst far above the pool's capacity, which must answer 429 (busy), not queue.
 The load generator shares the machine's cores with the server: read the ratios.
 """
 
@@ -73,12 +74,12 @@ def pool_reference(stored: str, settings: IdentitySettings, cores: int, seconds:
     return sum(counts) / (time.perf_counter() - started)
 
 
-def reference(settings: IdentitySettings) -> tuple[float, str]:
+def reference(settings: IdentitySettings, count: int = 30) -> tuple[float, str]:
     ph = PasswordHasher(time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib,
                         parallelism=settings.argon2_parallelism, hash_len=32, salt_len=16, type=Type.ID)
     stored = ph.hash(PASSWORD)
     times = []
-    for _ in range(30):
+    for _ in range(count):
         started = time.perf_counter()
         ph.verify(stored, PASSWORD)
         times.append(time.perf_counter() - started)
@@ -115,11 +116,38 @@ class Client:
         return time.perf_counter() - started
 
 
+async def storm(client: Client, session, emails: list[str], *, seconds: float, concurrency: int,
+                probe_session: str) -> dict:
+    """``concurrency`` clients logging in back to back for ``seconds``, a page view every 50 ms beside."""
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    probe: list[float] = []
+    deadline = time.perf_counter() + seconds
+
+    async def worker(n: int) -> None:
+        i = n
+        while time.perf_counter() < deadline:
+            status, elapsed, _ = await client.login(session, emails[i % len(emails)], f"198.51.100.{n}")
+            statuses[status] = statuses.get(status, 0) + 1
+            if status == 200:
+                latencies.append(elapsed)
+            i += concurrency
+
+    async def prober() -> None:
+        while time.perf_counter() < deadline:
+            probe.append(await client.introspect(session, probe_session))
+            await asyncio.sleep(0.05)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(n) for n in range(concurrency)), prober())
+    duration = time.perf_counter() - started
+    return {"rate": statuses.get(200, 0) / duration, "latencies": latencies, "statuses": statuses, "probe": probe}
+
+
 async def run(args) -> None:
     settings = IdentitySettings()  # production argon2 defaults
     cores = os.cpu_count() or 1
-    ref_before, stored = reference(settings)
-    pool_before = pool_reference(stored, settings, cores)
+    _, stored = reference(settings)
     dsn = await create_test_database(ADMIN_DSN, prefix="bench_login")
     port = free_port()
     env = {**os.environ, "IDENTITY_DATABASE_URL": dsn, "IDENTITY_PORT": str(port), "IDENTITY_TENANCY_URL": "",
@@ -129,6 +157,7 @@ async def run(args) -> None:
     process = await asyncio.create_subprocess_exec(sys.executable, __file__, "--serve", cwd=ROOT,
                                                    env=env, stdout=log_file, stderr=log_file)
     base = f"http://127.0.0.1:{port}"
+    rounds = []
     try:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
             async def ready():
@@ -149,9 +178,7 @@ async def run(args) -> None:
             finally:
                 await conn.close()
             client = Client(base)
-
-            # Warm-up, and the session used by the "cheap call" probe.
-            status, _, body = await client.login(session, emails[0], "192.0.2.1")
+            status, _, body = await client.login(session, emails[0], "192.0.2.1")  # warm-up
             assert status == 200, body
             probe_session = body["session_id"]
 
@@ -162,37 +189,18 @@ async def run(args) -> None:
                 single.append(elapsed)
             idle_probe = [await client.introspect(session, probe_session) for _ in range(200)]
 
-            # The storm: --concurrency clients logging in back to back.
-            latencies: list[float] = []
-            statuses: dict[int, int] = {}
-            storm_probe: list[float] = []
-            deadline = time.perf_counter() + args.seconds
-
-            async def worker(n: int) -> None:
-                i = n
-                while time.perf_counter() < deadline:
-                    status, elapsed, _ = await client.login(session, emails[i % len(emails)], f"198.51.100.{n}")
-                    statuses[status] = statuses.get(status, 0) + 1
-                    if status == 200:
-                        latencies.append(elapsed)
-                    i += args.concurrency
-
-            async def prober() -> None:
-                while time.perf_counter() < deadline:
-                    storm_probe.append(await client.introspect(session, probe_session))
-                    await asyncio.sleep(0.05)  # a page view every 50 ms alongside the storm
-
-            started = time.perf_counter()
-            await asyncio.gather(*(worker(n) for n in range(args.concurrency)), prober())
-            duration = time.perf_counter() - started
+            # Rounds alternate the references and the storm, so that the other load on the machine
+            # weighs on both sides alike; medians are reported.
+            for _ in range(args.rounds):
+                one_verify, _ = reference(settings, count=10)
+                bare = await asyncio.to_thread(pool_reference, stored, settings, cores, args.seconds)
+                result = await storm(client, session, emails, seconds=args.seconds, concurrency=args.concurrency,
+                                     probe_session=probe_session)
+                rounds.append({"limit": cores / one_verify, "bare": bare, **result})
 
             # Beyond saturation: a burst far above the pool's capacity answers 429 at once.
             burst = await asyncio.gather(*(client.login(session, emails[i % len(emails)], f"203.0.113.{i % 250}")
                                            for i in range(20 * cores * (1 + settings.hash_queue_per_worker) // 4)))
-            burst_statuses: dict[int, int] = {}
-            for status, _, _ in burst:
-                burst_statuses[status] = burst_statuses.get(status, 0) + 1
-            busy_latency = [e for s, e, _ in burst if s == 429]
     finally:
         process.terminate()
         try:
@@ -201,26 +209,33 @@ async def run(args) -> None:
             process.kill()
         log_file.close()
         await drop_test_database(dsn)
-    ref_after, _ = reference(settings)
-    pool_after = pool_reference(stored, settings, cores)
-    pool_limit = max(pool_before, pool_after)
-    verify_s = min(ref_before, ref_after)
-    limit = cores / verify_s
-    ok = statuses.get(200, 0)
-    throughput = ok / duration
+
+    med = statistics.median
+    limit = med(r["limit"] for r in rounds)
+    latencies = [x for r in rounds for x in r["latencies"]]
+    storm_probe = [x for r in rounds for x in r["probe"]]
+    statuses: dict[int, int] = {}
+    for r in rounds:
+        for k, v in r["statuses"].items():
+            statuses[k] = statuses.get(k, 0) + v
+    burst_statuses: dict[int, int] = {}
+    for status, _, _ in burst:
+        burst_statuses[status] = burst_statuses.get(status, 0) + 1
+    busy_latency = [e for s, e, _ in burst if s == 429]
     print(f"argon2id m={settings.argon2_memory_kib} t={settings.argon2_time_cost} p={settings.argon2_parallelism};"
-          f" cores={cores}")
-    print(f"reference: one verify {verify_s * 1000:.1f} ms (before {ref_before * 1000:.1f}, after"
-          f" {ref_after * 1000:.1f}) -> hash-bound limit {limit:.1f} logins/s")
-    print(f"reference: bare pool of {cores} threads verifying: {pool_limit:.1f} verifies/s (before {pool_before:.1f},"
-          f" after {pool_after:.1f}) = {pool_limit / limit:.2f} of cores/one-verify")
+          f" cores={cores}; {args.rounds} rounds of {args.seconds:.0f} s, {args.concurrency} clients")
+    print(f"reference: cores / one verify = {limit:.1f} logins/s (one verify {cores / limit * 1000:.1f} ms);"
+          f" bare pool of {cores} threads {med(r['bare'] for r in rounds):.1f} verifies/s")
+    to_limit = [r["rate"] / r["limit"] for r in rounds]
+    to_bare = [r["rate"] / r["bare"] for r in rounds]
+    print(f"login throughput {med(r['rate'] for r in rounds):.1f} logins/s;"
+          f" ratio to cores/one-verify {med(to_limit):.2f} (rounds: {' '.join(f'{x:.2f}' for x in to_limit)});"
+          f" ratio to the bare pool {med(to_bare):.2f} (rounds: {' '.join(f'{x:.2f}' for x in to_bare)})")
+    print(f"login latency under the storm: p50 {_pct(latencies, .5) * 1000:.1f} ms,"
+          f" p99 {_pct(latencies, .99) * 1000:.1f} ms; statuses {statuses}")
     print(f"login, 1 client: p50 {_pct(single, .5) * 1000:.1f} ms, p99 {_pct(single, .99) * 1000:.1f} ms"
-          f" ({_pct(single, .5) / verify_s:.2f}x one verify)")
-    print(f"login, {args.concurrency} clients, {duration:.1f} s: {throughput:.1f} logins/s = {throughput / limit:.2f}"
-          f" of the limit ({throughput / pool_limit:.2f} of the bare pool);"
-          f" p50 {_pct(latencies, .5) * 1000:.1f} ms, p99 {_pct(latencies, .99) * 1000:.1f} ms;"
-          f" statuses {statuses}")
-    print(f"introspection p99: idle {_pct(idle_probe, .99) * 1000:.2f} ms, during the storm"
+          f" ({_pct(single, .5) * limit / cores:.2f}x one verify)")
+    print(f"page (introspection) p99: idle {_pct(idle_probe, .99) * 1000:.2f} ms, during the storm"
           f" {_pct(storm_probe, .99) * 1000:.2f} ms ({_pct(storm_probe, .99) / _pct(idle_probe, .99):.2f}x);"
           f" p50 idle {_pct(idle_probe, .5) * 1000:.2f} ms, storm {_pct(storm_probe, .5) * 1000:.2f} ms")
     print(f"burst of {len(burst)} at once: statuses {burst_statuses}"
@@ -245,7 +260,8 @@ def serve() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--persons", type=int, default=64)
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
