@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 from tests.integration.identity.conftest import STRONG_PASSWORD, unique_email
@@ -32,6 +33,7 @@ async def test_first_activation_end_to_end(identity):
     [requested] = await identity.events("identity.email_verification_requested")
     assert requested["email"] == email and requested["display_name"] == "M. Martin"
     assert requested["tenant_id"] == identity.tenant.id
+    assert requested["expires_at"] == (identity.clock.now() + timedelta(hours=24)).isoformat()
     url = urlsplit(requested["verification_url"])
     query = parse_qs(url.query)
     assert f"{url.scheme}://{url.netloc}{url.path}" == "https://www.moncompte.test/activation/verify"

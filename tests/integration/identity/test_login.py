@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 from tests.integration.identity.conftest import STRONG_PASSWORD, Tenant, unique_email
@@ -183,6 +184,7 @@ async def test_forgot_by_email_uses_the_login_url_tenant(identity):
         assert response.status == 202 and await response.json() == {"status": "accepted"}
     [event] = await identity.events("identity.password_reset_requested")
     assert event["email"] == email and event["tenant_id"] == other.id
+    assert event["expires_at"] == (identity.clock.now() + timedelta(hours=1)).isoformat()
     url = urlsplit(event["reset_url"])
     assert url.path == "/password/reset"
     assert parse_qs(url.query)["client"] == [other.client] and parse_qs(url.query)["societe"] == [other.societe]
