@@ -121,10 +121,11 @@ def _require(row, action: str) -> None:
         raise WrongStep(step=str(exc.current)) from None
 
 
-async def _touch(conn, deps: Deps, flow_id: str, row, *, step=None, email=None, person_id=None, keep=True):
+async def _touch(conn, deps: Deps, flow_id: str, row, *, step=None, email=None, person_id=None):
+    """Save the flow's step (others kept unless given) and refresh its idle expiry."""
     step = step or row["step"]
-    email = email if email is not None or not keep else row["email"]
-    person_id = person_id if person_id is not None or not keep else row["person_id"]
+    email = email if email is not None else row["email"]
+    person_id = person_id if person_id is not None else row["person_id"]
     await conn.execute(sql.UPDATE_FLOW, deps.hash_token(flow_id), step, email, person_id, deps.clock.now())
     return flow_json(flow_id, row, step=step, email=email)
 
