@@ -123,7 +123,7 @@ async def forward(request: web.Request) -> web.StreamResponse:
     except (ServiceUnavailable, _TooLarge, aiohttp.ClientError):
         if state.get("too_large"):
             return json_error(413, "payload_too_large", "The request body is too large")
-        log.warning("api.upstream_failed", service=service)
+        log.warning("api.upstream_failed", upstream=service)
         return json_error(503, "service_unavailable", "The service is temporarily unavailable")
     async with upstream:
         return await forward_response(request, upstream, extra_headers={"Cache-Control": "no-store"})

@@ -159,7 +159,7 @@ def edge_middleware(render_error):
         except PageError as exc:
             response = render_error(request, exc.status, exc.template, exc.context)
         except ServiceUnavailable as exc:
-            log.warning("page.service_unavailable", service=exc.service, path=request.path)
+            log.warning("page.service_unavailable", upstream=exc.service, path=request.path)
             response = render_error(request, 503, "unavailable.html", {})
             response.headers["Retry-After"] = "5"
         except (asyncio.CancelledError, KeyboardInterrupt):

@@ -123,24 +123,24 @@ class Upstream:
                                                  allow_redirects=False, **kwargs)
             except aiohttp.ClientConnectorError as exc:
                 last_error = exc  # never connected: nothing was sent, any request may go elsewhere
-                log.warning("upstream.connect_failed", service=self.name, replica=base)
+                log.warning("upstream.connect_failed", upstream=self.name, replica=base)
                 continue
             except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
                 last_error = exc
-                log.warning("upstream.connection_broken", service=self.name, replica=base)
+                log.warning("upstream.connection_broken", upstream=self.name, replica=base)
                 if repeatable and not _is_stream(kwargs.get("data")):
                     continue
                 break
             except TimeoutError as exc:
                 last_error = exc
-                log.warning("upstream.timeout", service=self.name, replica=base)
+                log.warning("upstream.timeout", upstream=self.name, replica=base)
                 break
             if response.status in (502, 503, 504) and repeatable and not _is_stream(kwargs.get("data")):
                 response.release()
                 last_error = RuntimeError(f"status {response.status}")
                 continue
             return response
-        log.error("upstream.unavailable", service=self.name, error=type(last_error).__name__)
+        log.error("upstream.unavailable", upstream=self.name, error=type(last_error).__name__)
         raise ServiceUnavailable(self.name)
 
     async def call(self, method: str, path: str, *, claims: dict, request_id: str | None = None,
@@ -155,7 +155,7 @@ class Upstream:
             response = await self.open(method, path, claims=claims, request_id=request_id, safe=safe, **kwargs)
             async with response:
                 if response.status >= 500:
-                    log.error("upstream.server_error", service=self.name, status=response.status, path=path)
+                    log.error("upstream.server_error", upstream=self.name, status=response.status, path=path)
                     raise ServiceUnavailable(self.name)
                 try:
                     body = await response.json(content_type=None) if response.status != 204 else {}
@@ -163,7 +163,7 @@ class Upstream:
                     body = {}
                 return Reply(response.status, body if body is not None else {}, response.headers)
         except (TimeoutError, aiohttp.ClientError) as exc:
-            log.error("upstream.read_failed", service=self.name, error=type(exc).__name__)
+            log.error("upstream.read_failed", upstream=self.name, error=type(exc).__name__)
             raise ServiceUnavailable(self.name) from exc
 
 
