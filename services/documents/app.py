@@ -44,8 +44,10 @@ def _store_context(store: BlobStore, spool_dir: Path):
     return ctx
 
 
-def create_app(settings: DocumentsSettings, *, clock: Clock | None = None,
-               store: BlobStore | None = None) -> web.Application:
+def create_app(settings: DocumentsSettings, *, clock: Clock | None = None, store: BlobStore | None = None,
+               relay: bool = True) -> web.Application:
+    """The documents app. ``relay=False`` leaves the outbox relay out (tests that do not look at
+    the broker; events still land in the outbox)."""
     app = create_base_app(
         settings,
         service=SERVICE,
@@ -56,7 +58,8 @@ def create_app(settings: DocumentsSettings, *, clock: Clock | None = None,
     app[SIGNING_KEY] = _signing_key(settings)
     install_pool(app, settings.database_url)
     app.cleanup_ctx.append(_store_context(store or create_store(settings), settings.effective_spool_dir))
-    install_relay(app, settings)
+    if relay:
+        install_relay(app, settings)
     if settings.consumer_enabled:
         install_consumer(app, lambda app: Consumer(
             consumers.CONSUMER_NAME, amqp_url=settings.amqp_url, exchange=settings.events_exchange,

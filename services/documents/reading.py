@@ -66,9 +66,9 @@ def decode_cursor(cursor: str) -> tuple[date, uuid.UUID]:
         raise InvalidDocument(errors=[FieldError("cursor", "invalid cursor")]) from None
 
 
-def _like_pattern(q: str | None) -> str:
+def _like_pattern(q: str | None) -> str | None:
     if not q:
-        return "%"
+        return None
     escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
 
@@ -119,12 +119,14 @@ async def list_documents(pool: asyncpg.Pool, *, claimed: list[Mapping], query: L
     categories: dict[str, int] = {}
     years: dict[str, int] = {}
     for r in facet_rows:
-        categories[r["category"]] = categories.get(r["category"], 0) + r["n"]
-        years[str(r["year"])] = years.get(str(r["year"]), 0) + r["n"]
+        for totals, counts in ((categories, r["categories"]), (years, r["years"])):
+            for value, n in counts.items():
+                totals[value] = totals.get(value, 0) + n
     return {
         "items": [document_json(r, keys[r["audience_key"]]) for r in rows],
         "next_cursor": encode_cursor(rows[-1]) if more else None,
-        "facets": {"categories": categories, "years": dict(sorted(years.items(), reverse=True))},
+        "facets": {"categories": {k: n for k, n in categories.items() if n > 0},
+                   "years": {k: n for k, n in sorted(years.items(), reverse=True) if n > 0}},
     }
 
 
@@ -167,7 +169,7 @@ async def iter_archive_documents(pool: asyncpg.Pool, *, claimed: list[Mapping],
     while True:
         async with pool.acquire() as conn:
             rows = await repo.list_page(conn, keys=keys, before=before, year=selection.year,
-                                        category=selection.category, pattern="%", limit=ARCHIVE_PAGE)
+                                        category=selection.category, pattern=None, limit=ARCHIVE_PAGE)
         for row in rows:
             yield row
         if len(rows) < ARCHIVE_PAGE:

@@ -79,48 +79,88 @@ RETURNING audience_key, category, year
 
 DOCUMENT_IN_TENANT = "SELECT withdrawn_at FROM documents WHERE id = $1 AND tenant_id = $2"
 
+# $2 category, $3 year (as text), $4 +1 (publish) or -1 (withdraw). One row per key: concurrent
+# uploads to the same audience serialize on it briefly, which is what keeps the counts exact.
 ADD_COUNT = """
-INSERT INTO document_counts (audience_key, category, year, n) VALUES ($1, $2, $3, $4)
-ON CONFLICT (audience_key, category, year) DO UPDATE SET n = document_counts.n + EXCLUDED.n
+INSERT INTO document_facets AS f (audience_key, categories, years)
+VALUES ($1, jsonb_build_object($2::text, $4::int), jsonb_build_object($3::text, $4::int))
+ON CONFLICT (audience_key) DO UPDATE SET
+    categories = f.categories || jsonb_build_object($2::text, COALESCE((f.categories ->> $2::text)::int, 0) + $4::int),
+    years = f.years || jsonb_build_object($3::text, COALESCE((f.years ->> $3::text)::int, 0) + $4::int)
 """
 
-FACETS = """
-SELECT category, year, sum(n)::int AS n FROM document_counts
-WHERE audience_key = ANY($1::text[]) GROUP BY category, year HAVING sum(n) > 0
-"""
+FACETS = "SELECT categories, years FROM document_facets WHERE audience_key = ANY($1::text[])"
 
 # One index range per audience key, each already in page order (the LATERAL LIMIT stops each
-# early); the outer sort merges at most keys x limit rows. $2/$3 is the keyset cursor, $4/$5 the
-# year as a date range, $6 an ILIKE pattern ('%' = any title).
+# early); the merge sorts at most keys x limit (date, id) pairs read from the index alone
+# (index-only scans: the heap is visited only for the rows of the page). $2/$3 is the keyset
+# cursor, $4/$5 the year as a date range.
 LIST = """
+SELECT documents.id, tenant_id, category, title, documents.doc_date, year, audience_kind, audience_id, audience_key,
+    size, sha256, crc32, content_type, filename, published_at, withdrawn_at
+FROM (
+    SELECT d.doc_date, d.id FROM unnest($1::text[]) AS k(key)
+    CROSS JOIN LATERAL (
+        SELECT doc_date, id FROM documents
+        WHERE audience_key = k.key AND withdrawn_at IS NULL
+          AND (doc_date, id) < ($2::date, $3::uuid) AND doc_date >= $4::date AND doc_date < $5::date
+        ORDER BY doc_date DESC, id DESC
+        LIMIT $6
+    ) AS d
+    ORDER BY d.doc_date DESC, d.id DESC
+    LIMIT $6
+) AS page
+JOIN documents ON documents.id = page.id AND documents.withdrawn_at IS NULL
+ORDER BY page.doc_date DESC, page.id DESC
+"""
+# Separate statements (not "$7 IS NULL OR category = $7") so that the planner picks the
+# (audience_key, category, doc_date, id) index for them.
+LIST_BY_CATEGORY = """
+SELECT documents.id, tenant_id, category, title, documents.doc_date, year, audience_kind, audience_id, audience_key,
+    size, sha256, crc32, content_type, filename, published_at, withdrawn_at
+FROM (
+    SELECT d.doc_date, d.id FROM unnest($1::text[]) AS k(key)
+    CROSS JOIN LATERAL (
+        SELECT doc_date, id FROM documents
+        WHERE audience_key = k.key AND withdrawn_at IS NULL AND category = $7
+          AND (doc_date, id) < ($2::date, $3::uuid) AND doc_date >= $4::date AND doc_date < $5::date
+        ORDER BY doc_date DESC, id DESC
+        LIMIT $6
+    ) AS d
+    ORDER BY d.doc_date DESC, d.id DESC
+    LIMIT $6
+) AS page
+JOIN documents ON documents.id = page.id AND documents.withdrawn_at IS NULL
+ORDER BY page.doc_date DESC, page.id DESC
+"""
+# With a text search ($8, an ILIKE pattern) the title is needed for every candidate row.
+SEARCH = """
 SELECT d.* FROM unnest($1::text[]) AS k(key)
 CROSS JOIN LATERAL (
     SELECT id, tenant_id, category, title, doc_date, year, audience_kind, audience_id, audience_key,
     size, sha256, crc32, content_type, filename, published_at, withdrawn_at FROM documents
     WHERE audience_key = k.key AND withdrawn_at IS NULL
       AND (doc_date, id) < ($2::date, $3::uuid) AND doc_date >= $4::date AND doc_date < $5::date
-      AND title ILIKE $6
+      AND title ILIKE $7
     ORDER BY doc_date DESC, id DESC
-    LIMIT $7
+    LIMIT $6
 ) AS d
 ORDER BY d.doc_date DESC, d.id DESC
-LIMIT $7
+LIMIT $6
 """
-# A separate statement (not "$8 IS NULL OR category = $8") so that the planner picks the
-# (audience_key, category, doc_date, id) index for it.
-LIST_BY_CATEGORY = """
+SEARCH_BY_CATEGORY = """
 SELECT d.* FROM unnest($1::text[]) AS k(key)
 CROSS JOIN LATERAL (
     SELECT id, tenant_id, category, title, doc_date, year, audience_kind, audience_id, audience_key,
     size, sha256, crc32, content_type, filename, published_at, withdrawn_at FROM documents
     WHERE audience_key = k.key AND withdrawn_at IS NULL AND category = $8
       AND (doc_date, id) < ($2::date, $3::uuid) AND doc_date >= $4::date AND doc_date < $5::date
-      AND title ILIKE $6
+      AND title ILIKE $7
     ORDER BY doc_date DESC, id DESC
-    LIMIT $7
+    LIMIT $6
 ) AS d
 ORDER BY d.doc_date DESC, d.id DESC
-LIMIT $7
+LIMIT $6
 """
 
 MAX_UUID = uuid.UUID(int=(1 << 128) - 1)
@@ -133,11 +173,19 @@ async def fetch_accounts(conn: asyncpg.Connection, account_ids: list[uuid.UUID])
 
 
 async def list_page(conn: asyncpg.Connection, *, keys: list[str], before: tuple[date, uuid.UUID] | None,
-                    year: int | None, category: str | None, pattern: str, limit: int) -> list[asyncpg.Record]:
-    """Visible documents for these audience keys, newest first, after the keyset cursor ``before``."""
+                    year: int | None, category: str | None, pattern: str | None,
+                    limit: int) -> list[asyncpg.Record]:
+    """Visible documents for these audience keys, newest first, after the keyset cursor ``before``.
+
+    ``pattern`` is an ILIKE pattern on the title (None: no text search).
+    """
     cursor_date, cursor_id = before or (NO_DATE_HIGH, MAX_UUID)
     low, high = (date(year, 1, 1), date(year + 1, 1, 1)) if year else (NO_DATE_LOW, NO_DATE_HIGH)
-    args = [keys, cursor_date, cursor_id, low, high, pattern, limit]
+    args = [keys, cursor_date, cursor_id, low, high, limit]
+    if pattern is not None:
+        if category:
+            return await conn.fetch(SEARCH_BY_CATEGORY, *args, pattern, category)
+        return await conn.fetch(SEARCH, *args, pattern)
     if category:
         return await conn.fetch(LIST_BY_CATEGORY, *args, category)
     return await conn.fetch(LIST, *args)

@@ -159,7 +159,7 @@ async def _publish(pool, store, clock, *, tenant_id, target: _Target, spooled: S
         if row is None:  # a concurrent upload of the same content won
             row = await conn.fetchrow(repo.SAME_CONTENT, audience.key, metadata.category, spooled.sha256)
             return upload_answer(row), False
-        await conn.execute(repo.ADD_COUNT, audience.key, row["category"], row["year"], 1)
+        await conn.execute(repo.ADD_COUNT, audience.key, row["category"], str(row["year"]), 1)
         await write_event(conn, type=PUBLISHED_EVENT, tenant_id=tenant_id, correlation_id=request_id, payload={
             "document_id": str(row["id"]), "tenant_id": str(tenant_id), "title": row["title"],
             "category": row["category"], "category_label": category.label, "date": row["doc_date"].isoformat(),
@@ -179,5 +179,5 @@ async def withdraw_document(pool: asyncpg.Pool, clock: Clock, *, tenant_id: uuid
             if await conn.fetchrow(repo.DOCUMENT_IN_TENANT, document_id, tenant_id) is None:
                 raise DocumentNotFound()
             return
-        await conn.execute(repo.ADD_COUNT, row["audience_key"], row["category"], row["year"], -1)
+        await conn.execute(repo.ADD_COUNT, row["audience_key"], row["category"], str(row["year"]), -1)
     log.info("document.withdrawn", document_id=str(document_id), tenant_id=str(tenant_id))

@@ -41,6 +41,9 @@ class BlobStore(Protocol):
 
     async def exists(self, sha256: str) -> bool: ...
 
+    def local_path(self, sha256: str) -> Path | None:
+        """A file the process can hand to ``sendfile`` (filesystem store), else None."""
+
 
 class FilesystemStore:
     """Blobs as files under ``root``; written by an atomic rename from the spool directory."""
@@ -56,6 +59,9 @@ class FilesystemStore:
 
     def path(self, sha256: str) -> Path:
         return self.root / blob_key(sha256)
+
+    def local_path(self, sha256: str) -> Path:
+        return self.path(sha256)
 
     async def put_file(self, path: Path, sha256: str, size: int) -> None:
         await asyncio.to_thread(self._put, Path(path), self.path(sha256))
@@ -127,6 +133,9 @@ class S3Store:
 
     def key(self, sha256: str) -> str:
         return self.prefix + blob_key(sha256)
+
+    def local_path(self, sha256: str) -> None:
+        return None
 
     async def exists(self, sha256: str) -> bool:
         from botocore.exceptions import ClientError

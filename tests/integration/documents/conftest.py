@@ -133,6 +133,17 @@ async def harness(fresh_database, tmp_path, aiohttp_client, exchange_name):
     await migrate(fresh_database, TRACKS)
     settings = make_settings(fresh_database, tmp_path, exchange_name, max_upload_bytes=256 * 1024)
     clock = FrozenClock(datetime.now(UTC).replace(microsecond=0))
-    app = create_app(settings, clock=clock)
+    # No relay: these tests read the outbox-free behaviour; test_events.py runs it with the broker.
+    app = create_app(settings, clock=clock, relay=False)
     client = await aiohttp_client(app)
     return Harness(client=client, app=app, clock=clock, settings=settings)
+
+
+@pytest.fixture
+async def relayed_harness(fresh_database, tmp_path, aiohttp_client, exchange_name):
+    """The app with its outbox relay, publishing to this test's exchange."""
+    await migrate(fresh_database, TRACKS)
+    settings = make_settings(fresh_database, tmp_path, exchange_name)
+    clock = FrozenClock(datetime.now(UTC).replace(microsecond=0))
+    app = create_app(settings, clock=clock)
+    return Harness(client=await aiohttp_client(app), app=app, clock=clock, settings=settings)

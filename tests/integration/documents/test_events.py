@@ -28,7 +28,8 @@ async def broker(amqp_url, exchange_name):
     await connection.close()
 
 
-async def test_published_event_carries_the_audience_account_ids(harness, broker, exchange_name):
+async def test_published_event_carries_the_audience_account_ids(relayed_harness, broker):
+    harness = relayed_harness
     channel, exchange = broker
     queue = await channel.declare_queue(exclusive=True)
     await queue.bind(exchange, "documents.document_published")

@@ -41,7 +41,7 @@ async def s3_harness(fresh_database, tmp_path, aiohttp_client, exchange_name, s3
                              s3_endpoint_url=s3_endpoint, s3_access_key_id="test", s3_secret_access_key="test",
                              max_upload_bytes=20 * 1024 * 1024)
     clock = FrozenClock(datetime.now(UTC).replace(microsecond=0))
-    app = create_app(settings, clock=clock)
+    app = create_app(settings, clock=clock, relay=False)
     test_client = await aiohttp_client(app)
     harness = Harness(client=test_client, app=app, clock=clock, settings=settings)
     harness.s3 = client
