@@ -41,7 +41,8 @@ def _identity_client(settings: TenancySettings):
 def create_app(settings: TenancySettings, *, clock: Clock | None = None, relay: bool = True) -> web.Application:
     """The tenancy app: internal endpoints and its part of the public API, behind internal tokens.
 
-    ``relay=False`` leaves the outbox unpublished (tests that read the outbox table, benchmarks).
+    ``relay=False`` opens no broker connection and leaves the outbox unpublished (tests that read the
+    outbox table, benchmarks).
     """
     app = create_base_app(
         settings,
@@ -51,8 +52,9 @@ def create_app(settings: TenancySettings, *, clock: Clock | None = None, relay: 
     )
     app[CLOCK] = clock or SystemClock()
     install_pool(app, settings.database_url)
-    install_broker(app, settings.amqp_url, name=f"{SERVICE}-publish")
     if relay:
+        # The broker connection serves the readiness check; the relay opens its own.
+        install_broker(app, settings.amqp_url, name=f"{SERVICE}-publish")
         install_relay(app, settings)
     app.cleanup_ctx.append(_identity_client(settings))
     app.router.add_routes(routes)

@@ -65,6 +65,7 @@ async def import_directory(
     """
     async with pool.acquire() as conn, conn.transaction():
         await require_active_tenant(conn, tenant_id, lock=True)
+        await conn.execute(sql.TUNE_BULK_TRANSACTION)
         residence_refs, lot_refs = domain.referenced_refs(document.residences, document.lots, document.accounts)
         known_residences = [r["ref"] for r in await conn.fetch(sql.SELECT_RESIDENCE_REFS, tenant_id,
                                                                list(residence_refs))] if residence_refs else []

@@ -13,7 +13,7 @@ from tests.integration.tenancy.conftest import Tenancy, make_tenancy, sample_dir
 
 async def test_tenancy_events_reach_the_exchange_with_their_routing_keys(fresh_database, exchange_name, amqp_url,
                                                                         aiohttp_client):
-    connection = await aio_pika.connect_robust(amqp_url)
+    connection = await aio_pika.connect_robust(amqp_url, timeout=15)  # fail, never hang, if the broker is stuck
     try:
         channel = await connection.channel()
         exchange = await channel.declare_exchange(exchange_name, aio_pika.ExchangeType.TOPIC, durable=True)
