@@ -16,7 +16,7 @@ from common.internal_auth import InternalClaims
 from common.logging import get_logger
 from services.identity import repository as sql
 from services.identity.domain import Window, hash_secret, window_hit
-from services.identity.errors import Busy, TooManyRequests
+from services.identity.errors import Busy
 from services.identity.hashing import Hasher, HasherBusy
 from services.identity.settings import IdentitySettings
 from services.identity.tenants import TenantPolicy
@@ -102,11 +102,6 @@ async def hit_window(conn: asyncpg.Connection, key: str, *, now: datetime, limit
     if retry_after is None:
         await conn.execute(sql.SAVE_WINDOW, key, new.count, new.started_at, now)
     return retry_after
-
-
-def raise_if_limited(retry_after: int | None) -> None:
-    if retry_after is not None:
-        raise TooManyRequests(retry_after)
 
 
 def _uuid(value) -> uuid.UUID | None:

@@ -12,7 +12,6 @@ VALUES ($1, $2, $3, $4, $5, $6, $6, $6)
 PERSON_BY_ID = "SELECT * FROM persons WHERE id = $1"
 PERSON_BY_ID_FOR_UPDATE = "SELECT * FROM persons WHERE id = $1 FOR UPDATE"
 VERIFIED_PERSON_BY_EMAIL = "SELECT * FROM persons WHERE email_key = $1 AND email_verified_at IS NOT NULL"
-VERIFIED_PERSON_BY_EMAIL_FOR_UPDATE = VERIFIED_PERSON_BY_EMAIL + " FOR UPDATE"
 LOGIN_LOOKUP = """
 SELECT p.id, p.email, p.password_hash, p.email_verified_at, p.status, p.failed_logins, p.last_failed_at,
        p.locked_until, p.last_login_at, t.count AS ip_count, t.started_at AS ip_started_at
@@ -48,7 +47,6 @@ INSERT INTO credentials (id, tenant_id, account_id, role, display_name, suggeste
                          status, issued_at, expires_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'issued', $9, $10)
 """
-CREDENTIAL_BY_LOGIN_FOR_UPDATE = "SELECT * FROM credentials WHERE login = $1 FOR UPDATE"
 CREDENTIAL_BY_LOGIN = "SELECT * FROM credentials WHERE login = $1"
 CREDENTIAL_BY_ID_FOR_UPDATE = "SELECT * FROM credentials WHERE id = $1 FOR UPDATE"
 CREDENTIAL_FAILED = "UPDATE credentials SET failed_attempts = $2, locked_until = $3 WHERE id = $1"
@@ -150,9 +148,6 @@ LIST_SESSIONS = """
 SELECT ref, created_at, last_seen_at, ip FROM sessions
 WHERE person_id = $1 AND ended_at IS NULL AND last_seen_at > $2 AND created_at > $3
 ORDER BY last_seen_at DESC
-"""
-SESSION_ALIVE_BY_REF = """
-SELECT 1 FROM sessions WHERE ref = $1 AND person_id = $2 AND ended_at IS NULL
 """
 
 # ---- throttle windows ------------------------------------------------------------------------
