@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+from prometheus_client import Counter
 
 from common.broker import install_broker
 from common.clock import Clock, SystemClock
 from common.consumer import Consumer, install_consumer
 from common.db import POOL, install_pool
+from common.http import METRICS_REGISTRY, create_base_app
 from common.http import SETTINGS as SETTINGS_KEY
-from common.http import create_base_app
 from common.internal_auth import internal_auth_middleware
 from common.relay import install_relay
 from services.identity.agency import handle_account_closed
@@ -70,7 +71,9 @@ async def _deps_context(app: web.Application) -> AsyncIterator[None]:
                            default_min_length=settings.password_min_length,
                            cache_seconds=settings.tenant_settings_cache_seconds)
     app[DEPS] = Deps(pool=app[POOL], hasher=hasher, clock=app[CLOCK], settings=settings, tenants=tenants,
-                     token_key=settings.token_hash_key.get_secret_value().encode())
+                     token_key=settings.token_hash_key.get_secret_value().encode(),
+                     logins=Counter("identity_logins", "Logins by outcome", ["outcome"],
+                                    registry=app[METRICS_REGISTRY]))
     yield
     await tenants.close()
     hasher.close()

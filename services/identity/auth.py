@@ -20,6 +20,7 @@ from services.identity.domain import (
     window_hit,
 )
 from services.identity.errors import (
+    Busy,
     ConfirmationMismatch,
     Forbidden,
     InvalidCredentials,
@@ -53,6 +54,7 @@ async def login(deps: Deps, caller: Caller, *, email: str, password: str) -> dic
         _, retry_after = window_hit(Window(row["ip_count"], row["ip_started_at"]), now=now,
                                     limit=s.ip_failure_limit, period_seconds=s.ip_failure_window_seconds)
         if retry_after is not None:
+            deps.logins.labels("ip_limited").inc()
             raise TooManyRequests(retry_after)
     person = row if row["id"] is not None else None
     gate = None
@@ -61,7 +63,11 @@ async def login(deps: Deps, caller: Caller, *, email: str, password: str) -> dic
                           locked_until=person["locked_until"], now=now, delay_after=s.login_delay_after_failures,
                           max_delay=s.login_max_delay_seconds)
     password = normalise_password(password)
-    matches, rehash = await deps.verify(person["password_hash"] if person else None, password)
+    try:
+        matches, rehash = await deps.verify(person["password_hash"] if person else None, password)
+    except Busy:
+        deps.logins.labels("busy").inc()
+        raise
     usable = (person is not None and gate.allowed and person["email_verified_at"] is not None
               and person["status"] == "active")
     failed = not (matches and usable)
@@ -79,6 +85,7 @@ async def login(deps: Deps, caller: Caller, *, email: str, password: str) -> dic
                 await audit(conn, deps, "login_failed", tenant_id=caller.tenant_id, person_id=person["id"],
                             ip=caller.ip, reason=reason)
     if failed:
+        deps.logins.labels("invalid").inc()
         raise InvalidCredentials()
     if rehash:
         await deps.pool.execute(sql.REHASH_PERSON, person["id"], await deps.hash(password))
@@ -87,6 +94,7 @@ async def login(deps: Deps, caller: Caller, *, email: str, password: str) -> dic
     await deps.pool.execute(sql.LOGIN_SUCCEEDED, deps.hash_token(session_id), new_secret(12), person["id"], now,
                             _uuid_or_none(caller.tenant_id), caller.ip, person["last_login_at"])
     log.info("identity.audit", kind="login_succeeded", tenant_id=caller.tenant_id, person_id=str(person["id"]))
+    deps.logins.labels("success").inc()
     return {"session_id": session_id, "person_id": str(person["id"])}
 
 

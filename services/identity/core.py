@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import asyncpg
+from prometheus_client import Counter
 
 from common.clock import Clock
 from common.events import write_event
@@ -34,6 +35,9 @@ class Deps:
     settings: IdentitySettings
     tenants: TenantPolicy
     token_key: bytes = field(repr=False, default=b"")
+    # Login outcomes (success, invalid, ip_limited, busy); on the app's registry when served.
+    logins: Counter = field(default_factory=lambda: Counter("identity_logins", "Logins by outcome", ["outcome"],
+                                                            registry=None))
 
     def hash_token(self, raw: str) -> bytes:
         return hash_secret(self.token_key, raw)

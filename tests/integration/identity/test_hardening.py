@@ -80,3 +80,14 @@ async def test_tenant_minimum_length_from_tenancy_with_fallback(identity, aiohtt
         assert body["ok"] is True  # tenancy unreachable: the deployment minimum applies
     finally:
         await deps.tenants.close()
+
+
+async def test_login_outcomes_are_counted_in_the_metrics(identity):
+    email = unique_email()
+    await identity.activate(await identity.issue(), email)
+    await identity.login(email)
+    await identity.login(email, "Mauvais-1")
+    await identity.login("inconnu@exemple.fr")
+    text = await (await identity.client.get("/metrics")).text()
+    assert 'identity_logins_total{outcome="success"} 1.0' in text
+    assert 'identity_logins_total{outcome="invalid"} 2.0' in text
