@@ -106,3 +106,14 @@ async def test_oversize_csv_is_413_and_nothing_is_applied(tenancy: Tenancy):
         **tenancy.agency(tenant["id"]), "Content-Type": "text/csv"})  # chunked: no Content-Length
     assert response.status == 413
     assert await tenancy.outbox("tenancy.account_upserted") == []
+
+
+async def test_a_csv_import_only_sees_the_agencys_own_lots(tenancy: Tenancy):
+    a = await _tenant_with_lots(tenancy)
+    b = await tenancy.onboard()
+    response = await _put_csv(tenancy, b["id"], HEADER + "\nC1;locataire;X;;L1;0\n")
+    assert response.status == 422
+    assert [e["path"] for e in (await response.json())["errors"]] == ["line 2.lot_refs[0]"]
+    response = await _put_csv(tenancy, a["id"], HEADER + "\nC1;locataire;X;;L1;0\n")
+    assert (await response.json())["accounts"]["created"] == 1
+    assert {e["tenant_id"] for e in await tenancy.outbox("tenancy.account_upserted")} == {a["id"]}
