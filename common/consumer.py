@@ -45,6 +45,7 @@ __all__ = [
     "QueueNames",
     "TransientError",
     "declare_topology",
+    "declared_queue_names",
     "install_consumer",
     "queue_names",
 ]
@@ -336,9 +337,20 @@ class Consumer:
         await self._publish_channel.default_exchange.publish(copy, routing_key=queue, mandatory=True)
 
 
+# Every queue name this process declared. Quorum queues are costly for the broker (each is a Raft
+# group): test suites delete theirs after each test from this record (tests/conftest.py).
+_declared_queues: set[str] = set()
+
+
+def declared_queue_names() -> set[str]:
+    """The names of every queue :func:`declare_topology` declared in this process."""
+    return set(_declared_queues)
+
+
 async def declare_topology(channel: AbstractChannel, queues: QueueNames, *, exchange: str,
                            routing_keys: Sequence[str], delivery_limit: int = 10) -> AbstractQueue:
     """Declare the exchange and a consumer's queues and bindings (idempotent); return the main queue."""
+    _declared_queues.update((queues.main, queues.parked, *queues.retries))
     events = await channel.declare_exchange(exchange, aio_pika.ExchangeType.TOPIC, durable=True)
     # At-least-once dead-lettering (quorum queues) so that a message moving between queues is
     # never dropped; it requires reject-publish overflow.

@@ -102,9 +102,31 @@ async def fresh_database(database_url):
 
 
 @pytest.fixture
-def exchange_name() -> str:
-    """A topic exchange of this test's own, so that tests never see each other's events."""
-    return f"test.events.{uuid.uuid4().hex[:12]}"
+async def exchange_name(amqp_url):
+    """A topic exchange of this test's own, so that tests never see each other's events.
+
+    Afterwards the exchange and every consumer queue declared on it in this process are
+    deleted: quorum queues are Raft groups, and hundreds left behind wear down a shared broker.
+    """
+    name = f"test.events.{uuid.uuid4().hex[:12]}"
+    yield name
+    await delete_broker_objects(amqp_url, exchange=name)
+
+
+async def delete_broker_objects(amqp_url: str, *, exchange: str) -> None:
+    import aio_pika
+
+    from common.consumer import declared_queue_names
+
+    queues = sorted(q for q in declared_queue_names() if q.startswith(exchange + "."))
+    connection = await aio_pika.connect(amqp_url, timeout=10)
+    try:
+        channel = await connection.channel()
+        for queue in queues:
+            await channel.queue_delete(queue)
+        await channel.exchange_delete(exchange)
+    finally:
+        await connection.close()
 
 
 @pytest.fixture
