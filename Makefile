@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install system-deps run test test-fast lint bench clean
+.PHONY: install test-tools system-deps run test test-fast lint clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -11,6 +11,10 @@ $(BIN)/python:
 
 install: $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev]'
+
+# What only the tests need: Chromium and npm (Debian), axe-core (npm, pinned by package-lock.json).
+test-tools: system-deps
+	npm ci --no-audit --no-fund --silent
 
 # Debian packages the browser tests need (run as root; CI does it in .ci/run).
 system-deps:
@@ -20,7 +24,7 @@ run: install
 	bash scripts/ensure_backends.sh
 	$(BIN)/python scripts/run_local.py
 
-test: install system-deps
+test: install test-tools
 	bash scripts/ensure_backends.sh
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Debian packages the test suite needs beyond Python: Chromium for the browser tests.
+# Debian packages the test suite needs beyond Python: Chromium for the browser tests, npm for axe-core.
 set -euo pipefail
 need=()
 [ -x /usr/bin/chromium ] || need+=(chromium)
+command -v npm >/dev/null 2>&1 || need+=(npm)
 fc-list 2>/dev/null | grep -qi dejavu || need+=(fonts-dejavu-core)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
