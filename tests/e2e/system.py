@@ -175,13 +175,24 @@ class DirectApi(PublicApi):
 class System:
     """The running system; build with :meth:`start`, always :meth:`stop`."""
 
-    def __init__(self, *, database_url: str, amqp_url: str, workdir: Path, logs_dir: Path | None = None):
+    def __init__(self, *, database_url: str, amqp_url: str, workdir: Path, logs_dir: Path | None = None,
+                 replicas: dict[str, int] | None = None, database_ports: dict[str, int] | None = None,
+                 extra_env: dict[str, str] | None = None):
+        """``replicas``: processes per service (e.g. ``{"identity": 2}``; the extra ones are named
+        ``identity-2``..., share the database and are all in the gateway's upstream list).
+        ``database_ports``: the port a service's processes reach PostgreSQL at (e.g. a ``TcpProxy``
+        in front of the real server), instead of the real one. ``extra_env``: applied last."""
         self.database_url = database_url
         self.amqp_url = amqp_url
         self.workdir = workdir
         # One directory per run: concurrent runs in one working tree must not write into each other's logs.
         self.logs_dir = logs_dir or ARTIFACTS / "logs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
         self.services = _services()
+        for name, count in (replicas or {}).items():
+            primary = self.by_name(name)
+            self.services += [Service(f"{name}-{n}", primary.module, primary.prefix) for n in range(2, count + 1)]
+        self.database_ports = dict(database_ports or {})
+        self.extra_env = dict(extra_env or {})
         self.exchange = f"e2e.events.{uuid.uuid4().hex[:12]}"
         self.sink = SmtpSink()
         self.operator = PublicApi("", OPERATOR_TOKEN)
@@ -197,6 +208,20 @@ class System:
 
     def by_name(self, name: str) -> Service:
         return next(s for s in self.services if s.name == name)
+
+    def replicas_of(self, name: str) -> list[Service]:
+        """Every process of service ``name`` (the primary first, then ``name-2``...)."""
+        return [s for s in self.services if s.name == name or s.name.startswith(name + "-")]
+
+    def _process_database_url(self, name: str, dsn: str) -> str:
+        port = self.database_ports.get(name)
+        return re.sub(r"@[^/@]+/", f"@127.0.0.1:{port}/", dsn, count=1) if port else dsn
+
+    def process_environment(self, service: Service) -> dict[str, str]:
+        """The environment of one process: the shared one with this process's own port."""
+        env = self.environment()
+        env[service.prefix + "PORT"] = str(service.port)
+        return env
 
     def environment(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("IDENTITY_", "TENANCY_", "DOCUMENTS_",
@@ -228,17 +253,19 @@ class System:
             "GATEWAY_INSECURE_COOKIES": "true",
             "DOCUMENTS_STORAGE_DIR": str(self.workdir / "blobs"),
         })
-        for service in self.services:
+        for service in reversed(self.services):  # the primary's port wins; process_environment sets each
             env[service.prefix + "PORT"] = str(service.port)
             env[service.prefix + "HOST"] = "127.0.0.1"
-            if service.database_url:
-                env[service.prefix + "DATABASE_URL"] = service.database_url
-            if service.name != "gateway":
-                env[f"GATEWAY_{service.name.upper()}_URLS"] = service.url
+        for name in ("identity", "tenancy", "documents", "notifier"):
+            primary = self.by_name(name)
+            if primary.database_url:
+                env[primary.prefix + "DATABASE_URL"] = self._process_database_url(name, primary.database_url)
+            env[f"GATEWAY_{name.upper()}_URLS"] = ",".join(s.url for s in self.replicas_of(name))
         for name in ("identity", "tenancy", "documents", "notifier"):
             # Services calling each other (tenancy -> identity, notifier -> identity...).
             for caller in ("IDENTITY_", "TENANCY_", "DOCUMENTS_", "NOTIFIER_"):
                 env[f"{caller}{name.upper()}_URL"] = self.by_name(name).url
+        env.update(self.extra_env)
         return env
 
     def start(self) -> System:
@@ -247,21 +274,43 @@ class System:
         self.sink.start()
         for service in self.services:
             service.port = free_port()
-            if service.name != "gateway":
+            if service.name in ("identity", "tenancy", "documents", "notifier"):
                 prefix = f"e2e_{service.name}"
                 service.database_url = asyncio.run(create_test_database(self.database_url, prefix=prefix))
         self.operator = (DirectApi(self, OPERATOR_TOKEN) if os.environ.get("E2E_DIRECT_API") == "1"
                          else PublicApi(self.base_url, OPERATOR_TOKEN))
-        env = self.environment()
         for service in self.services:
-            service.log_path = self.logs_dir / f"{service.name}.log"
-            log = service.log_path.open("wb")
-            service.process = subprocess.Popen([sys.executable, "-m", service.module], cwd=ROOT, env=env,
-                                               stdout=log, stderr=subprocess.STDOUT,
-                                               preexec_fn=_die_with_parent)
-            log.close()
+            self._spawn(service)
         self._wait_ready()
         return self
+
+    def _spawn(self, service: Service) -> None:
+        service.log_path = self.logs_dir / f"{service.name}.log"
+        log = service.log_path.open("ab")
+        service.process = subprocess.Popen([sys.executable, "-m", service.module], cwd=ROOT,
+                                           env=self.process_environment(service),
+                                           stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+        log.close()
+
+    def kill(self, name: str) -> None:
+        """SIGKILL one process (``identity``, ``identity-2``...) and reap it: an abrupt crash."""
+        service = self.by_name(name)
+        if service.process and service.process.poll() is None:
+            service.process.kill()
+            service.process.wait()
+
+    def restart(self, name: str, *, wait_ready: bool = True) -> None:
+        """Start a stopped (killed) process again on the same port and wait until it is ready."""
+        service = self.by_name(name)
+        if service.process and service.process.poll() is None:
+            raise RuntimeError(f"{name} is still running")
+        self._spawn(service)
+        if wait_ready:
+            deadline = time.monotonic() + READY_TIMEOUT
+            while not _readiness(service.url)[0]:
+                if service.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{name} did not restart:\n" + log_tail(service.log_path))
+                time.sleep(0.2)
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + READY_TIMEOUT
@@ -295,7 +344,7 @@ class System:
         self.sink.stop()
         self._delete_broker_topology()
         for service in self.services:
-            if service.database_url:
+            if service.database_url and not service.name.count("-"):
                 try:
                     asyncio.run(drop_test_database(service.database_url))
                 except Exception as exc:  # a leftover database must not hide the test result
