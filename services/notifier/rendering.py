@@ -30,11 +30,12 @@ _P = "margin:0 0 14px 0; font-size:15px; line-height:23px;"
 _SMALL = "margin:0 0 10px 0; font-size:13px; line-height:20px; color:#4B5563;"
 _EMAIL = re.compile(r"^[^@\s<>\"'()\[\],;:\\]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
 
-_html = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+# auto_reload off: templates ship with the code, and checking their mtime cost a stat() per email.
+_html = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, auto_reload=False,
                            undefined=jinja2.StrictUndefined)
 # The text part is not HTML: no escaping, but every value is still made one-line where it matters.
 _text = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=False,  # noqa: S701
-                           undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                           undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True, auto_reload=False,
                            keep_trailing_newline=True)
 
 

@@ -1,0 +1,298 @@
+"""Email pipeline benchmark: events -> notifier process -> SMTP acceptance, next to bare consume+ack.
+
+    .venv/bin/python bench/notifier.py [--events 3000] [--latency-events 800] [--rate 40] [--profile FILE]
+
+What runs (all local, nothing faked): PostgreSQL and RabbitMQ; a notifier process
+(``python -m services.notifier``, default settings) on throwaway databases and its own exchange;
+an SMTP sink in its own process (aiosmtpd, counts and drops); tenancy stood in by a small aiohttp
+server in this process (branding is cached, so it is asked once).
+
+1. Throughput: N password-reset events are preloaded into the notifier's queue, then the
+   notifier starts; mails/s = N / (last - first SMTP acceptance) from the deliveries table.
+2. References in the same run: a bare aio-pika consume + ack loop on N messages of the same size
+   (same broker, same quorum-queue arguments, same prefetch) -> messages/s; and SMTP alone: the
+   same sender pool pushing N copies of one prebuilt email to the same sink -> mails/s.
+3. Latency: a producer commits events to an outbox (one per transaction, at --rate per second);
+   the relay (common.relay) publishes them; latency = SMTP acceptance (deliveries.sent_at) - the
+   producer's commit time, p50/p99.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aio_pika
+import asyncpg
+from aiohttp import web
+
+from common.consumer import declare_topology, queue_names
+from common.db import create_pool, migrate
+from common.events import Envelope, write_event
+from common.relay import Relay
+from common.service import common_track
+from common.testing import create_test_database, drop_test_database, free_port
+from services.notifier import rendering
+from services.notifier.__main__ import TRACKS
+from services.notifier.domain import EVENT_TYPES, PASSWORD_RESET, Branding, parse_payload
+from services.notifier.smtp import SmtpSender
+
+ROOT = Path(__file__).resolve().parent.parent
+
+DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+AMQP_URL = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+PUBLIC_BASE_URL = "http://localhost:8080"
+PREFETCH = 32
+
+
+def sink_main(port: int) -> None:
+    """The SMTP sink process: accept everything, keep nothing."""
+    from aiosmtpd.controller import Controller
+
+    class Count:
+        async def handle_DATA(self, server, session, envelope):
+            return "250 OK"
+
+    controller = Controller(Count(), hostname="127.0.0.1", port=port)
+    controller.start()
+    signal.sigwait({signal.SIGTERM, signal.SIGINT})
+    controller.stop()
+
+
+def reset_event(tenant_id: uuid.UUID, n: int) -> Envelope:
+    token = uuid.uuid4().hex
+    payload = {
+        "person_id": str(uuid.uuid4()), "email": f"bench.{n}.{token[:6]}@example.org", "tenant_id": str(tenant_id),
+        "reset_url": f"{PUBLIC_BASE_URL}/password/reset?client=BENCH&societe=01&token={token}",
+        "expires_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
+    }
+    return Envelope(id=uuid.uuid4(), type=PASSWORD_RESET, version=1, occurred_at=datetime.now(UTC),
+                    tenant_id=tenant_id, correlation_id=uuid.uuid4().hex, payload=payload)
+
+
+async def tenancy_standin(tenant_id: uuid.UUID) -> tuple[web.AppRunner, str]:
+    async def tenant(request: web.Request) -> web.Response:
+        return web.json_response({
+            "id": str(tenant_id), "client_code": "BENCH", "societe_code": "01", "name": "Agence Bench",
+            "kind": "gerance", "status": "active",
+            "support": {"email": "aide@bench.fr", "phone": "01", "hours": "9-18"},
+            "branding": {"primary_color": "#225588"}, "settings": {}})
+
+    app = web.Application()
+    app.router.add_get("/internal/tenants/{id}", tenant)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner, f"http://127.0.0.1:{port}"
+
+
+async def publish_all(exchange: aio_pika.abc.AbstractExchange, events: list[Envelope]) -> None:
+    window = 200
+    for start in range(0, len(events), window):
+        await asyncio.gather(*(exchange.publish(
+            aio_pika.Message(e.to_bytes(), delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                             content_type="application/json", message_id=str(e.id)),
+            routing_key=e.type) for e in events[start:start + window]))
+
+
+async def bare_consume(channel: aio_pika.abc.AbstractChannel, body: bytes, count: int) -> float:
+    """messages/s of consume + ack on a quorum queue like the notifier's."""
+    name = f"bench.bare.{uuid.uuid4().hex[:8]}"
+    await channel.declare_queue(name, durable=True, arguments={"x-queue-type": "quorum"})
+    await asyncio.gather(*(channel.default_exchange.publish(
+        aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT), routing_key=name)
+        for _ in range(count)))
+    connection = await aio_pika.connect(AMQP_URL)
+    consume_channel = await connection.channel()
+    await consume_channel.set_qos(prefetch_count=PREFETCH)
+    q = await consume_channel.get_queue(name)
+    done = asyncio.Event()
+    seen = 0
+    first = last = 0.0
+
+    async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        nonlocal seen, first, last
+        await message.ack()
+        seen += 1
+        last = time.perf_counter()
+        if seen == 1:
+            first = last
+        if seen == count:
+            done.set()
+
+    await q.consume(on_message)
+    await asyncio.wait_for(done.wait(), 300)
+    await connection.close()
+    await channel.queue_delete(name)
+    return (count - 1) / (last - first)
+
+
+async def smtp_only(port: int, count: int) -> float:
+    """mails/s of the same sender pool pushing one prebuilt email to the same sink (no queue, no database)."""
+    brand = Branding.from_tenant({"id": str(uuid.uuid4()), "client_code": "BENCH", "societe_code": "01",
+                                  "name": "Agence Bench", "branding": {"primary_color": "#225588"}})
+    event = reset_event(brand.id, 0)
+    payload = parse_payload(event.type, event.payload)
+    rendered = rendering.reset_email(payload, brand, issued_at=event.occurred_at, public_base_url=PUBLIC_BASE_URL)
+    message = rendering.build_message(rendered, sender="webmaster@moncompte.immo", recipient=payload.email,
+                                      message_id="<bench@moncompte.immo>", date=event.occurred_at, brand=brand)
+    sender = SmtpSender(host="127.0.0.1", port=port, pool_size=8)
+    slots = asyncio.Semaphore(PREFETCH)
+
+    async def one() -> None:
+        async with slots:
+            await sender.send(message, sender="webmaster@moncompte.immo", recipient=payload.email)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one() for _ in range(count)))
+    elapsed = time.perf_counter() - started
+    await sender.close()
+    return count / elapsed
+
+
+async def wait_sent(pool: asyncpg.Pool, count: int, timeout: float = 600) -> None:
+    deadline = time.monotonic() + timeout
+    while await pool.fetchval("SELECT count(*) FROM deliveries WHERE status = 'sent'") < count:
+        if time.monotonic() > deadline:
+            raise TimeoutError("the notifier did not deliver everything in time")
+        await asyncio.sleep(0.2)
+
+
+def start_notifier(env: dict[str, str], log_path: Path, profile: str | None = None) -> subprocess.Popen:
+    log = log_path.open("ab")
+    # --profile runs the notifier under cProfile (stats written when it stops).
+    prefix = ["-m", "cProfile", "-o", profile] if profile else []
+    return subprocess.Popen([sys.executable, *prefix, "-m", "services.notifier"], cwd=ROOT, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+
+
+async def wait_ready(port: int, process: subprocess.Popen) -> None:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session:
+        for _ in range(600):
+            if process.poll() is not None:
+                raise RuntimeError("notifier exited; see its log")
+            try:
+                async with session.get(f"http://127.0.0.1:{port}/health/ready") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise TimeoutError("notifier not ready")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def main(args: argparse.Namespace) -> None:
+    notifier_dsn = await create_test_database(DATABASE_URL, "bench_notifier")
+    producer_dsn = await create_test_database(DATABASE_URL, "bench_producer")
+    exchange_name = f"bench.events.{uuid.uuid4().hex[:8]}"
+    tenant_id = uuid.uuid4()
+    smtp_port, http_port = free_port(), free_port()
+    sink = subprocess.Popen([sys.executable, __file__, "sink", str(smtp_port)], cwd=ROOT)  # noqa: ASYNC220
+    runner, tenancy_url = await tenancy_standin(tenant_id)
+    connection = await aio_pika.connect(AMQP_URL)
+    channel = await connection.channel(publisher_confirms=True)
+    names = queue_names("notifier", exchange=exchange_name, retry_count=4)
+    notifier = None
+    (ROOT / "var" / "log").mkdir(parents=True, exist_ok=True)
+    log_path = ROOT / "var" / "log" / "bench-notifier.log"
+    try:
+        await migrate(notifier_dsn, TRACKS)
+        await migrate(producer_dsn, [common_track()])
+        pool = await create_pool(notifier_dsn, max_size=2)
+        await declare_topology(channel, names, exchange=exchange_name, routing_keys=EVENT_TYPES)
+        exchange = await channel.get_exchange(exchange_name)
+
+        # 1. throughput from a preloaded queue
+        events = [reset_event(tenant_id, n) for n in range(args.events)]
+        await publish_all(exchange, events)
+        env = {**os.environ, "NOTIFIER_DATABASE_URL": notifier_dsn, "NOTIFIER_TENANCY_URL": tenancy_url,
+               "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_port), "EVENTS_EXCHANGE": exchange_name,
+               "PUBLIC_BASE_URL": PUBLIC_BASE_URL, "NOTIFIER_PORT": str(http_port), "LOG_JSON": "true",
+               "NOTIFIER_CONSUMER_PREFETCH": str(PREFETCH), "AMQP_URL": AMQP_URL}
+        notifier = start_notifier(env, log_path, args.profile)
+        await wait_ready(http_port, notifier)
+        await wait_sent(pool, args.events)
+        first, last = await pool.fetchrow("SELECT min(sent_at), max(sent_at) FROM deliveries")
+        mails_per_second = (args.events - 1) / (last - first).total_seconds()
+
+        # 2. reference: bare consume + ack, same broker, same body size
+        bare = await bare_consume(channel, events[0].to_bytes(), args.events)
+        smtp = await smtp_only(smtp_port, args.events)
+
+        # 3. latency: outbox commit -> SMTP acceptance, at a steady rate below capacity
+        producer = await create_pool(producer_dsn, max_size=4)
+        relay = Relay(producer, amqp_url=AMQP_URL, exchange=exchange_name, listen_dsn=producer_dsn,
+                      sweep_interval=1.0)
+        await relay.start()
+        committed: dict[uuid.UUID, float] = {}
+        interval = 1 / args.rate
+        started = time.perf_counter()
+        for n in range(args.latency_events):
+            template = reset_event(tenant_id, n)
+            async with producer.acquire() as conn, conn.transaction():
+                written = await write_event(conn, type=template.type, payload=template.payload, tenant_id=tenant_id)
+            committed[written.id] = time.time()
+            pause = started + (n + 1) * interval - time.perf_counter()
+            if pause > 0:
+                await asyncio.sleep(pause)
+        await wait_sent(pool, args.events + args.latency_events)
+        await relay.stop()
+        rows = await pool.fetch("SELECT event_id, sent_at FROM deliveries WHERE event_id = ANY($1::uuid[])",
+                                list(committed))
+        latencies = [(r["sent_at"].timestamp() - committed[r["event_id"]]) * 1000 for r in rows]
+        await producer.close()
+        await pool.close()
+
+        print(f"events: {args.events} (throughput), {args.latency_events} at {args.rate}/s (latency)")
+        print(f"notifier: {mails_per_second:.0f} mails/s (preloaded queue -> SMTP accepted)")
+        print(f"reference bare consume+ack: {bare:.0f} msg/s")
+        print(f"ratio notifier / bare: {mails_per_second / bare:.2f}")
+        print(f"SMTP alone (same pool of 8 connections, same sink, prebuilt email): {smtp:.0f} mails/s; "
+              f"ratio notifier / SMTP alone: {mails_per_second / smtp:.2f}")
+        print(f"latency outbox commit -> SMTP accepted: p50 {statistics.median(latencies):.1f} ms, "
+              f"p99 {percentile(latencies, 0.99):.1f} ms, max {max(latencies):.1f} ms")
+    finally:
+        if notifier is not None:
+            notifier.send_signal(signal.SIGTERM)
+            notifier.wait(timeout=40)
+        for name in [names.main, names.parked, *names.retries]:
+            try:
+                await channel.queue_delete(name)
+            except Exception:  # noqa: S112 - cleanup, best effort
+                continue
+        await channel.exchange_delete(exchange_name)
+        await connection.close()
+        await runner.cleanup()
+        sink.send_signal(signal.SIGTERM)
+        sink.wait(timeout=10)
+        await drop_test_database(notifier_dsn)
+        await drop_test_database(producer_dsn)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "sink":
+        sink_main(int(sys.argv[2]))
+        sys.exit(0)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=3000)
+    parser.add_argument("--latency-events", type=int, default=800)
+    parser.add_argument("--rate", type=float, default=40.0)
+    parser.add_argument("--profile", help="write the notifier's cProfile stats to this file")
+    asyncio.run(main(parser.parse_args()))
