@@ -100,8 +100,21 @@ class Browser:
     def login(self, email: str, password: str) -> requests.Response:
         return self.post("/login/form", {"email": email, "password": password})
 
+    def cookie(self, name: str) -> str | None:
+        """The cookie's value (the last one set when an attacker planted one beside the server's)."""
+        values = [c.value for c in self.http.cookies if c.name == name]
+        return values[-1] if values else None
+
     def session_cookie(self) -> str | None:
-        return self.http.cookies.get("moncompte_session")
+        return self.cookie("moncompte_session")
+
+    def plant(self, name: str, value: str) -> None:
+        """Set a cookie as the gateway's own would be stored (same domain and path), replacing it."""
+        self.get("/login/form")  # the visit cookie tells the jar's domain for the gateway
+        domain = next((c.domain for c in self.http.cookies if c.name == "moncompte_visit"), "")
+        for cookie in [c for c in self.http.cookies if c.name == name]:
+            self.http.cookies.clear(cookie.domain, cookie.path, cookie.name)
+        self.http.cookies.set(name, value, domain=domain, path="/")
 
 
 @dataclass
@@ -184,3 +197,32 @@ def directory_of_add(tenant: Tenant, ref: str, name: str) -> None:
     known.append((ref, name))
     tenant._security_accounts = known
     directory_of(tenant, *known)
+
+
+def identity_sql(system: System, statement: str, *args) -> str:
+    """Run one statement on identity's database (to age a token or a session: time passing, not a fake)."""
+    import asyncio
+
+    import asyncpg
+
+    async def run() -> str:
+        conn = await asyncpg.connect(system.by_name("identity").database_url)
+        try:
+            return await conn.execute(statement, *args)
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
+def reset_token(system: System, email: str, count: int = 1) -> str:
+    """The token of the ``count``-th password reset link sent to ``email``."""
+    from common.testing import wait_until
+
+    def links():
+        return [m for m in system.emails_to(email) if "/password/reset" in m.html() + m.text()]
+
+    import asyncio
+
+    asyncio.run(wait_until(lambda: len(links()) >= count, timeout=30))
+    return re.search(r"token=([^&]+)", link_in(links()[count - 1], "/password/reset")).group(1)
