@@ -16,12 +16,12 @@ from aiohttp import web
 from common.clock import Clock, SystemClock
 from common.consumer import Consumer, install_consumer
 from common.db import POOL, install_pool
-from common.http import READY_CHECKS, create_base_app
+from common.http import METRICS_REGISTRY, READY_CHECKS, create_base_app
 from common.internal_auth import internal_auth_middleware
 from services.notifier.clients import IdentityClient, TenancyClient
 from services.notifier.consumers import consumer_factory
 from services.notifier.digest import DigestFlusher
-from services.notifier.service import Notifier
+from services.notifier.service import DeliveryMetrics, Notifier
 from services.notifier.settings import NotifierSettings
 from services.notifier.smtp import SmtpSender
 
@@ -62,7 +62,7 @@ def create_app(settings: NotifierSettings, *, clock: Clock | None = None) -> web
                                   clock=clock),
             identity=IdentityClient(session, base_url=settings.identity_url, secret=secret,
                                     timeout=settings.upstream_timeout_seconds),
-            sender=sender, settings=settings, clock=clock,
+            sender=sender, settings=settings, clock=clock, metrics=DeliveryMetrics(app[METRICS_REGISTRY]),
         )
         yield
         await sender.close()

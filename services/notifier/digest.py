@@ -24,6 +24,7 @@ from services.notifier.smtp import SmtpPermanentError, SmtpTemporaryError
 
 log = get_logger(__name__)
 GROUPS_PER_ROUND = 100
+DIGEST = "documents.digest"  # the metrics' kind for digest emails
 
 
 class DigestFlusher:
@@ -87,7 +88,7 @@ class DigestFlusher:
                 rendered = rendering.documents_email(lines, brand, public_base_url=notifier.settings.public_base_url)
                 message = rendering.build_message(rendered, sender=notifier.settings.mail_from, recipient=recipient,
                                                   message_id=message_id, date=now, brand=brand)
-                await notifier.sender.send(message, sender=notifier.settings.mail_from, recipient=recipient)
+                await notifier.send(message, recipient=recipient)
             except (SmtpTemporaryError, DeliveryDeferred) as exc:
                 delays = notifier.settings.digest_retry_delays
                 if attempts > len(delays):
@@ -98,6 +99,7 @@ class DigestFlusher:
                                    now + timedelta(seconds=delays[attempts - 1]), str(exc))
                 await conn.execute(sql.UPSERT_DIGEST_DELIVERIES, event_ids, address, tenant_id, message_id,
                                    "retrying", str(exc), None, now)
+                notifier.count(DIGEST, "deferred")
                 log.warning("digest.deferred", person_id=str(person_id), attempts=attempts, reason=str(exc))
                 return 1
             except (SmtpPermanentError, DeliveryRefused) as exc:
@@ -106,6 +108,7 @@ class DigestFlusher:
             await conn.execute(sql.UPSERT_DIGEST_DELIVERIES, event_ids, address, tenant_id, message_id,
                                "sent", None, now, now)
             await conn.execute(sql.DELETE_DIGEST_ITEMS, person_id, event_ids)
+            notifier.count(DIGEST, "sent")
             log.info("digest.sent", person_id=str(person_id), tenant_id=str(tenant_id), documents=len(event_ids))
             return 1
 
@@ -113,4 +116,5 @@ class DigestFlusher:
         await conn.execute(sql.UPSERT_DIGEST_DELIVERIES, event_ids, address, tenant_id, message_id,
                            "failed", reason, None, now)
         await conn.execute(sql.DELETE_DIGEST_ITEMS, person_id, event_ids)
+        self.notifier.count(DIGEST, "refused")
         log.warning("digest.failed", person_id=str(person_id), reason=reason)

@@ -86,6 +86,9 @@ async def test_every_event_type_produces_its_email(running, upstreams, smtp_sink
         "docs": "Nouveau document disponible",
     }
     assert "PV d'AG 2025" in smtp_sink.to(who["docs"])[0].text()
+    metrics = await (await client.get("/metrics")).text()
+    assert 'notifier_emails_total{kind="identity.email_verification_requested",outcome="sent"} 1.0' in metrics
+    assert 'notifier_emails_total{kind="documents.digest",outcome="sent"} 1.0' in metrics
     ready = await client.get("/health/ready")
     assert ready.status == 200 and "broker" in (await ready.json())["checks"]
 
@@ -116,7 +119,7 @@ async def test_smtp_down_then_up_delivers_every_email_once(running, upstreams, s
 
 async def test_refused_recipient_is_parked_with_the_reason_and_others_are_delivered(
         running, upstreams, smtp_sink, amqp_url, exchange_name):
-    app, _client, publish = running
+    app, client, publish = running
     tenant = upstreams.add_tenant()
     refused, fine = unique_email("refused"), unique_email("fine")
     smtp_sink.reject(refused, "550 5.1.1 Mailbox unavailable")
@@ -129,6 +132,8 @@ async def test_refused_recipient_is_parked_with_the_reason_and_others_are_delive
     [parked] = await list_parked(amqp_url, queue_names("notifier", exchange=exchange_name).main)
     assert parked.reason == "permanent_error" and "550 5.1.1 Mailbox unavailable" in parked.detail
     assert await _statuses(app, bad.id) == ["failed"]
+    metrics = await (await client.get("/metrics")).text()
+    assert 'notifier_emails_total{kind="identity.email_verification_requested",outcome="refused"} 1.0' in metrics
 
 
 async def test_duplicate_event_sends_one_email(running, upstreams, smtp_sink):
