@@ -75,8 +75,13 @@ class DigestFlusher:
                     or any(i["retry_at"] and i["retry_at"] > now for i in items):
                 return 0
             event_ids = [i["event_id"] for i in items]
-            recipient = items[-1]["email"]
-            address = recipient.lower()
+            try:
+                recipient = domain.ascii_address(items[-1]["email"])
+            except domain.MalformedEvent as exc:
+                await self._fail(conn, event_ids, person_id, tenant_id, items[-1]["email"].lower(),
+                                 "<none>", now, str(exc))
+                return 1
+            address = items[-1]["email"].lower()  # the key the consumer checks before enqueueing again
             key = domain.digest_key(event_ids, recipient)
             message_id = domain.message_id(key, notifier.settings.mail_from)
             attempts = max(i["attempts"] for i in items) + 1

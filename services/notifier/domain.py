@@ -209,6 +209,19 @@ def digest_key(event_ids: list[uuid.UUID | str], recipient: str) -> str:
     return "digest:" + hashlib.sha256(joined.encode()).hexdigest() + ":" + recipient.lower()
 
 
+def ascii_address(address: str) -> str:
+    """The address as it travels in SMTP without SMTPUTF8: an international domain in IDNA
+    (``exämple.fr`` -> ``xn--exmple-cua.fr``); a non-ASCII local part cannot be sent (refused)."""
+    local, _, host = address.rpartition("@")
+    if not local.isascii():
+        raise MalformedEvent("address with a non-ASCII local part (needs SMTPUTF8, not supported)")
+    try:
+        host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise MalformedEvent("address with an invalid domain") from None
+    return f"{local}@{host}"
+
+
 def smtp_code_is_permanent(code: int) -> bool:
     """5xx: the server will never accept this (for this recipient); 4xx and the rest: try later."""
     return 500 <= code < 600

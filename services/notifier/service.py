@@ -103,11 +103,12 @@ class Notifier:
                                                               public_base_url=self.settings.public_base_url)
                 case _:  # pragma: no cover - parse_payload knows only the types above
                     raise MalformedEvent(f"no email for {envelope.type}")
+            recipient = domain.ascii_address(payload.email)
         except MalformedEvent as exc:
             log.warning("notifier.malformed_event", event_id=str(envelope.id), event_type=envelope.type,
                         reason=str(exc))
             raise DeliveryRefused(str(exc)) from None
-        await self._deliver(conn, envelope, recipient=payload.email, display_name=display_name,
+        await self._deliver(conn, envelope, recipient=recipient, display_name=display_name,
                             rendered=rendered, brand=brand)
 
     async def _deliver(self, conn: asyncpg.Connection, envelope: Envelope, *, recipient: str,

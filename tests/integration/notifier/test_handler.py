@@ -230,3 +230,13 @@ async def test_hostile_values_never_reach_headers_or_html_unescaped(notifier, up
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
     assert "url(http://evil)" not in html and domain.DEFAULT_COLOR in html
+
+
+async def test_international_domain_is_sent_in_idna_and_a_non_ascii_mailbox_is_refused(notifier, upstreams, smtp_sink):
+    tenant = upstreams.add_tenant()
+    await handle(notifier, envelope(domain.PASSWORD_RESET, reset_payload(tenant, "marie@exämple.fr")))
+    [mail] = smtp_sink.to("marie@xn--exmple-cua.fr")
+    assert "marie@xn--exmple-cua.fr" in str(mail.message["To"])
+
+    with pytest.raises(DeliveryRefused, match="non-ASCII local part"):
+        await handle(notifier, envelope(domain.PASSWORD_RESET, reset_payload(tenant, "josé@example.fr")))

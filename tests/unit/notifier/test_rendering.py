@@ -160,3 +160,10 @@ def test_password_changed_notice_has_no_button():
     assert rendered.subject == "Votre mot de passe a été modifié"
     assert "href=\"http" not in rendered.html
     assert "Contactez sans attendre Agence Martin (contact@martin.fr, 01 02 03 04 05)" in rendered.text
+
+
+def test_addresses_travel_in_ascii_or_are_refused():
+    assert domain.ascii_address("jose@exämple.fr") == "jose@xn--exmple-cua.fr"
+    assert domain.ascii_address("a.b@example.org") == "a.b@example.org"
+    with pytest.raises(MalformedEvent, match="non-ASCII local part"):
+        domain.ascii_address("josé@example.fr")
