@@ -79,4 +79,6 @@ class VisitCodec:
         return hmac.new(self._csrf_key, visit.id.encode(), hashlib.sha256).hexdigest()
 
     def check_csrf(self, visit: Visit, token: str | None) -> bool:
-        return bool(token) and hmac.compare_digest(self.csrf_token(visit), token)
+        # bytes: compare_digest raises on non-ASCII str; a file part is no token
+        return isinstance(token, str) and bool(token) and hmac.compare_digest(self.csrf_token(visit).encode(),
+                                                                              token.encode())
