@@ -21,6 +21,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from html import unescape
 from pathlib import Path
@@ -193,6 +194,7 @@ class System:
             self.services += [Service(f"{name}-{n}", primary.module, primary.prefix) for n in range(2, count + 1)]
         self.database_ports = dict(database_ports or {})
         self.extra_env = dict(extra_env or {})
+        self._spawner: ThreadPoolExecutor | None = None
         self.exchange = f"e2e.events.{uuid.uuid4().hex[:12]}"
         self.sink = SmtpSink()
         self.operator = PublicApi("", OPERATOR_TOKEN)
@@ -285,6 +287,13 @@ class System:
         return self
 
     def _spawn(self, service: Service) -> None:
+        # PR_SET_PDEATHSIG fires when the *thread* that forked the child ends: spawn every process from
+        # one thread that lives as long as the system, whichever thread (e.g. asyncio.to_thread) asks.
+        if self._spawner is None:
+            self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="system-spawn")
+        self._spawner.submit(self._spawn_now, service).result()
+
+    def _spawn_now(self, service: Service) -> None:
         service.log_path = self.logs_dir / f"{service.name}.log"
         log = service.log_path.open("ab")
         service.process = subprocess.Popen([sys.executable, "-m", service.module], cwd=ROOT,
@@ -341,6 +350,9 @@ class System:
             except subprocess.TimeoutExpired:
                 service.process.kill()
                 service.process.wait()
+        if self._spawner is not None:
+            self._spawner.shutdown(wait=True)
+            self._spawner = None
         self.sink.stop()
         self._delete_broker_topology()
         for service in self.services:
