@@ -8,10 +8,11 @@ from pathlib import Path
 
 from aiohttp import web
 
+from common.broker import install_broker
 from common.clock import Clock, SystemClock
 from common.consumer import Consumer, install_consumer
 from common.db import POOL, Track, install_pool
-from common.http import create_base_app
+from common.http import READY_CHECKS, create_base_app
 from common.internal_auth import internal_auth_middleware
 from common.relay import install_relay
 from common.service import common_track
@@ -38,6 +39,7 @@ def _store_context(store: BlobStore, spool_dir: Path):
         await asyncio.to_thread(spool_dir.mkdir, parents=True, exist_ok=True)
         await store.start()
         app[STORE] = store
+        app[READY_CHECKS]["storage"] = lambda app: app[STORE].check()
         yield
         await store.close()
 
@@ -59,6 +61,8 @@ def create_app(settings: DocumentsSettings, *, clock: Clock | None = None, store
     install_pool(app, settings.database_url)
     app.cleanup_ctx.append(_store_context(store or create_store(settings), settings.effective_spool_dir))
     if relay:
+        # The broker connection serves the readiness check; the relay opens its own.
+        install_broker(app, settings.amqp_url, name=f"{SERVICE}-publish")
         install_relay(app, settings)
     if settings.consumer_enabled:
         install_consumer(app, lambda app: Consumer(

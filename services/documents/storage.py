@@ -44,6 +44,9 @@ class BlobStore(Protocol):
     def local_path(self, sha256: str) -> Path | None:
         """A file the process can hand to ``sendfile`` (filesystem store), else None."""
 
+    async def check(self) -> None:
+        """Raise when the store cannot be used (readiness)."""
+
 
 class FilesystemStore:
     """Blobs as files under ``root``; written by an atomic rename from the spool directory."""
@@ -62,6 +65,10 @@ class FilesystemStore:
 
     def local_path(self, sha256: str) -> Path:
         return self.path(sha256)
+
+    async def check(self) -> None:
+        if not await asyncio.to_thread(os.access, self.root, os.W_OK):
+            raise OSError("blob directory is not writable")
 
     async def put_file(self, path: Path, sha256: str, size: int) -> None:
         await asyncio.to_thread(self._put, Path(path), self.path(sha256))
@@ -136,6 +143,9 @@ class S3Store:
 
     def local_path(self, sha256: str) -> None:
         return None
+
+    async def check(self) -> None:
+        await self._client.head_bucket(Bucket=self.bucket)
 
     async def exists(self, sha256: str) -> bool:
         from botocore.exceptions import ClientError

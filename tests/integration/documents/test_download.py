@@ -110,3 +110,20 @@ async def test_expired_altered_or_foreign_links_are_404(harness, published):
     expired = await harness.client.get(url)
     assert expired.status == 404
     assert (await expired.json())["error"] == "document_not_found"
+
+
+async def test_readiness_checks_the_database_and_the_storage(harness):
+    response = await harness.client.get("/health/ready")
+    assert response.status == 200
+    assert set((await response.json())["checks"]) == {"database", "storage"}
+    # The blob volume goes away (unmounted): not ready, naming the storage.
+    storage = harness.settings.storage_dir
+    moved = storage.with_name("blobs-away")
+    storage.rename(moved)
+    try:
+        broken = await harness.client.get("/health/ready")
+        assert broken.status == 503
+        assert "storage" in (await broken.json())["failing"]
+    finally:
+        moved.rename(storage)
+    assert (await harness.client.get("/health/ready")).status == 200
