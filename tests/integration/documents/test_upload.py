@@ -204,3 +204,19 @@ async def test_withdraw_hides_at_once_and_is_tenant_scoped(harness, directory):
     # A withdrawn document can be published again (a new document).
     republished = await harness.upload(directory["tenant"], meta())
     assert republished.status == 201
+
+
+async def test_concurrent_identical_uploads_make_one_document(harness, directory):
+    import asyncio
+
+    content = pdf_bytes(50_000)
+    responses = await asyncio.gather(*(harness.upload(directory["tenant"], meta(), content) for _ in range(5)))
+    statuses = sorted(r.status for r in responses)
+    ids = {(await r.json())["id"] for r in responses}
+    assert statuses.count(201) == 1 and statuses.count(200) == 4, statuses
+    assert len(ids) == 1
+    listing = await harness.listing([directory["copro"]])
+    assert [d["id"] for d in listing["items"]] == list(ids)
+    assert listing["facets"]["categories"] == {"AG_PV": 1}
+    async with harness.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM outbox") == 1
