@@ -50,9 +50,9 @@ class LoopThread:
 
 
 class StepFailed(AssertionError):
-    def __init__(self, step: str, status: int, detail: str) -> None:
+    def __init__(self, step: str, status: int, detail: str, headers: dict | None = None) -> None:
         super().__init__(f"{step}: {status} {detail[:300]}")
-        self.step, self.status, self.detail = step, status, detail
+        self.step, self.status, self.detail, self.headers = step, status, detail, headers or {}
 
 
 @dataclass
@@ -80,11 +80,12 @@ class Walker:
                                         allow_redirects=True) as response:
             body = await response.read()
             final = str(response.url)
+            headers = dict(response.headers)
         elapsed = time.perf_counter() - started
         self.statuses.append((step, response.status, time.monotonic()))
         text = body.decode(errors="replace") if response.content_type.startswith("text") else ""
         if response.status >= 400:
-            raise StepFailed(step, response.status, text)
+            raise StepFailed(step, response.status, text, headers)
         if expect is not None and expect not in final:
             raise StepFailed(step, response.status, f"landed on {final}, expected {expect}: {text[:300]}")
         self.timings.setdefault(step, []).append(elapsed)
