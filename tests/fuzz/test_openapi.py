@@ -1,0 +1,160 @@
+"""Property-based fuzzing of the public API through the gateway, and of the services' own OpenAPI
+documents directly, with schemathesis (generated requests from each operation's schema).
+
+For every operation: no 5xx, and every answer conforms to the document (documented status code,
+content type and body schema). Bounded and reproducible: 20 derandomized examples per operation.
+The gateway is called with the operator token or the agency key, as each operation's security
+says; the services directly with the internal token the gateway would sign for that caller.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+import uuid
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from common.internal_auth import issue_token
+from tests.e2e.system import INTERNAL_SECRET, OPERATOR_TOKEN
+from tests.resilience.support import directory, running_system
+
+EXAMPLES = 20
+# Operations whose 500 is a known bug reproduced exactly by an xfail(strict) test below: their
+# failures are reported, not asserted, until the fix (the xfail then turns XPASS: drop the entry).
+# NUL characters are not generated (allow_x00=False) for the same reason: see test_nul_character...
+KNOWN_500 = {("POST", "/api/v1/documents"): "test_malformed_multipart_part_header_is_a_400"}
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+FUZZ_SETTINGS = settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None,
+                         suppress_health_check=list(HealthCheck))
+
+
+@pytest.fixture(scope="module")
+def system(database_url, amqp_url, tmp_path_factory):
+    with running_system(database_url, amqp_url, tmp_path_factory.mktemp("fuzz")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def tenant(system):
+    tenant = system.new_tenant(name="Syndic du Fuzz")
+    directory(tenant, 3)
+    return tenant
+
+
+def _raw(url: str, headers: dict | None = None) -> dict:
+    request = urllib.request.Request(url, headers=headers or {})  # noqa: S310 - loopback test server
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        return json.loads(response.read())
+
+
+def _security(raw: dict, method: str, path: str) -> set[str]:
+    operation = raw["paths"][path][method.lower()]
+    return {name for requirement in operation.get("security", raw.get("security", [])) for name in requirement}
+
+
+def _load(raw: dict):
+    schema = schemathesis.openapi.from_dict(raw)
+    schema.config.generation.update(allow_x00=False)
+    return schema
+
+
+def _fuzz(schema, raw: dict, base_url: str, headers_for) -> list[str]:
+    """Run every operation; return one line per failing operation (its first failure)."""
+    failures = []
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert operations, "the document lists no operation"
+    for operation in operations:
+        try:
+            _runner(operation, base_url, headers_for(_security(raw, operation.method, operation.path)))()
+        except (Exception, BaseExceptionGroup) as exc:  # collected: one report for every operation
+            known = KNOWN_500.get((operation.method.upper(), operation.path))
+            if known and "Received: 500" in str(exc):
+                print(f"known bug ({known}): {operation.method.upper()} {operation.path}")
+                continue
+            failures.append(f"{operation.method.upper()} {operation.path}: {str(exc)[:800]}")
+    return failures
+
+
+def _runner(operation, base_url: str, headers: dict):
+    @FUZZ_SETTINGS
+    @given(case=operation.as_strategy())
+    def run(case):
+        case.call_and_validate(base_url=base_url, headers=headers, checks=CHECKS)
+
+    return run
+
+
+def test_public_api_through_the_gateway_answers_within_its_schema(system, tenant):
+    url = system.base_url + "/api/v1/openapi.json"
+    raw = _raw(url)
+    schema = _load(raw)
+    agency_key = tenant.onboarded["api_key"]
+
+    def headers_for(schemes: set[str]) -> dict:
+        token = OPERATOR_TOKEN if "operatorToken" in schemes else agency_key
+        return {"Authorization": f"Bearer {token}"}
+
+    failures = _fuzz(schema, raw, system.base_url, headers_for)
+    assert not failures, "\n\n".join(failures)
+
+
+@pytest.mark.parametrize("service", ["tenancy", "documents"])
+def test_service_openapi_documents_hold_when_called_directly(system, tenant, service):
+    target = system.by_name(service)
+    token = issue_token(INTERNAL_SECRET, issuer="gateway", audience=service)
+    raw = _raw(target.url + "/internal/openapi.json", {"Authorization": f"Internal {token}"})
+    schema = _load(raw)
+
+    def headers_for(schemes: set[str]) -> dict:
+        claims = {"act": "operator"} if "operatorToken" in schemes else {"act": "agency", "tid": tenant.id}
+        signed = issue_token(INTERNAL_SECRET, issuer="gateway", audience=service, ip="127.0.0.1", **claims)
+        return {"Authorization": f"Internal {signed}"}
+
+    failures = _fuzz(schema, raw, target.url, headers_for)
+    assert not failures, "\n\n".join(failures)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "tenancy: a NUL character in a text field reaches PostgreSQL, which refuses it "
+    "(asyncpg CharacterNotInRepertoireError) -> 500 instead of 422. Fix: refuse control characters in the "
+    "schemas (services/tenancy/schemas.py), or map SQLSTATE 22021 to a 422 in common/http.py _errors"))
+def test_nul_character_in_a_tenant_name_is_a_422(system):
+    body = {"name": "Agence\u0000Nulle", "client_code": "NUL" + uuid.uuid4().hex[:6].upper(), "societe_code": "01",
+            "kind": "syndic", "support": {}, "branding": {}}
+    status = _post(system.base_url + "/api/v1/tenants", json.dumps(body).encode(), "application/json",
+                   {"Authorization": f"Bearer {OPERATOR_TOKEN}"})
+    assert status == 422
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "documents: a multipart part whose Content-Disposition header aiohttp cannot parse raises "
+    "aiohttp.http_exceptions.InvalidHeader from reader.next() (services/documents/service.py:115), "
+    "unhandled -> 500. Fix: catch aiohttp.http_exceptions.BadHttpMessage there and raise MalformedRequest "
+    "(400), or map BadHttpMessage to its 400 in common/http.py _errors"))
+def test_malformed_multipart_part_header_is_a_400(system, tenant):
+    boundary = "b0undary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"".encode() + b"\xf3\x89\xb3\xbf1\x13M"
+            + f"\"\r\n\r\n{{}}\r\n--{boundary}--\r\n".encode())
+    status = _post(system.base_url + "/api/v1/documents", body, f"multipart/form-data; boundary={boundary}",
+                   {"Authorization": f"Bearer {tenant.onboarded['api_key']}"})
+    assert status == 400
+
+
+def _post(url: str, body: bytes, content_type: str, headers: dict) -> int:
+    request = urllib.request.Request(url, data=body, method="POST",  # noqa: S310 - loopback test server
+                                     headers={**headers, "Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
