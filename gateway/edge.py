@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from common.logging import get_logger
+from common.logging import bind_context, get_logger
 from gateway.settings import GatewaySettings
 from gateway.upstream import ServiceUnavailable
 from gateway.visit import Visit, VisitCodec, cookie_names
@@ -145,6 +145,7 @@ def edge_middleware(render_error):
         config: EdgeConfig = request.app[EDGE]
         ip = client_ip(request.remote, request.headers.get("X-Forwarded-For"), config.trusted)
         request[CLIENT_IP] = ip
+        bind_context(client_ip=ip)  # every log line of the request says where it came from (refusals too)
         if request.path.startswith(NON_PAGE_PREFIXES):
             response = await handler(request)
             if not response.prepared:

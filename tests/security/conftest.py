@@ -231,3 +231,19 @@ def reset_token(system: System, email: str, count: int = 1) -> str:
 
     asyncio.run(wait_until(lambda: len(links()) >= count, timeout=30))
     return re.search(r"token=([^&]+)", link_in(links()[count - 1], "/password/reset")).group(1)
+
+
+def identity_rows(system: System, query: str, *args) -> list[dict]:
+    """Rows of a query on identity's database (the audit trail)."""
+    import asyncio
+
+    import asyncpg
+
+    async def run() -> list[dict]:
+        conn = await asyncpg.connect(system.by_name("identity").database_url)
+        try:
+            return [dict(r) for r in await conn.fetch(query, *args)]
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())

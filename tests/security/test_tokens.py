@@ -125,6 +125,8 @@ def test_a_reset_ends_every_session(system, tenant_a, person):
     Browser(system, tenant_a).post("/password/forgot", {"identifier": person.email}, form_page="/password/forgot")
     assert _reset(system, tenant_a, reset_token(system, person.email)).status_code == 303
     assert stolen.get("/dashboard").status_code in (302, 303)
+    # the owner is told (a takeover by reset does not go unnoticed)
+    system.wait_for_email(person.email, subject="réinitialisé")
 
 
 # ---- session ----
