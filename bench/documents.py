@@ -85,11 +85,11 @@ def plan_tenants(documents: int, accounts: int) -> list[dict]:
     """20 tenants: 100k documents, 10k documents, and 18 sharing the rest; accounts pro rata."""
     rest = documents - 110_000
     sizes = [100_000, 10_000] + [rest // 18 + (1 if i < rest % 18 else 0) for i in range(18)]
-    tenants = []
-    for size in sizes:
-        tenants.append({"id": uuid.uuid4(), "documents": size,
-                        "accounts": max(ACCOUNTS_PER_RESIDENCE, round(accounts * size / documents))})
-    return tenants
+    shares = [max(ACCOUNTS_PER_RESIDENCE, accounts * size // documents) for size in sizes]
+    for index in range(accounts - sum(shares)):  # the rounding remainder, one each to the spread tenants
+        shares[2 + index % 18] += 1
+    return [{"id": uuid.uuid4(), "documents": size, "accounts": share}
+            for size, share in zip(sizes, shares, strict=True)]
 
 
 async def load(dsn: str, tenants: list[dict], rng: random.Random) -> dict:
