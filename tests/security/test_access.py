@@ -198,3 +198,19 @@ def test_cookies_are_httponly_and_samesite(system, tenant_a, person):
                    "deploy/k8s/ingress.yaml routes / to it: request counts per route are public")
 def test_metrics_are_not_served_to_the_public(system):
     assert requests.get(system.url("/metrics"), timeout=30).status_code in (403, 404)
+
+
+GET_ROUTES = [p for m, p in ROUTES if m == "GET" and p != "/api/v1/{tail}"]
+
+
+@pytest.mark.parametrize("path", GET_ROUTES, ids=GET_ROUTES)
+def test_every_get_route_carries_the_security_headers(system, tenant_a, path):
+    target = _path(path) if path != "/static" else "/static/app.css"
+    answer = Browser(system, tenant_a).get(target)
+    h = answer.headers
+    assert answer.status_code < 500, answer.status_code
+    assert h["X-Content-Type-Options"] == "nosniff"
+    if not target.startswith(NON_PAGE_PREFIXES):
+        assert "frame-ancestors 'none'" in h["Content-Security-Policy"]
+        assert h["X-Frame-Options"] == "DENY" and h["Strict-Transport-Security"].startswith("max-age=")
+        assert h["Referrer-Policy"] in ("no-referrer", "strict-origin-when-cross-origin")

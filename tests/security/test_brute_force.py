@@ -118,3 +118,21 @@ def test_weak_and_blocklisted_passwords_are_refused_at_activation(system, tenant
     assert answer.status_code == 303
 
 
+
+
+def test_lockout_abuse_the_owner_recovers_by_reset_at_once(system, tenant_a, person):
+    from tests.security.conftest import reset_token
+
+    attacker = Browser(system, tenant_a)
+    for _ in range(4):
+        attacker.login(person.email, "Abuse-1!aaaa")
+    time.sleep(1.2)
+    attacker.login(person.email, "Abuse-1!aaaa")  # locked for 15 minutes
+    owner = Browser(system, tenant_a)
+    assert owner.login(person.email, person.password).status_code == 401
+    owner.post("/password/forgot", {"identifier": person.email}, form_page="/password/forgot")
+    token = reset_token(system, person.email)
+    new = "Reprise-Compte7!"
+    answer = Browser(system, tenant_a).post("/password/reset", {"token": token, "password": new, "confirmation": new})
+    assert answer.status_code == 303
+    assert Browser(system, tenant_a).login(person.email, new).status_code == 303  # the reset lifted the lock

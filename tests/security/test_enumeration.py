@@ -143,3 +143,36 @@ def test_hammering_a_known_or_an_unknown_provisional_login_answers_alike(system,
         known = _activation_answer(system, tenant_a, issued["login"], "Wrong-3")
         unknown = _activation_answer(system, tenant_a, unknown_login, "Wrong-3")
     assert known == unknown, (known[0], unknown[0])
+
+
+def _median_post(browser, path, data, form_page, tries=TIMING_TRIES):
+    times = []
+    for _ in range(tries):
+        csrf = browser.csrf(form_page)
+        started = time.perf_counter()
+        browser.post(path, data, csrf=csrf)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def test_forgotten_password_timing_of_known_and_unknown_addresses_is_comparable(system, tenant_a, person):
+    # Each browser its own IP (5 requests per IP per hour here); the person's target limit (3 per
+    # hour) makes later requests for it silent, the same path as an unknown address after the lookup.
+    known = _median_post(Browser(system, tenant_a), "/password/forgot", {"identifier": person.email},
+                         "/password/forgot")
+    unknown = _median_post(Browser(system, tenant_a), "/password/forgot", {"identifier": unique_email("t")},
+                           "/password/forgot")
+    assert known / unknown < TIMING_RATIO and unknown / known < TIMING_RATIO, (known, unknown)
+
+
+def test_activation_timing_of_known_and_unknown_logins_is_comparable(system, tenant_a):
+    ref = f"Y{uuid.uuid4().hex[:6].upper()}"
+    directory_of_add(tenant_a, ref, "M. Timing")
+    issued = tenant_a.issue_credentials(ref)[ref]
+    # 4 tries on the known login: below its lock (5); another browser (IP) for each side
+    known = _median_post(Browser(system, tenant_a), "/activation", {"login": issued["login"], "password": "Wrong-4"},
+                         "/activation", tries=4)
+    unknown = _median_post(Browser(system, tenant_a), "/activation",
+                           {"login": "ZZ" + uuid.uuid4().hex[:8].upper(), "password": "Wrong-4"}, "/activation",
+                           tries=4)
+    assert known / unknown < TIMING_RATIO and unknown / known < TIMING_RATIO, (known, unknown)
