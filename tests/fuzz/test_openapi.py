@@ -26,7 +26,7 @@ from schemathesis.specs.openapi.checks import (
 
 from common.internal_auth import issue_token
 from tests.e2e.system import INTERNAL_SECRET, OPERATOR_TOKEN
-from tests.resilience.support import directory, running_system
+from tests.resilience.support import directory
 
 EXAMPLES = 20
 # Operations whose 500 is a known bug reproduced exactly by an xfail(strict) test below: their
@@ -36,12 +36,6 @@ KNOWN_500 = {("POST", "/api/v1/documents"): "test_malformed_multipart_part_heade
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 FUZZ_SETTINGS = settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None,
                          suppress_health_check=list(HealthCheck))
-
-
-@pytest.fixture(scope="module")
-def system(database_url, amqp_url, tmp_path_factory):
-    with running_system(database_url, amqp_url, tmp_path_factory.mktemp("fuzz")) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")
