@@ -78,7 +78,12 @@ async def onboard_tenant(
             )
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name == "tenants_codes_key":
-                raise TenantCodesTaken() from None
+                existing = None
+                async with pool.acquire() as other:
+                    existing = await other.fetchrow(sql.SELECT_TENANT_BY_CODES, data.client_code, data.societe_code)
+                # Only the operator onboards: naming the tenant that holds the codes lets a
+                # provisioning script carry on (rotate its key) instead of stopping blind.
+                raise TenantCodesTaken(**({"id": str(existing["id"])} if existing else {})) from None
             raise
         await write_event(
             conn, type="tenancy.tenant_onboarded", tenant_id=tenant_id, correlation_id=correlation_id,

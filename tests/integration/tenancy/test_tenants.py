@@ -34,7 +34,9 @@ async def test_duplicate_codes_are_refused_with_409_and_nothing_created(tenancy:
     response = await tenancy.client.post("/api/v1/tenants", headers=tenancy.operator(), json={
         "client_code": "DUP", "societe_code": "01", "name": "Autre", "kind": "gerance"})
     assert response.status == 409
-    assert (await response.json())["error"] == "tenant_codes_taken"
+    refusal = await response.json()
+    assert refusal["error"] == "tenant_codes_taken"
+    assert refusal["id"] == first["id"]  # the operator learns which tenant holds the codes
     assert len(await tenancy.outbox("tenancy.tenant_onboarded")) == 1
     # Same client code, other société: a different tenant.
     other = await tenancy.onboard(client_code="DUP", societe_code="02")
