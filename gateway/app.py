@@ -18,7 +18,9 @@ Routes (every page takes ``?client=C&societe=S``; the visit cookie remembers the
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import jinja2
@@ -35,6 +37,7 @@ from gateway.upstream import Upstream
 SERVICE = "gateway"
 HTTP_SESSION = web.AppKey("http_session", aiohttp.ClientSession)
 UPSTREAM_SERVICES = ("identity", "tenancy", "documents")
+_PARIS = ZoneInfo("Europe/Paris")
 _HERE = Path(__file__).parent
 
 
@@ -44,11 +47,24 @@ def _min_from_label(label: str) -> str:
 
 
 def _datetime_fr(value) -> str:
-    """``2026-11-27T10:05:00Z`` -> ``27/11/2026 10:05`` (UTC, as identity gives it)."""
+    """``2026-11-27T10:05:00Z`` -> ``27/11/2026 11:05``: the people reading it are in France."""
     text = str(value or "")
-    if len(text) < 16 or text[4] != "-":
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
         return text
-    return f"{text[8:10]}/{text[5:7]}/{text[0:4]} {text[11:16]}"
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(_PARIS).strftime("%d/%m/%Y %H:%M")
+
+
+def _date_fr(value) -> str:
+    """``2026-06-12`` -> ``12/06/2026``."""
+    text = str(value or "")
+    try:
+        return date.fromisoformat(text[:10]).strftime("%d/%m/%Y")
+    except ValueError:
+        return text
 
 
 def _jinja() -> jinja2.Environment:
@@ -57,6 +73,7 @@ def _jinja() -> jinja2.Environment:
                              auto_reload=False)  # templates ship with the code: no stat per render
     env.filters["min_from_label"] = _min_from_label
     env.filters["datetime_fr"] = _datetime_fr
+    env.filters["date_fr"] = _date_fr
     return env
 
 
