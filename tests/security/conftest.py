@@ -62,7 +62,7 @@ def system(database_url, amqp_url, tmp_path_factory):
 
 def new_ip() -> str:
     """A client address of its own (believed by the gateway through X-Forwarded-For from 127.0.0.1)."""
-    n = next(_IPS) + uuid.uuid4().int % 50_000
+    n = next(_IPS)  # distinct within a run (each run has its own databases, hence its own counters)
     return f"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
 
 
