@@ -133,12 +133,15 @@ def create_base_app(
     service: str,
     middlewares: list | tuple = (),
     client_max_size: int = 1024 * 1024,
+    metrics_port: int | None = None,
 ) -> web.Application:
     """A service application with request ids, access logs, metrics, JSON errors and health.
 
     ``middlewares`` run inside the common ones (after the request id and error handling), so
     authentication failures are rendered as JSON errors and counted in the metrics.
     Register readiness checks in ``app[READY_CHECKS]`` (name -> async callable raising on failure).
+    ``metrics_port``: serve ``/metrics`` on that port only, not on the application's own (the
+    gateway faces the internet; request counts per route are nobody's business there).
     """
     app = web.Application(middlewares=[_request_context, _errors, *middlewares], client_max_size=client_max_size)
     app[SETTINGS] = settings
@@ -153,5 +156,24 @@ def create_base_app(
     }
     app.router.add_get("/health/live", _live)
     app.router.add_get("/health/ready", _ready)
-    app.router.add_get("/metrics", _metrics)
+    if metrics_port is None:
+        app.router.add_get("/metrics", _metrics)
+    else:
+        app.cleanup_ctx.append(_metrics_listener(settings.host, metrics_port))
     return app
+
+
+def _metrics_listener(host: str, port: int):
+    """A second, metrics-only HTTP listener sharing the application's registry."""
+
+    async def ctx(app: web.Application):
+        metrics_app = web.Application()
+        metrics_app[METRICS_REGISTRY] = app[METRICS_REGISTRY]
+        metrics_app.router.add_get("/metrics", _metrics)
+        runner = web.AppRunner(metrics_app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, host, port).start()
+        yield
+        await runner.cleanup()
+
+    return ctx

@@ -80,7 +80,7 @@ def _jinja() -> jinja2.Environment:
 def create_app(settings: GatewaySettings) -> web.Application:
     """The gateway: pages, public API forwarding, signed file links forwarded to documents."""
     app = create_base_app(settings, service=SERVICE, middlewares=[edge_middleware(render_error)],
-                          client_max_size=settings.max_form_bytes)
+                          client_max_size=settings.max_form_bytes, metrics_port=settings.metrics_port)
     app[EDGE] = EdgeConfig(settings)
     app[JINJA] = _jinja()
     secret = settings.internal_auth_secret.get_secret_value()

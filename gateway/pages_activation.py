@@ -167,6 +167,9 @@ async def email_submit(request: web.Request) -> web.Response:
         return _to_step(request, reply.body)
     if (elsewhere := _flow_reply_or_expired(request, reply)) is not None:
         return elsewhere
+    if reply.status == 429:  # too many addresses tried with one provisional credential
+        return render(request, "secure_email.html", status=429, email=email,
+                      errors={"email": messages.retry_message(reply)})
     return render(request, "secure_email.html", status=422, email=email, errors={"email": messages.EMAIL_INVALID})
 
 

@@ -18,6 +18,8 @@ class GatewaySettings(ProcessSettings):
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", populate_by_name=True)
 
     port: int = 8080
+    # Prometheus scrapes this port; the public one (above) never serves /metrics.
+    metrics_port: int = 9080
     # Each upstream is a comma-separated list of replica base URLs, balanced round robin.
     identity_urls: str = "http://127.0.0.1:8081"
     tenancy_urls: str = "http://127.0.0.1:8082"

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import asyncpg
 from aiohttp import MultipartReader
+from aiohttp.http_exceptions import HttpProcessingError
 
 from common.clock import Clock
 from common.events import write_event
@@ -47,8 +48,23 @@ class _Target:
     metadata: MetadataIn
 
 
+_MULTIPART_ERRORS = (HttpProcessingError, ValueError)  # what aiohttp's reader raises on a broken body
+
+
+async def _malformed_as_400(awaitable):
+    """Await a read of the multipart body; a broken body is the client's error (400), never a 500."""
+    try:
+        return await awaitable
+    except _MULTIPART_ERRORS as exc:
+        raise MalformedRequest("The multipart body is malformed") from exc
+
+
+async def _next_part(reader: MultipartReader):
+    return await _malformed_as_400(reader.next())
+
+
 async def _read_metadata(part) -> MetadataIn:
-    raw = await part.read(decode=False)
+    raw = await _malformed_as_400(part.read(decode=False))
     if len(raw) > MAX_METADATA_BYTES:
         raise InvalidDocument(errors=[FieldError("metadata", "metadata is too large")])
     try:
@@ -112,15 +128,15 @@ async def upload_document(pool: asyncpg.Pool, store: BlobStore, clock: Clock, *,
     target: _Target | None = None
     spooled: SpooledFile | None = None
     try:
-        while (part := await reader.next()) is not None:
+        while (part := await _next_part(reader)) is not None:
             if part.name == "metadata" and target is None:
                 metadata = await _read_metadata(part)
                 async with pool.acquire() as conn:
                     target = await _resolve_target(conn, tenant_id, metadata)
             elif part.name == "file" and spooled is None:
-                spooled = await spool_part(part, limits.spool_dir, max_bytes=limits.max_bytes)
+                spooled = await _malformed_as_400(spool_part(part, limits.spool_dir, max_bytes=limits.max_bytes))
             else:
-                await part.release()
+                await _malformed_as_400(part.release())
         missing = [name for name, value in (("metadata", target), ("file", spooled)) if value is None]
         if missing:
             raise MalformedRequest("multipart/form-data with a metadata part and a file part is required",

@@ -69,6 +69,7 @@ async def start(deps: Deps, caller: Caller, *, login: str, password: str, intent
         raise CredentialLocked(int((cred["locked_until"] - now).total_seconds()) + 1)
     matches, _ = await deps.verify(cred["password_hash"] if cred else None, password)
     if cred is None:
+        await _count_unknown_login(deps, caller, login)
         raise InvalidCredentials()
     async with deps.pool.acquire() as conn, conn.transaction():
         cred = await conn.fetchrow(sql.CREDENTIAL_BY_ID_FOR_UPDATE, cred["id"])
@@ -98,6 +99,22 @@ async def start(deps: Deps, caller: Caller, *, login: str, password: str, intent
             return {"flow_id": flow_id, "intent": intent, "step": str(step), "email": email,
                     "suggested_email": cred["suggested_email"], "tenant_id": str(cred["tenant_id"])}
     raise InvalidCredentials()
+
+
+async def _count_unknown_login(deps: Deps, caller: Caller, login: str) -> None:
+    """Lock an unknown login exactly as a known one would be locked.
+
+    Otherwise the 429 of a locked credential tells a prober which logins exist: after the same
+    number of failures an unknown login answers the same 429 for the same time.
+    """
+    if not login:
+        return
+    async with deps.pool.acquire() as conn, conn.transaction():
+        retry_after = await hit_window(
+            conn, f"unknown-login:{caller.tenant_id}:{login}", now=deps.clock.now(),
+            limit=deps.settings.credential_max_failures, period_seconds=deps.settings.credential_lock_seconds)
+    if retry_after is not None:
+        raise CredentialLocked(retry_after)
 
 
 async def _flow(conn: asyncpg.Connection, deps: Deps, flow_id: str):
@@ -146,6 +163,12 @@ async def choose_email(deps: Deps, caller: Caller, flow_id: str, raw_email: str)
     async with deps.pool.acquire() as conn, conn.transaction():
         row = await _flow(conn, deps, flow_id)
         _require(row, "email")
+        # Whether an address leads to the merge step tells that it is registered: a holder of one
+        # provisional letter may try only a few addresses per hour (restart, then type another).
+        retry_after = await hit_window(conn, f"email-choice:{row['credential_id']}", now=deps.clock.now(),
+                                       limit=deps.settings.email_choices_per_hour, period_seconds=3600)
+        if retry_after is not None:
+            raise TooManyRequests(retry_after)
         person = await conn.fetchrow(sql.VERIFIED_PERSON_BY_EMAIL, email_key(email))
         step = step_after_email(email_belongs_to_person=person is not None)
         if person is not None:

@@ -56,6 +56,8 @@ class IdentitySettings(ServiceSettings):
 
     resend_cooldown_seconds: int = 60
     resend_per_hour: int = 5
+    # Addresses one provisional credential may try at the email step per hour (anti-enumeration).
+    email_choices_per_hour: int = 5
     forgot_per_target_per_hour: int = 3
     forgot_per_ip_per_hour: int = 30
 

@@ -253,6 +253,7 @@ class System:
             "IDENTITY_RESEND_COOLDOWN_SECONDS": "0",
             "NOTIFIER_DIGEST_WINDOW_SECONDS": "0",
             "GATEWAY_INSECURE_COOKIES": "true",
+            "GATEWAY_METRICS_PORT": str(free_port()),
             "DOCUMENTS_STORAGE_DIR": str(self.workdir / "blobs"),
         })
         for service in reversed(self.services):  # the primary's port wins; process_environment sets each

@@ -194,8 +194,6 @@ def test_cookies_are_httponly_and_samesite(system, tenant_a, person):
         assert "httponly" in lowered and "samesite=lax" in lowered and "path=/" in lowered, cookie
 
 
-@pytest.mark.xfail(strict=True, reason="the gateway serves Prometheus /metrics on its public port and "
-                   "deploy/k8s/ingress.yaml routes / to it: request counts per route are public")
 def test_metrics_are_not_served_to_the_public(system):
     assert requests.get(system.url("/metrics"), timeout=30).status_code in (403, 404)
 

@@ -171,9 +171,6 @@ def test_oversize_and_malformed_bodies_are_4xx_and_change_nothing(system, tenant
     assert Browser(system, tenant_a).login(person.email, person.password).status_code == 303
 
 
-@pytest.mark.xfail(strict=True, reason="services/documents/service.py upload_document: aiohttp's multipart reader "
-                   "raises InvalidHeader (bad part header) or ValueError (no starting boundary) and nothing maps "
-                   "them to 400, so documents answers 500 through the public API")
 @pytest.mark.parametrize("body", [b"--x\r\ngarbage\r\n\r\nbody\r\n--x--\r\n", b"garbage"],
                          ids=["bad-part-header", "no-boundary"])
 def test_a_malformed_multipart_body_is_a_400(system, tenant_a, body):

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import pytest
 from aiohttp import web
 
+from common.testing import free_port
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
 from tests.integration.gateway import standins
@@ -68,6 +69,7 @@ def gateway_settings(urls: dict[str, str], **overrides) -> GatewaySettings:
         "identity_urls": urls["identity"],
         "tenancy_urls": urls["tenancy"],
         "documents_urls": urls["documents"],
+        "metrics_port": free_port(),
         **overrides,
     }
     return GatewaySettings(**values)

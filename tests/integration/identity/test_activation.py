@@ -283,3 +283,41 @@ async def test_parallel_verification_exactly_one_succeeds(identity):
     responses = await asyncio.gather(*(identity.post("/v1/email/verify", {"token": token}) for _ in range(8)))
     assert sorted(r.status for r in responses) == [200] + [400] * 7
     assert len(await identity.events("identity.account_linked")) == 1
+
+
+async def test_unknown_login_hammered_answers_like_a_known_one(identity):
+    """A lock must not tell which provisional logins exist: unknown ones lock alike."""
+    cred = await identity.issue()
+    known = {"login": cred["login"], "password": "not-it"}
+    unknown = {"login": "ZZZZ" + cred["login"][4:] if not cred["login"].startswith("ZZZZ") else "YYYYYYYY",
+               "password": "not-it"}
+    answers = {}
+    for name, body in (("known", known), ("unknown", unknown)):
+        seen = []
+        for _ in range(6):
+            status, code, reply = await _error(await identity.post("/v1/activation/start", body))
+            seen.append((status, code, reply.get("retry_after", 0) // 60))
+        answers[name] = seen
+    assert answers["known"] == answers["unknown"]
+    assert [s for s, _c, _r in answers["known"]] == [401] * 5 + [429]
+    identity.clock.advance(minutes=15)
+    assert (await identity.post("/v1/activation/start", unknown)).status == 401  # never permanent
+
+
+async def test_email_step_cannot_probe_addresses_without_limit(identity):
+    cred = await identity.issue()
+    flow = await identity.start(cred)
+    fid = flow["flow_id"]
+    for i in range(5):
+        response = await identity.post(f"/v1/activation/{fid}/email", {"email": unique_email(f"probe{i}")})
+        assert response.status == 200, await response.text()
+        assert (await identity.post(f"/v1/activation/{fid}/restart")).status == 200
+    status, code, body = await _error(await identity.post(f"/v1/activation/{fid}/email",
+                                                          {"email": unique_email("probe6")}))
+    assert (status, code) == (429, "too_many_requests") and body["retry_after"] > 0
+    # A new flow of the same credential shares the limit; an hour later it is lifted.
+    again = (await identity.start(cred))["flow_id"]
+    assert (await identity.post(f"/v1/activation/{again}/email", {"email": unique_email("p7")})).status == 429
+    identity.clock.advance(hours=1)
+    again = (await identity.start(cred))["flow_id"]
+    assert (await identity.post(f"/v1/activation/{again}/email", {"email": unique_email("late")})).status == 200
