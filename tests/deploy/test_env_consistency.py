@@ -129,6 +129,12 @@ def _load(monkeypatch, module: str, env: dict[str, str]):
     return load_settings(settings_env.settings_class(module))
 
 
+def _loopback_settings(settings) -> list[str]:
+    """Fields still pointing at this container itself (a default meant for a laptop, not a deployment)."""
+    return [name for name, value in settings.model_dump().items()
+            if name != "public_base_url" and isinstance(value, str) and ("127.0.0.1" in value or "localhost" in value)]
+
+
 def _image_env() -> dict[str, str]:
     return {k: v for k, v in dockerfile_env().items() if not _NOT_SETTINGS.match(k)}
 
@@ -193,11 +199,19 @@ def test_each_compose_service_starts_in_production_once_the_placeholders_are_rep
         assert settings.host == "0.0.0.0", name  # noqa: S104 (reachable from the other containers)
         assert "@postgres:5432/" in getattr(settings, "database_url", "@postgres:5432/"), name
         assert "@rabbitmq:5672/" in settings.amqp_url, name
+        if process[1] == "serve":  # a migration job calls no other service
+            assert _loopback_settings(settings) == [], f"{name} would call itself: set them in compose.yaml"
 
 
 def test_kubernetes_sets_only_variables_each_process_reads_with_secrets_in_the_secret():
     docs = k8s_docs()
     assert k8s_env_problems(docs, SECRET_TEMPLATE.read_text(encoding="utf-8")) == []
+
+
+def test_a_topology_setting_left_at_its_default_is_caught(monkeypatch):
+    settings = _load(monkeypatch, "services.notifier", {"NOTIFIER_TENANCY_URL": "http://tenancy:8082"})
+    assert "identity_url" in _loopback_settings(settings)
+    assert "tenancy_url" not in _loopback_settings(settings)
 
 
 def test_kubernetes_typos_and_misplaced_secrets_are_refused():
@@ -230,6 +244,8 @@ def test_each_kubernetes_container_starts_in_production_with_the_filled_secret(m
                 _load(monkeypatch, module, env)  # the template's placeholders never start a service
             settings = _load(monkeypatch, module, _with_real_secrets(env))
             assert settings.is_production
+            if process_of(container["command"])[1] == "serve":
+                assert _loopback_settings(settings) == [], f"{module} would call itself: set them in the ConfigMap"
             port = (container.get("ports") or [{}])[0].get("containerPort")
             if port:
                 assert settings.port == port, f"{module} listens on {settings.port}, the pod exposes {port}"
