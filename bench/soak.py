@@ -76,6 +76,7 @@ class Run:
         self.system, self.tenant, self.credentials = system, tenant, list(credentials)
         self.deadline = time.monotonic() + seconds
         self.timings: dict[str, list[float]] = {}
+        self.samples: list[tuple[str, float, float]] = []
         self.errors: list[str] = []
         self.rounds = 0
         self.activations = 0
@@ -118,6 +119,7 @@ class Run:
     def _keep(self, walker: Walker) -> None:
         for step, values in walker.timings.items():
             self.timings.setdefault(step, []).extend(values)
+        self.samples.extend(walker.samples)
 
 
 async def drained(system: System, timeout: float, unroutable: dict) -> dict[str, int]:
@@ -169,11 +171,18 @@ def report(run: Run, args, rss_start: dict, rss_end: dict, left: dict, elapsed: 
     lines = [f"soak: {args.people} people, {args.seconds:.0f} s, {args.documents} documents; "
              f"{run.rounds} rounds (login, listing, download, logout), {run.activations} activations in "
              f"{elapsed:.0f} s; load average {os.getloadavg()[0]:.1f}",
-             f"errors: {len(run.errors)}", "", "| step | count | p50 ms | p99 ms |", "|---|---:|---:|---:|"]
+             f"errors: {len(run.errors)}", "",
+             "| step | count | p50 ms | p99 ms | p50 last third / first third |", "|---|---:|---:|---:|---:|"]
+    started = run.deadline - args.seconds
     for step in ("activation", "activation.email", "activation.password", "verify", "login", "listing",
                  "download", "logout"):
         values = run.timings.get(step, [])
-        lines.append(f"| {step} | {len(values)} | {percentile(values, 50):.1f} | {percentile(values, 99):.1f} |")
+        # Drift: the same step's median at the end of the run against its beginning (1.0 = no drift).
+        first = [v for s, v, at in run.samples if s == step and at < started + args.seconds / 3]
+        last = [v for s, v, at in run.samples if s == step and at >= started + 2 * args.seconds / 3]
+        drift = statistics.median(last) / statistics.median(first) if first and last else float("nan")
+        lines.append(f"| {step} | {len(values)} | {percentile(values, 50):.1f} | {percentile(values, 99):.1f} "
+                     f"| {drift:.2f} |")
     lines += ["", "| service | RSS start MiB | RSS end MiB |", "|---|---:|---:|"]
     for name in sorted(rss_start):
         lines.append(f"| {name} | {rss_start[name]:.0f} | {rss_end.get(name, float('nan')):.0f} |")

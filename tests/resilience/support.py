@@ -63,6 +63,7 @@ class Walker:
     tenant: Tenant
     timings: dict[str, list[float]] = field(default_factory=dict)
     statuses: list[tuple[str, int, float]] = field(default_factory=list)  # (step, status, monotonic time)
+    samples: list[tuple[str, float, float]] = field(default_factory=list)  # (step, seconds, monotonic end)
 
     def __post_init__(self) -> None:
         self.query = urlencode({"client": self.tenant.client_code, "societe": self.tenant.societe_code})
@@ -89,6 +90,7 @@ class Walker:
         if expect is not None and expect not in final:
             raise StepFailed(step, response.status, f"landed on {final}, expected {expect}: {text[:300]}")
         self.timings.setdefault(step, []).append(elapsed)
+        self.samples.append((step, elapsed, time.monotonic()))
         return final, text if text else body.decode("latin-1")
 
     async def _csrf(self, step: str, path: str = "/login/form") -> str:
