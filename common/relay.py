@@ -14,8 +14,10 @@ older than ``retention``.
 
 Unroutable events (no queue bound to their routing key yet, the broker returns them) are not
 lost: they stay pending with ``last_error`` set and ``next_attempt_at`` pushed back with an
-exponential backoff (``unroutable_backoff``), and each return is logged as a warning. See
-docs/events.md.
+exponential backoff (``unroutable_backoff``), and each return is logged as a warning. The
+exception is ``optional_types``: types that no service needs to receive (a notice for whoever may
+listen, e.g. ``tenancy.tenant_onboarded``) are published without ``mandatory`` and count as sent
+once the broker confirms them, routed or not. See docs/events.md.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import asyncio
 import contextlib
 import time
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from datetime import UTC, datetime, timedelta
 
 import aio_pika
@@ -118,7 +120,7 @@ class Relay:
                  reconnect_backoff: tuple[float, float] = (0.5, 30.0), publish_timeout: float = 30.0,
                  concurrency: int = 2,
                  registry: CollectorRegistry | None = None,
-                 name: str = "relay") -> None:
+                 name: str = "relay", optional_types: Collection[str] = ()) -> None:
         self.pool = pool
         self.amqp_url = amqp_url
         self.exchange_name = exchange
@@ -132,6 +134,7 @@ class Relay:
         self.publish_timeout = publish_timeout
         self.concurrency = concurrency
         self.name = name
+        self.optional_types = frozenset(optional_types)
         self.metrics = _metrics_for(registry)
         self._connection: AbstractConnection | None = None
         self._exchange: AbstractExchange | None = None
@@ -295,8 +298,8 @@ class Relay:
             envelope.to_bytes(), content_type="application/json", delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             message_id=str(envelope.id), type=envelope.type, correlation_id=envelope.correlation_id,
         )
-        await exchange.publish(message, routing_key=envelope.type, mandatory=True,
-                               timeout=self.publish_timeout)
+        await exchange.publish(message, routing_key=envelope.type,
+                               mandatory=envelope.type not in self.optional_types, timeout=self.publish_timeout)
 
     async def _housekeeping(self) -> None:
         now = time.monotonic()
@@ -335,17 +338,19 @@ class Relay:
                 await listener.close()
 
 
-def install_relay(app: web.Application, settings: ServiceSettings) -> None:
+def install_relay(app: web.Application, settings: ServiceSettings, *, optional_types: Collection[str] = ()) -> None:
     """Publish ``app[POOL]``'s outbox to ``settings.events_exchange`` for the app's lifetime.
 
     Call it after ``install_pool``. The relay has its own broker connection and its own
     ``LISTEN`` connection (to ``settings.database_url``); its metrics go to ``app[METRICS_REGISTRY]``.
+    ``optional_types``: event types no service is required to receive (see the module docstring).
     """
     from common.http import METRICS_REGISTRY
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         relay = Relay(app[POOL], amqp_url=settings.amqp_url, exchange=settings.events_exchange,
-                      listen_dsn=settings.database_url, registry=app.get(METRICS_REGISTRY))
+                      listen_dsn=settings.database_url, registry=app.get(METRICS_REGISTRY),
+                      optional_types=optional_types)
         await relay.start()
         yield
         await relay.stop()

@@ -55,7 +55,9 @@ def create_app(settings: TenancySettings, *, clock: Clock | None = None, relay: 
     if relay:
         # The broker connection serves the readiness check; the relay opens its own.
         install_broker(app, settings.amqp_url, name=f"{SERVICE}-publish")
-        install_relay(app, settings)
+        # Nobody must receive tenancy.tenant_onboarded (ARCHITECTURE.md: no consumer); whoever
+        # binds to it later gets it. The directory events stay mandatory: documents and identity need them.
+        install_relay(app, settings, optional_types={"tenancy.tenant_onboarded"})
     app.cleanup_ctx.append(_identity_client(settings))
     app.router.add_routes(routes)
     app.router.add_routes(openapi_routes)

@@ -180,11 +180,6 @@ async def _refused_is_final(system, address: str) -> bool:
 
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "tenancy.tenant_onboarded (services/tenancy/service.py:88) has no consumer: the broker returns it as "
-    "unroutable and the relay keeps it pending, retried every 5 min for ever (relay.event_not_published "
-    "warnings; outbox_pending_events never back to 0 after an onboarding). Fix: bind a consumer to it, stop "
-    "emitting it, or let the relay settle events of a type that no queue binds"))
 async def test_every_event_written_is_eventually_published(system):
     await asyncio.to_thread(system.new_tenant, name="Syndic du Registre")
 

@@ -93,6 +93,23 @@ async def test_unroutable_event_stays_pending_then_is_published_once_a_consumer_
     assert row["last_error"] is None
 
 
+async def test_optional_event_with_no_queue_bound_is_settled_and_mandatory_one_waits(backbone):
+    relay = backbone.relay(unroutable_backoff=(0.2, 0.4), sweep_interval=0.2,
+                           optional_types={"test.noticed"})
+    await relay.start()
+    [optional] = await backbone.write(1, type="test.noticed")
+    [mandatory] = await backbone.write(1, type="test.happened")
+
+    async def settled():
+        row = await backbone.pool.fetchrow("SELECT * FROM outbox WHERE id = $1", optional)
+        return row if row["published_at"] is not None else None
+
+    row = await wait_until(settled, timeout=10, message="optional event marked sent without a queue")
+    assert row["last_error"] is None
+    pending = await backbone.pool.fetchrow("SELECT * FROM outbox WHERE id = $1", mandatory)
+    assert pending["published_at"] is None  # still waiting for a consumer: never dropped
+
+
 async def test_purge_deletes_only_sent_rows_older_than_the_retention(backbone):
     consumer = backbone.consumer("purge", await _record("purge"))
     await consumer.start()
