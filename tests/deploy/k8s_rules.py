@@ -95,9 +95,11 @@ def workload_problems(docs: list[dict]) -> list[str]:
         if grace <= shutdown + _pre_stop_seconds(container):
             found.append(f"{name}: terminationGracePeriodSeconds {grace} is not longer than preStop + "
                          f"SHUTDOWN_TIMEOUT_SECONDS {shutdown:g}: in-flight requests would be killed")
-        if annotations.get("prometheus.io/scrape") != "true" or annotations.get("prometheus.io/port") != str(port) \
-                or annotations.get("prometheus.io/path") != "/metrics":
-            found.append(f"{name}: Prometheus scrape annotations missing or not on port {port}")
+        # A process may serve /metrics on a port of its own (the gateway: never on the public one).
+        scrape_port = metrics_port(container)
+        if annotations.get("prometheus.io/scrape") != "true" or annotations.get("prometheus.io/port") != str(
+                scrape_port) or annotations.get("prometheus.io/path") != "/metrics":
+            found.append(f"{name}: Prometheus scrape annotations missing or not on port {scrape_port}")
         process = process_of(container.get("command"))
         if not process or process[1] != "serve":
             found.append(f"{name}: the container does not run `python -m <service>`")
@@ -151,3 +153,9 @@ def reachable(policies: list[dict], *, target: dict, port: int, source_labels: d
                 if pod_ok and ns_ok and ("podSelector" in peer or "namespaceSelector" in peer):
                     return True
     return False
+
+
+def metrics_port(container: dict) -> int:
+    """The container port named ``metrics``, else the first one (services serve /metrics on it)."""
+    ports = container["ports"]
+    return next((p["containerPort"] for p in ports if p.get("name") == "metrics"), ports[0]["containerPort"])

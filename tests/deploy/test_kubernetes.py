@@ -161,9 +161,11 @@ def test_network_policies_let_in_only_the_gateway_from_outside_and_services_from
     other_ns = {"kubernetes.io/metadata.name": "somebody-else"}
     ports = {d["metadata"]["name"]: d["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"]
              for d in rules.by_kind(docs, "Deployment")}
+    scrape_ports = {d["metadata"]["name"]: rules.metrics_port(d["spec"]["template"]["spec"]["containers"][0])
+                    for d in rules.by_kind(docs, "Deployment")}
 
-    def can(source_labels, source_ns, target, *, same_namespace=False):
-        return rules.reachable(policies, target=_pod_labels(docs, target), port=ports[target],
+    def can(source_labels, source_ns, target, *, same_namespace=False, port=None):
+        return rules.reachable(policies, target=_pod_labels(docs, target), port=port or ports[target],
                                source_labels=source_labels, source_namespace=source_ns, same_namespace=same_namespace)
 
     outsider = {"app": "anything"}
@@ -171,7 +173,9 @@ def test_network_policies_let_in_only_the_gateway_from_outside_and_services_from
         # From the ingress controller: the gateway, and documents for the signed /files/ URLs.
         assert can(outsider, ingress_ns, target) == (target in ("gateway", "documents")), target
         assert not can(outsider, other_ns, target), target
-        assert can(outsider, monitoring_ns, target), f"Prometheus cannot scrape {target}"
+        assert can(outsider, monitoring_ns, target, port=scrape_ports[target]), f"Prometheus cannot scrape {target}"
+        if scrape_ports[target] != ports[target]:  # metrics apart: the public port stays closed to it
+            assert not can(outsider, monitoring_ns, target), target
         # Inside the namespace: only moncompte pods, never a stranger pod.
         assert not can(outsider, {"kubernetes.io/metadata.name": "moncompte"}, target, same_namespace=True), target
         if target != "gateway":
