@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
@@ -37,6 +36,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from common.events import EXCHANGE, Envelope, EnvelopeError, parse_envelope
 from common.logging import bind_context, get_logger
+from common.metrics import collectors_for
 
 __all__ = [
     "Consumer",
@@ -101,16 +101,9 @@ class _Metrics:
                                   buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5))
 
 
-# Several consumers in one app share one set of collectors (a name registers once per registry).
-_metrics_by_registry: weakref.WeakKeyDictionary[CollectorRegistry, _Metrics] = weakref.WeakKeyDictionary()
-
-
 def _metrics_for(registry: CollectorRegistry | None) -> _Metrics:
-    if registry is None:
-        return _Metrics(None)
-    if registry not in _metrics_by_registry:
-        _metrics_by_registry[registry] = _Metrics(registry)
-    return _metrics_by_registry[registry]
+    # Several consumers (or relays) in one app share one set of collectors.
+    return collectors_for(registry, _Metrics)
 
 
 class Consumer:

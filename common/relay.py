@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from datetime import UTC, datetime, timedelta
 
@@ -40,6 +39,7 @@ from pydantic import ValidationError
 from common.db import POOL
 from common.events import Envelope
 from common.logging import get_logger
+from common.metrics import collectors_for
 from common.settings import ServiceSettings
 
 __all__ = ["Relay", "install_relay", "retry_backoff"]
@@ -96,15 +96,9 @@ class _Metrics:
                                 registry=registry)
 
 
-_metrics_by_registry: weakref.WeakKeyDictionary[CollectorRegistry, _Metrics] = weakref.WeakKeyDictionary()
-
-
 def _metrics_for(registry: CollectorRegistry | None) -> _Metrics:
-    if registry is None:
-        return _Metrics(None)
-    if registry not in _metrics_by_registry:
-        _metrics_by_registry[registry] = _Metrics(registry)
-    return _metrics_by_registry[registry]
+    # Several consumers (or relays) in one app share one set of collectors.
+    return collectors_for(registry, _Metrics)
 
 
 class Relay:
