@@ -72,6 +72,7 @@ async def test_notifier_killed_mid_stream_delivers_every_email_once_after_restar
     await wait_until(lambda: any(system.emails_to(e) for e in first), timeout=30, interval=0.02,
                      message="a first email")
     system.kill("notifier")
+    await _sink_settled(system)
     # Emails the relay accepted whose delivery the notifier had not committed when it died: the
     # redelivered event sends them again (same Message-ID). Only these may arrive twice; see
     # test_email_accepted_just_before_a_crash_is_sent_once (xfail) for that window alone.
@@ -178,8 +179,6 @@ async def _refused_is_final(system, address: str) -> bool:
     return (await _statuses(system)).get(address) == "failed"
 
 
-
-
 async def test_every_event_written_is_eventually_published(system):
     await asyncio.to_thread(system.new_tenant, name="Syndic du Registre")
 
@@ -191,3 +190,14 @@ async def test_every_event_written_is_eventually_published(system):
             await conn.close()
 
     await wait_until(tenancy_outbox_empty, timeout=15, interval=0.5, message="tenancy's outbox drained")
+
+
+async def _sink_settled(system) -> None:
+    """Let the SMTP sink's thread finish the sessions whose data was already sent before the kill."""
+    seen: list[int] = []
+
+    def stable() -> bool:
+        seen.append(len(system.sink.messages))
+        return len(seen) >= 4 and len(set(seen[-4:])) == 1
+
+    await wait_until(stable, timeout=10, interval=0.2, message="the SMTP sink settled")
