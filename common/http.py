@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 
+import asyncpg
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
@@ -47,8 +48,19 @@ _METRICS = web.AppKey("http_metrics", dict)
 READY_TIMEOUT_SECONDS = 2.0
 
 
-def json_error(status: int, code: str, detail: str, **extra) -> web.Response:
-    return web.json_response({"error": code, "detail": detail, **extra}, status=status)
+def json_error(status: int, code: str, detail: str, *, headers: dict | None = None, **extra) -> web.Response:
+    return web.json_response({"error": code, "detail": detail, **extra}, status=status, headers=headers)
+
+
+_TEXT_REFUSED_BY_DATABASE = (asyncpg.CharacterNotInRepertoireError, asyncpg.UntranslatableCharacterError)
+# What asyncpg raises when PostgreSQL cannot be reached or the connection drops mid-request.
+_DEPENDENCY_DOWN = (
+    ConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.InterfaceError,
+    asyncpg.TooManyConnectionsError,
+)
 
 
 def _route_name(request: web.Request) -> str:
@@ -100,6 +112,15 @@ async def _errors(request: web.Request, handler):
                                                             else {}))
     except (asyncio.CancelledError, KeyboardInterrupt):
         raise
+    except _TEXT_REFUSED_BY_DATABASE:
+        # A NUL (or a byte sequence PostgreSQL cannot store) inside a text value: bad input.
+        return json_error(422, "invalid_characters", "A value contains a character that cannot be stored")
+    except _DEPENDENCY_DOWN as exc:
+        # The database is unreachable: the caller may retry (the gateway shows its 503 page).
+        log.warning("http.dependency_unavailable", method=request.method, path=request.path,
+                    error=type(exc).__name__)
+        return json_error(503, "service_unavailable", "A dependency is unavailable, retry later",
+                          headers={"Retry-After": "5"})
     except Exception:
         log.exception("http.unhandled_error", method=request.method, path=request.path)
         return json_error(500, "internal_error", "An unexpected error occurred")

@@ -31,7 +31,6 @@ from tests.resilience.support import directory
 EXAMPLES = 20
 # Operations whose 500 is a known bug reproduced exactly by an xfail(strict) test below: their
 # failures are reported, not asserted, until the fix (the xfail then turns XPASS: drop the entry).
-# NUL characters are not generated (allow_x00=False) for the same reason: see test_nul_character...
 KNOWN_500: dict[tuple[str, str], str] = {}
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 FUZZ_SETTINGS = settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None,
@@ -58,7 +57,6 @@ def _security(raw: dict, method: str, path: str) -> set[str]:
 
 def _load(raw: dict):
     schema = schemathesis.openapi.from_dict(raw)
-    schema.config.generation.update(allow_x00=False)
     return schema
 
 
@@ -118,11 +116,8 @@ def test_service_openapi_documents_hold_when_called_directly(system, tenant, ser
     assert not failures, "\n\n".join(failures)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "tenancy: a NUL character in a text field reaches PostgreSQL, which refuses it "
-    "(asyncpg CharacterNotInRepertoireError) -> 500 instead of 422. Fix: refuse control characters in the "
-    "schemas (services/tenancy/schemas.py), or map SQLSTATE 22021 to a 422 in common/http.py _errors"))
 def test_nul_character_in_a_tenant_name_is_a_422(system):
+    """Found by the fuzzing (a 500 then): PostgreSQL refuses NUL in text; common/http.py maps it to 422."""
     body = {"name": "Agence\u0000Nulle", "client_code": "NUL" + uuid.uuid4().hex[:6].upper(), "societe_code": "01",
             "kind": "syndic", "support": {}, "branding": {}}
     status = _post(system.base_url + "/api/v1/tenants", json.dumps(body).encode(), "application/json",

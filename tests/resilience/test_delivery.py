@@ -75,7 +75,7 @@ async def test_notifier_killed_mid_stream_delivers_every_email_once_after_restar
     await _sink_settled(system)
     # Emails the relay accepted whose delivery the notifier had not committed when it died: the
     # redelivered event sends them again (same Message-ID). Only these may arrive twice; see
-    # test_email_accepted_just_before_a_crash_is_sent_once (xfail) for that window alone.
+    # test_email_accepted_just_before_a_crash_is_never_lost_and_a_repeat_keeps_its_message_id for that window.
     in_flight = frozenset(sink_message_ids(system) - await sent_message_ids(system))
     REPEATABLE.update(in_flight)
     # Activations go on while the notifier is down: their events wait in its queue.
@@ -90,12 +90,12 @@ async def test_notifier_killed_mid_stream_delivers_every_email_once_after_restar
     assert all(len(system.emails_to(e)) == 1 for e in second)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "services/notifier/service.py _deliver: the SMTP send and the 'sent' row are not atomic; a crash after the "
-    "relay's 250 and before the handler's commit redelivers the event and sends the email again (same "
-    "Message-ID). At-least-once at the SMTP boundary by design; exactly-once would need the relay to dedupe "
-    "on Message-ID or an at-most-once 'sending' mark committed before the send"))
-async def test_email_accepted_just_before_a_crash_is_sent_once(system, accounts):
+async def test_email_accepted_just_before_a_crash_is_never_lost_and_a_repeat_keeps_its_message_id(system, accounts):
+    """The documented window (services/notifier/README.md): SMTP has no transaction with our
+    database, so a crash after the server's 250 and before the commit sends the email again on
+    redelivery. Delivery is at-least-once there; the repeat carries the same Message-ID, which
+    mail clients merge. Choosing at-most-once instead would lose an email, which locks a person
+    out of the activation."""
     target = unique_email("window")
     handler = system.sink._controller.handler
     original = handler.handle_DATA
@@ -121,9 +121,11 @@ async def test_email_accepted_just_before_a_crash_is_sent_once(system, accounts)
     notifier.process.wait()
     await asyncio.to_thread(system.restart, "notifier")
     await asyncio.to_thread(system.wait_for_email, target, timeout=60)
-    REPEATABLE.update(str(m.message["Message-ID"]).strip() for m in system.emails_to(target))
+    copies = system.emails_to(target)
+    REPEATABLE.update(str(m.message["Message-ID"]).strip() for m in copies)
     await ledger(system, may_repeat=frozenset(REPEATABLE))
-    assert len(system.emails_to(target)) == 1
+    assert 1 <= len(copies) <= 2
+    assert len({str(m.message["Message-ID"]).strip() for m in copies}) == 1
 
 
 async def test_smtp_421_for_a_while_then_delivered_once(system, accounts):

@@ -52,6 +52,34 @@ async def test_ready_turns_503_naming_the_database_and_back(aiohttp_client, fres
     await wait_until(ready_again, timeout=10, message="ready after PostgreSQL came back")
 
 
+async def test_database_errors_become_clear_answers(aiohttp_client, fresh_database, db_proxy, amqp_url):
+    """A NUL in a text value is the caller's error (422); an unreachable database is a 503, not a 500."""
+    await migrate(fresh_database, [common_track()])
+    settings = IdentitySettings(database_url=through(db_proxy, fresh_database), amqp_url=amqp_url,
+                                internal_auth_secret=SECRET)
+    app = create_app(settings)
+
+    async def echo_text(request):
+        from common.db import POOL
+
+        value = request.query["value"]
+        return web.json_response({"stored": await request.app[POOL].fetchval("SELECT $1::text", value)})
+
+    app.router.add_get("/v1/echo", echo_text)
+    client = await aiohttp_client(app)
+    headers = {"Authorization": "Internal " + issue_token(SECRET, issuer="gateway", audience="identity")}
+    ok = await client.get("/v1/echo", params={"value": "Agence"}, headers=headers)
+    assert await ok.json() == {"stored": "Agence"}
+    nul = await client.get("/v1/echo", params={"value": "Agence\x00Nulle"}, headers=headers)
+    assert nul.status == 422
+    assert (await nul.json())["error"] == "invalid_characters"
+    await db_proxy.cut()
+    down = await client.get("/v1/echo", params={"value": "x"}, headers=headers)
+    assert down.status == 503
+    assert (await down.json())["error"] == "service_unavailable"
+    assert down.headers["Retry-After"] == "5"
+
+
 async def test_internal_routes_refuse_calls_without_a_valid_token(aiohttp_client, fresh_database, amqp_url):
     await migrate(fresh_database, [common_track()])
     settings = IdentitySettings(database_url=fresh_database, amqp_url=amqp_url, internal_auth_secret=SECRET)
