@@ -194,6 +194,8 @@ class System:
             self.services += [Service(f"{name}-{n}", primary.module, primary.prefix) for n in range(2, count + 1)]
         self.database_ports = dict(database_ports or {})
         self.extra_env = dict(extra_env or {})
+        # The gateway serves /metrics only on a port of its own (never on its public one).
+        self.gateway_metrics_port = free_port()
         self._spawner: ThreadPoolExecutor | None = None
         self.exchange = f"e2e.events.{uuid.uuid4().hex[:12]}"
         self.sink = SmtpSink()
@@ -253,7 +255,7 @@ class System:
             "IDENTITY_RESEND_COOLDOWN_SECONDS": "0",
             "NOTIFIER_DIGEST_WINDOW_SECONDS": "0",
             "GATEWAY_INSECURE_COOKIES": "true",
-            "GATEWAY_METRICS_PORT": str(free_port()),
+            "GATEWAY_METRICS_PORT": str(self.gateway_metrics_port),
             "DOCUMENTS_STORAGE_DIR": str(self.workdir / "blobs"),
         })
         for service in reversed(self.services):  # the primary's port wins; process_environment sets each
