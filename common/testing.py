@@ -12,6 +12,7 @@ import email.policy
 import re
 import socket
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
@@ -107,6 +108,8 @@ class _Behaviour:
     # Reply to DATA (or RCPT for a listed recipient) with this code instead of 250.
     data_reply: str | None = None
     rejected_recipients: dict[str, str] = field(default_factory=dict)
+    # Called with each accepted envelope, before the 250 reaches the client (fault injection).
+    on_accept: Callable[[Envelope], None] | None = None
 
 
 class _Handler:
@@ -125,6 +128,8 @@ class _Handler:
             return self.sink.behaviour.data_reply
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         self.sink.messages.append(ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos), message))
+        if self.sink.behaviour.on_accept is not None:
+            self.sink.behaviour.on_accept(envelope)
         return "250 Message accepted"
 
 
@@ -153,6 +158,14 @@ class SmtpSink:
 
     def reject(self, address: str, reply: str = "550 5.1.1 No such user") -> None:
         self.behaviour.rejected_recipients[address.lower()] = reply
+
+    def on_accept(self, callback: Callable[[Envelope], None] | None) -> None:
+        """Call ``callback(envelope)`` for every accepted message, before the client reads the 250.
+
+        Read at each message (aiosmtpd binds handler methods per connection, so patching the
+        handler would miss connections a client already holds open).
+        """
+        self.behaviour.on_accept = callback
 
     def recover(self) -> None:
         self.behaviour = _Behaviour()

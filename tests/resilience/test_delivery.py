@@ -97,17 +97,13 @@ async def test_email_accepted_just_before_a_crash_is_never_lost_and_a_repeat_kee
     mail clients merge. Choosing at-most-once instead would lose an email, which locks a person
     out of the activation."""
     target = unique_email("window")
-    handler = system.sink._controller.handler
-    original = handler.handle_DATA
     notifier = system.by_name("notifier")
 
-    async def accept_then_crash(server, session, envelope):
-        reply = await original(server, session, envelope)
-        if target in [r.lower() for r in envelope.rcpt_tos] and notifier.process.poll() is None:
+    def crash_on_target(envelope) -> None:
+        if target.lower() in [r.lower() for r in envelope.rcpt_tos] and notifier.process.poll() is None:
             os.kill(notifier.process.pid, signal.SIGKILL)  # before the notifier reads the 250
-        return reply
 
-    handler.handle_DATA = accept_then_crash
+    system.sink.on_accept(crash_on_target)
     try:
         tenant, login, password = next(accounts)
         walker = Walker(system.base_url, tenant)
@@ -117,7 +113,7 @@ async def test_email_accepted_just_before_a_crash_is_never_lost_and_a_repeat_kee
             await walker.close()
         await wait_until(lambda: notifier.process.poll() is not None, timeout=30, message="the crash")
     finally:
-        handler.handle_DATA = original
+        system.sink.on_accept(None)
     notifier.process.wait()
     await asyncio.to_thread(system.restart, "notifier")
     await asyncio.to_thread(system.wait_for_email, target, timeout=60)
