@@ -18,6 +18,7 @@ from common.relay import install_relay
 from services.identity.agency import handle_account_closed
 from services.identity.core import Deps
 from services.identity.hashing import Hasher
+from services.identity.openapi import openapi_routes
 from services.identity.routes import DEPS, routes
 from services.identity.settings import IdentitySettings
 from services.identity.tenants import TenantPolicy
@@ -49,6 +50,7 @@ def create_app(settings: IdentitySettings, *, clock: Clock | None = None, with_b
         install_relay(app, settings)
         install_consumer(app, _account_closed_consumer)
     app.add_routes(routes)
+    app.add_routes(openapi_routes)
     return app
 
 

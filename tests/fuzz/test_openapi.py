@@ -116,6 +116,20 @@ def test_service_openapi_documents_hold_when_called_directly(system, tenant, ser
     assert not failures, "\n\n".join(failures)
 
 
+def test_identity_openapi_document_holds_when_called_directly(system, tenant):
+    """identity as the gateway calls it for a person of the harness's tenant (claims tid, tcc, tsc, ip)."""
+    target = system.by_name("identity")
+    claims = {"tid": tenant.id, "tcc": tenant.client_code, "tsc": tenant.societe_code, "ip": "127.0.0.1"}
+
+    def headers_for(schemes: set[str]) -> dict:
+        signed = issue_token(INTERNAL_SECRET, issuer="gateway", audience="identity", **claims)
+        return {"Authorization": f"Internal {signed}"}
+
+    raw = _raw(target.url + "/internal/openapi.json", headers_for(set()))
+    failures = _fuzz(_load(raw), raw, target.url, headers_for)
+    assert not failures, "\n\n".join(failures)
+
+
 def test_nul_character_in_a_tenant_name_is_a_422(system):
     """Found by the fuzzing (a 500 then): PostgreSQL refuses NUL in text; common/http.py maps it to 422."""
     body = {"name": "Agence\u0000Nulle", "client_code": "NUL" + uuid.uuid4().hex[:6].upper(), "societe_code": "01",

@@ -1,0 +1,234 @@
+"""The OpenAPI 3.1 document of identity's internal API (docs/internal-api.md, identity section).
+
+Request schemas come from the pydantic models that parse the bodies (``schemas.py``), so the document
+cannot drift from what the service accepts; response schemas are written out here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from pydantic.json_schema import models_json_schema
+
+from services.identity import schemas as s
+
+__all__ = ["OPENAPI_PATH", "build_openapi", "openapi_routes"]
+
+OPENAPI_PATH = "/internal/openapi.json"
+openapi_routes = web.RouteTableDef()
+
+_REF = "#/components/schemas/{model}"
+_BODIES = (s.IssueCredentials, s.TenantOnly, s.AccountIds, s.Start, s.Email, s.NewPassword, s.Password, s.Token,
+           s.Login, s.SessionId, s.ChangePassword, s.Forgot, s.Reset, s.PolicyCheck)
+
+
+def _obj(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    return {"type": "object", "properties": properties, "required": list(properties) if required is None else required}
+
+
+def _ref(model: str) -> dict[str, str]:
+    return {"$ref": _REF.format(model=model)}
+
+
+_STR = {"type": "string"}
+_UUID = {"type": "string", "format": "uuid"}
+_TIME = {"type": "string", "format": "date-time"}
+_NULLABLE_STR = {"type": ["string", "null"]}
+_NULLABLE_UUID = {"type": ["string", "null"], "format": "uuid"}
+
+_RESPONSE_SCHEMAS: dict[str, Any] = {
+    "Error": {**_obj({
+        "error": {"type": "string", "description": "stable error code (docs/internal-api.md)"},
+        "detail": _STR,
+        "errors": {"type": "array", "items": _obj({"path": _STR, "message": _STR})},
+        "error_count": {"type": "integer"},
+        "retry_after": {"type": "integer", "minimum": 0, "description": "429: seconds to wait"},
+        "criteria": {"type": "array", "items": _ref("Criterion"), "description": "422 password_policy"},
+        "problems": {"type": "array", "items": _STR, "description": "422 password_policy"},
+        "step": {"type": "string", "description": "409 wrong_step: the flow's current step"},
+        "allow": {"type": "string"},
+    }, ["error", "detail"])},
+    "Criterion": _obj({"code": {"enum": ["min_length", "upper", "lower", "digit", "special"]},
+                       "label": _STR, "ok": {"type": "boolean"}}),
+    "Flow": _obj({
+        "flow_id": _STR, "intent": {"enum": ["activate", "merge"]},
+        "step": {"enum": ["email", "password", "merge", "pending_verification", "done"]},
+        "email": _NULLABLE_STR, "suggested_email": _NULLABLE_STR, "tenant_id": _UUID,
+    }),
+    "IssuedCredentials": _obj({
+        "credentials": {"type": "array", "items": _obj({"account_id": _UUID, "login": _STR, "password": _STR,
+                                                        "expires_at": _TIME})},
+        "refused": {"type": "array", "items": _obj({"account_id": _UUID, "error": {"const": "already_linked"}})},
+    }),
+    "AccountStates": _obj({"states": {"type": "array", "items": _obj({
+        "account_id": _UUID,
+        "state": {"enum": ["credentials_issued", "pending_verification", "activated", "expired"]}})}}),
+    "Recipients": _obj({"recipients": {"type": "array", "items": _obj({
+        "person_id": _UUID, "email": _STR, "account_ids": {"type": "array", "items": _UUID}})}}),
+    "AuditLog": _obj({
+        "items": {"type": "array", "items": _obj({
+            "id": {"type": "integer"}, "at": _TIME, "tenant_id": _UUID, "person_id": _NULLABLE_UUID,
+            "account_id": _NULLABLE_UUID, "kind": _STR, "ip": _NULLABLE_STR,
+            "detail": {"description": "kind-specific details (JSON)"}})},
+        "next_before": {"type": ["integer", "null"], "description": "pass as `before` for the next page"},
+    }),
+    "EmailOnly": _obj({"email": _STR}),
+    "LoggedIn": _obj({"session_id": _STR, "person_id": _UUID}),
+    "Session": _obj({
+        "person_id": _UUID, "email": _STR, "session_ref": _STR,
+        "accounts": {"type": "array", "items": _obj({"tenant_id": _UUID, "account_id": _UUID, "role": _STR,
+                                                     "linked_at": _TIME})},
+        "previous_login_at": {"type": ["string", "null"], "format": "date-time"},
+    }),
+    "Sessions": _obj({"sessions": {"type": "array", "items": _obj({
+        "ref": _STR, "created_at": _TIME, "last_seen_at": _TIME, "ip": _NULLABLE_STR,
+        "current": {"type": "boolean"}})}}),
+    "Ended": _obj({"ended": {"type": "integer", "minimum": 0}}),
+    "Status": _obj({"status": _STR}),
+    "PolicyResult": _obj({"ok": {"type": "boolean"}, "criteria": {"type": "array", "items": _ref("Criterion")},
+                          "problems": {"type": "array", "items": _STR}}),
+}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ref("Error")}}}
+
+
+def _json(schema: str, description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
+
+
+def _body(model: type) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": _ref(model.__name__)}}}
+
+
+# Every operation: the internal token, an unreachable database.
+_ALWAYS = {"401": _error("Missing or invalid internal token (or `invalid_credentials`/`invalid_session`)"),
+           "503": _error("A dependency is unavailable (`service_unavailable`, with Retry-After)")}
+_BAD = {"400": _error("The body is not JSON"),
+        "422": _error("Invalid body (`validation_failed` with `errors`, `invalid_characters`)")}
+_FORBIDDEN = {"403": _error("`forbidden`: a required claim is missing")}
+_BUSY = {"429": _error("`busy`, `too_many_requests` or `credential_locked`, with `retry_after`")}
+_FLOW = {"404": _error("`flow_not_found` (unknown, or expired after 1 h idle)"),
+         "409": _error("`wrong_step`, with the flow's `step`")}
+_FLOW_ID = [{"name": "flow_id", "in": "path", "required": True, "schema": {"type": "string"}}]
+
+
+def _op(op_id: str, summary: str, ok: dict[str, Any], *, body: type | None = None, **errors: dict) -> dict:
+    responses = {**ok, **_ALWAYS, **(_BAD if body else {})}
+    for group in errors.values():
+        responses.update(group)
+    operation: dict[str, Any] = {"operationId": op_id, "summary": summary, "responses": responses}
+    if body is not None:
+        operation["requestBody"] = _body(body)
+    return operation
+
+
+def _paths() -> dict[str, Any]:
+    flow = {"200": _json("Flow", "The flow")}
+    ok = {"200": _json("Status", "`{\"status\": \"ok\"}`")}
+    return {
+        "/internal/provisional-credentials": {"post": _op(
+            "issueCredentials", "Issue provisional credentials (re-issue revokes; `reset` unlinks first)",
+            {"201": _json("IssuedCredentials", "The credentials (shown once) and the refused accounts")},
+            body=s.IssueCredentials, busy=_BUSY)},
+        "/internal/account-states": {"post": _op(
+            "accountStates", "Activation state of the tenant's accounts known to identity",
+            {"200": _json("AccountStates", "One state per account")}, body=s.TenantOnly)},
+        "/internal/recipients": {"post": _op(
+            "recipients", "Persons with a verified email linked to any of the accounts",
+            {"200": _json("Recipients", "The recipients")}, body=s.AccountIds)},
+        "/internal/audit": {"get": {**_op(
+            "auditLog", "The tenant's security events, newest first (act=operator, or act=agency with tid)",
+            {"200": _json("AuditLog", "A page of events")}, forbidden=_FORBIDDEN,
+            bad={"422": _error("`validation_failed`: tenant_id, person_id (uuid), before, limit (integers)")}),
+            "parameters": [
+                {"name": "tenant_id", "in": "query", "required": True, "schema": _UUID},
+                {"name": "person_id", "in": "query", "required": False, "schema": _UUID},
+                {"name": "before", "in": "query", "required": False, "schema": {"type": "integer"}},
+                {"name": "limit", "in": "query", "required": False,
+                 "schema": {"type": "integer", "default": 100, "description": "clamped to 1..1000"}}]}},
+        "/v1/activation/start": {"post": _op(
+            "activationStart", "Start an activation (or merge) flow with provisional credentials", flow,
+            body=s.Start, forbidden=_FORBIDDEN, busy=_BUSY)},
+        "/v1/activation/{flow_id}": {"parameters": _FLOW_ID, "get": _op(
+            "activationGet", "Read a flow", flow, flow=_FLOW)},
+        "/v1/activation/{flow_id}/email": {"parameters": _FLOW_ID, "post": _op(
+            "activationEmail", "Choose the email (step `password` for a new one, `merge` for a known one)", flow,
+            body=s.Email, flow=_FLOW, busy=_BUSY, forbidden=_FORBIDDEN)},
+        "/v1/activation/{flow_id}/password": {"parameters": _FLOW_ID, "post": _op(
+            "activationPassword", "Choose the password (`password_policy` 422 carries `criteria`, `problems`)",
+            flow, body=s.NewPassword, flow=_FLOW, busy=_BUSY, forbidden=_FORBIDDEN)},
+        "/v1/activation/{flow_id}/merge": {"parameters": _FLOW_ID, "post": _op(
+            "activationMerge", "Link the accounts to the existing person (their password)", flow,
+            body=s.Password, flow=_FLOW, busy=_BUSY, forbidden=_FORBIDDEN)},
+        "/v1/activation/{flow_id}/resend": {"parameters": _FLOW_ID, "post": _op(
+            "activationResend", "Resend the verification email (60 s cooldown, 5 per hour)", flow,
+            flow=_FLOW, busy=_BUSY, forbidden=_FORBIDDEN)},
+        "/v1/activation/{flow_id}/restart": {"parameters": _FLOW_ID, "post": _op(
+            "activationRestart", "Back to step `email` (the pending link is killed)", flow,
+            flow=_FLOW, busy=_BUSY, forbidden=_FORBIDDEN)},
+        "/v1/email/verify": {"post": _op(
+            "emailVerify", "Verify an email with the link's token", {"200": _json("EmailOnly", "The email")},
+            body=s.Token, token={"400": _error("`invalid_token` (or the body is not JSON)")}, busy=_BUSY,
+            forbidden=_FORBIDDEN)},
+        "/v1/login": {"post": _op(
+            "login", "Log in (`invalid_credentials` for every failure)",
+            {"200": _json("LoggedIn", "A new session")}, body=s.Login, busy=_BUSY, forbidden=_FORBIDDEN)},
+        "/v1/sessions/introspect": {"post": _op(
+            "introspect", "The session behind a session id (refreshes its idle expiry)",
+            {"200": _json("Session", "The session")}, body=s.SessionId)},
+        "/v1/sessions/logout": {"post": _op(
+            "logout", "End a session (idempotent)", {"204": {"description": "Ended"}}, body=s.SessionId)},
+        "/v1/me/sessions": {"get": _op(
+            "mySessions", "The person's live sessions (claims `pid`, `sref`)",
+            {"200": _json("Sessions", "The sessions, the current one flagged")}, forbidden=_FORBIDDEN)},
+        "/v1/me/sessions/end-others": {"post": _op(
+            "endOtherSessions", "End every other session of the person",
+            {"200": _json("Ended", "How many were ended")}, forbidden=_FORBIDDEN)},
+        "/v1/me/password": {"post": _op(
+            "changePassword", "Change the password (old one required)", ok, body=s.ChangePassword, busy=_BUSY,
+            forbidden=_FORBIDDEN)},
+        "/v1/password/forgot": {"post": _op(
+            "forgotPassword", "Send a reset link (always 202: never tells whether the identifier exists)",
+            {"202": _json("Status", "`{\"status\": \"accepted\"}`")}, body=s.Forgot, busy=_BUSY,
+            forbidden=_FORBIDDEN)},
+        "/v1/password/reset/check": {"post": _op(
+            "checkResetToken", "Check a reset token without consuming it",
+            {"200": _json("EmailOnly", "The email of the account")}, body=s.Token,
+            token={"400": _error("`invalid_token` (or the body is not JSON)")})},
+        "/v1/password/reset": {"post": _op(
+            "resetPassword", "Set a new password with a reset token", ok, body=s.Reset,
+            token={"400": _error("`invalid_token` (or the body is not JSON)")}, busy=_BUSY, forbidden=_FORBIDDEN)},
+        "/v1/password/policy": {"post": _op(
+            "passwordPolicy", "Check a password against the `tid` tenant's policy",
+            {"200": _json("PolicyResult", "The criteria and the extra problems")}, body=s.PolicyCheck,
+            busy=_BUSY, forbidden=_FORBIDDEN)},
+    }
+
+
+def build_openapi() -> dict[str, Any]:
+    """The OpenAPI 3.1 document of identity's internal API."""
+    _, defs = models_json_schema([(m, "validation") for m in _BODIES], ref_template=_REF)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "moncompte identity (internal API)", "version": "1.0.0",
+                 "description": "Called by the gateway, tenancy and the notifier; contract in docs/internal-api.md."},
+        "paths": _paths(),
+        "security": [{"internalToken": []}],
+        "components": {
+            "schemas": {**defs.get("$defs", {}), **_RESPONSE_SCHEMAS},
+            "securitySchemes": {"internalToken": {
+                "type": "apiKey", "in": "header", "name": "Authorization",
+                "description": "`Internal <jwt>`: HS256 with INTERNAL_AUTH_SECRET, aud `identity`, 60 s; claims "
+                               "`tid`, `tcc`, `tsc`, `ip` (people), `pid`, `sref` (logged in), `act` (agency "
+                               "or operator)"}},
+        },
+    }
+
+
+@openapi_routes.get(OPENAPI_PATH)
+async def openapi(request: web.Request) -> web.Response:
+    """Serve the document (behind the internal token, like every identity route)."""
+    return web.json_response(build_openapi())
