@@ -146,7 +146,8 @@ def _paths() -> dict[str, Any]:
             "parameters": [
                 {"name": "tenant_id", "in": "query", "required": True, "schema": _UUID},
                 {"name": "person_id", "in": "query", "required": False, "schema": _UUID},
-                {"name": "before", "in": "query", "required": False, "schema": {"type": "integer"}},
+                {"name": "before", "in": "query", "required": False,
+                 "schema": {"type": "integer", "format": "int64", "description": "a previous `next_before`"}},
                 {"name": "limit", "in": "query", "required": False,
                  "schema": {"type": "integer", "default": 100, "description": "clamped to 1..1000"}}]}},
         "/v1/activation/start": {"post": _op(

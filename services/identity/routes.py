@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from aiohttp import web
@@ -23,6 +24,17 @@ def _deps(request: web.Request) -> Deps:
 
 def _caller(request: web.Request) -> Caller:
     return Caller.from_claims(request[CLAIMS])
+
+
+_BIGINT = re.compile(r"-?[0-9]{1,19}")
+
+
+def _bigint(text: str) -> int:
+    """``text`` as a PostgreSQL bigint (ASCII digits); ValueError otherwise (was a 500 out of range)."""
+    value = int(text) if _BIGINT.fullmatch(text) else None
+    if value is None or not -(2**63) <= value < 2**63:
+        raise ValueError(text)
+    return value
 
 
 # ---- agency / internal ----------------------------------------------------------------------
@@ -54,8 +66,8 @@ async def audit(request: web.Request) -> web.Response:
     try:
         tenant_id = uuid.UUID(request.query.get("tenant_id", ""))
         person_id = uuid.UUID(request.query["person_id"]) if request.query.get("person_id") else None
-        before = int(request.query["before"]) if request.query.get("before") else None
-        limit = min(max(int(request.query.get("limit", "100")), 1), 1000)
+        before = _bigint(request.query["before"]) if request.query.get("before") else None
+        limit = min(max(_bigint(request.query.get("limit", "100")), 1), 1000)
     except ValueError:
         raise ValidationFailed("tenant_id (uuid), person_id (uuid), before and limit (integers)") from None
     allowed = claims.actor == "operator" or (claims.actor == "agency" and claims.tenant_id == str(tenant_id))

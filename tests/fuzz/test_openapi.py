@@ -60,14 +60,21 @@ def _load(raw: dict):
     return schema
 
 
-def _fuzz(schema, raw: dict, base_url: str, headers_for) -> list[str]:
-    """Run every operation; return one line per failing operation (its first failure)."""
+def _fuzz(schema, raw: dict, base_url: str, headers_for, prepare=None) -> list[str]:
+    """Run every operation; return one line per failing operation (its first failure).
+
+    ``prepare(operation)``, if given, returns ``(headers, fix)`` for an operation: the headers to send
+    (instead of ``headers_for``'s) and a function that edits each generated case before it is sent,
+    or None to fuzz the operation as generated.
+    """
     failures = []
     operations = [result.ok() for result in schema.get_all_operations()]
     assert operations, "the document lists no operation"
     for operation in operations:
+        headers, fix = (prepare(operation) if prepare else None) or (None, None)
+        headers = headers or headers_for(_security(raw, operation.method, operation.path))
         try:
-            _runner(operation, base_url, headers_for(_security(raw, operation.method, operation.path)))()
+            _runner(operation, base_url, headers, fix)()
         except (Exception, BaseExceptionGroup) as exc:  # collected: one report for every operation
             known = KNOWN_500.get((operation.method.upper(), operation.path))
             if known and "Received: 500" in str(exc):
@@ -77,10 +84,12 @@ def _fuzz(schema, raw: dict, base_url: str, headers_for) -> list[str]:
     return failures
 
 
-def _runner(operation, base_url: str, headers: dict):
+def _runner(operation, base_url: str, headers: dict, fix=None):
     @FUZZ_SETTINGS
     @given(case=operation.as_strategy())
     def run(case):
+        if fix:
+            fix(case)
         case.call_and_validate(base_url=base_url, headers=headers, checks=CHECKS)
 
     return run
@@ -127,6 +136,41 @@ def test_identity_openapi_document_holds_when_called_directly(system, tenant):
 
     raw = _raw(target.url + "/internal/openapi.json", headers_for(set()))
     failures = _fuzz(_load(raw), raw, target.url, headers_for)
+    assert not failures, "\n\n".join(failures)
+
+
+def test_identity_openapi_document_holds_past_the_guards(system, tenant):
+    """The same, past what random values stop at: every flow operation on a real flow of the tenant,
+    the audit for the tenant's own agency (act=agency), so the handlers' bodies are reached."""
+    target = system.by_name("identity")
+    claims = {"tid": tenant.id, "tcc": tenant.client_code, "tsc": tenant.societe_code, "ip": "127.0.0.1"}
+
+    def headers(**extra) -> dict:
+        signed = issue_token(INTERNAL_SECRET, issuer="gateway", audience="identity", **claims, **extra)
+        return {"Authorization": f"Internal {signed}"}
+
+    def call(path: str, body: dict) -> dict:
+        request = urllib.request.Request(target.url + path, data=json.dumps(body).encode(),  # noqa: S310
+                                         headers={**headers(), "Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback test server
+            return json.loads(response.read())
+
+    def new_flow() -> str:
+        issued = call("/internal/provisional-credentials", {"tenant_id": tenant.id, "accounts": [
+            {"account_id": str(uuid.uuid4()), "role": "coproprietaire", "display_name": "M. Fuzz"}]})
+        cred = issued["credentials"][0]
+        return call("/v1/activation/start", {"login": cred["login"], "password": cred["password"]})["flow_id"]
+
+    def prepare(operation):
+        if operation.path == "/internal/audit":
+            return headers(act="agency"), lambda case: case.query.update(tenant_id=tenant.id)
+        if "{flow_id}" in operation.path:
+            flow_id = new_flow()
+            return headers(), lambda case: case.path_parameters.update(flow_id=flow_id)
+        return None
+
+    raw = _raw(target.url + "/internal/openapi.json", headers())
+    failures = _fuzz(_load(raw), raw, target.url, lambda schemes: headers(), prepare)
     assert not failures, "\n\n".join(failures)
 
 
