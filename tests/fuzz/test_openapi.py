@@ -26,6 +26,7 @@ from schemathesis.specs.openapi.checks import (
 
 from common.internal_auth import issue_token
 from tests.e2e.system import INTERNAL_SECRET, OPERATOR_TOKEN
+from tests.fuzz.test_identity_states import Identity as IdentityApi
 from tests.resilience.support import directory
 
 EXAMPLES = 20
@@ -155,18 +156,60 @@ def test_identity_openapi_document_holds_past_the_guards(system, tenant):
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback test server
             return json.loads(response.read())
 
-    def new_flow() -> str:
+    def new_flow(email: str | None = None, password: str | None = None) -> str:
+        """A flow at step email, or past it with ``email`` (password, or merge for a known person's
+        address), or at pending_verification with ``password`` too."""
         issued = call("/internal/provisional-credentials", {"tenant_id": tenant.id, "accounts": [
             {"account_id": str(uuid.uuid4()), "role": "coproprietaire", "display_name": "M. Fuzz"}]})
         cred = issued["credentials"][0]
-        return call("/v1/activation/start", {"login": cred["login"], "password": cred["password"]})["flow_id"]
+        flow_id = call("/v1/activation/start", {"login": cred["login"], "password": cred["password"]})["flow_id"]
+        if email:
+            call(f"/v1/activation/{flow_id}/email", {"email": email})
+        if password:
+            call(f"/v1/activation/{flow_id}/password", {"password": password, "confirmation": password,
+                                                        "accept_terms": True})
+        return flow_id
+
+    def fresh_email() -> str:
+        return f"fuzz-{uuid.uuid4().hex[:10]}@example.org"
+
+    def flow_at_its_step(action: str) -> str:
+        if action == "password":
+            return new_flow(fresh_email())
+        if action == "merge":
+            return new_flow(person["email"])
+        if action in ("resend", "restart"):
+            return new_flow(fresh_email(), "Fuzz-Ouvert-42")
+        return new_flow()
+
+    def on_flow(flow_id: str, action: str):
+        def fix(case) -> None:
+            case.path_parameters.update(flow_id=flow_id)
+            # Every other example chooses a valid address, so that the 200 path is fuzzed too.
+            if action == "email" and isinstance(case.body, dict) and len(repr(case.body)) % 2:
+                case.body["email"] = fresh_email()
+        return fix
+
+    person = _verified_person(system, tenant)
+    logged_in = {"pid": person["person_id"], "sref": person["session_ref"]}
+
+    def set_body(**values):
+        return lambda case: case.body.update(values) if isinstance(case.body, dict) else None
 
     def prepare(operation):
         if operation.path == "/internal/audit":
             return headers(act="agency"), lambda case: case.query.update(tenant_id=tenant.id)
         if "{flow_id}" in operation.path:
-            flow_id = new_flow()
-            return headers(), lambda case: case.path_parameters.update(flow_id=flow_id)
+            action = operation.path.rsplit("/", 1)[-1]
+            return headers(), on_flow(flow_at_its_step(action), action)
+        if operation.path.startswith("/v1/me/"):
+            return headers(**logged_in), None
+        if operation.path == "/v1/sessions/introspect":
+            return headers(), set_body(session_id=person["session_id"])
+        if operation.path == "/v1/email/verify":
+            return headers(), set_body(token=person["verification_token"])
+        if operation.path in ("/v1/password/reset/check", "/v1/password/reset"):
+            return headers(), set_body(token=person["reset_token"])
         return None
 
     raw = _raw(target.url + "/internal/openapi.json", headers())
@@ -201,3 +244,36 @@ def _post(url: str, body: bytes, content_type: str, headers: dict) -> int:
             return response.status
     except urllib.error.HTTPError as exc:
         return exc.code
+
+
+def _verified_person(system, tenant) -> dict:
+    """A person of ``tenant`` activated, verified and logged in through identity's API (links read from its
+    outbox, as test_identity_states does), plus an unused verification link and a live reset link."""
+    identity = IdentityApi(system, tenant)
+    email = f"fuzz-{uuid.uuid4().hex[:10]}@example.org"
+    password = "Fuzz-Ouvert-42"
+
+    def ok(path: str, body: dict | None = None, **claims) -> dict:
+        status, answer = identity.call(path, body, **claims)
+        assert status in (200, 202), (path, status, answer)
+        return answer
+
+    def activate(login_email: str) -> None:
+        cred = identity.issue(str(uuid.uuid4()))
+        flow = ok("/v1/activation/start", {"login": cred["login"], "password": cred["password"]})["flow_id"]
+        ok(f"/v1/activation/{flow}/email", {"email": login_email})
+        ok(f"/v1/activation/{flow}/password", {"password": password, "confirmation": password, "accept_terms": True})
+
+    activate(email)
+    ok("/v1/email/verify", {"token": identity.latest_token("identity.email_verification_requested", email,
+                                                              "verification_url")})
+    session = ok("/v1/login", {"email": email, "password": password})
+    introspected = ok("/v1/sessions/introspect", {"session_id": session["session_id"]})
+    pending = f"fuzz-{uuid.uuid4().hex[:10]}@example.org"
+    activate(pending)
+    ok("/v1/password/forgot", {"identifier": email})
+    return {"email": email, "person_id": session["person_id"], "session_id": session["session_id"],
+            "session_ref": introspected["session_ref"],
+            "verification_token": identity.latest_token("identity.email_verification_requested", pending,
+                                                        "verification_url"),
+            "reset_token": identity.latest_token("identity.password_reset_requested", email, "reset_url")}
