@@ -8,7 +8,7 @@ from datetime import timedelta
 import asyncpg
 
 from services.identity import repository as sql
-from services.identity.core import Caller, Deps, audit, event, hit_window, link_url
+from services.identity.core import Caller, Deps, audit, event, hit_window, link_url, person_gate
 from services.identity.domain import (
     USABLE_CREDENTIAL_STATES,
     CredentialStatus,
@@ -19,7 +19,6 @@ from services.identity.domain import (
     credential_state,
     email_key,
     login_failure,
-    login_gate,
     new_secret,
     normalise_email,
     normalise_login,
@@ -292,9 +291,7 @@ async def merge(deps: Deps, caller: Caller, flow_id: str, password: str) -> dict
         person = await conn.fetchrow(sql.PERSON_BY_ID, row["person_id"])
     if person is None:
         raise FlowNotFound()
-    gate = login_gate(failures=person["failed_logins"], last_failed_at=person["last_failed_at"],
-                      locked_until=person["locked_until"], now=now, delay_after=s.login_delay_after_failures,
-                      max_delay=s.login_max_delay_seconds)
+    gate = person_gate(deps, person, now)
     if not gate.allowed:
         raise TooManyRequests(gate.retry_after)
     matches, rehash = await deps.verify(person["password_hash"], normalise_password(password))

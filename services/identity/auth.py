@@ -7,13 +7,12 @@ from datetime import timedelta
 
 from common.logging import get_logger
 from services.identity import repository as sql
-from services.identity.core import Caller, Deps, audit, event, hit_window, link_url
+from services.identity.core import Caller, Deps, audit, event, hit_window, link_url, person_gate
 from services.identity.domain import (
     InvalidEmail,
     Window,
     email_key,
     login_failure,
-    login_gate,
     new_secret,
     normalise_email,
     normalise_login,
@@ -59,9 +58,7 @@ async def login(deps: Deps, caller: Caller, *, email: str, password: str) -> dic
     person = row if row["id"] is not None else None
     gate = None
     if person is not None:
-        gate = login_gate(failures=person["failed_logins"], last_failed_at=person["last_failed_at"],
-                          locked_until=person["locked_until"], now=now, delay_after=s.login_delay_after_failures,
-                          max_delay=s.login_max_delay_seconds)
+        gate = person_gate(deps, person, now)
     password = normalise_password(password)
     try:
         matches, rehash = await deps.verify(person["password_hash"] if person else None, password)
@@ -204,15 +201,12 @@ async def _password_changed(conn, deps: Deps, caller: Caller, person, *, reason:
 async def change_password(deps: Deps, caller: Caller, *, old_password: str, new_password: str,
                           confirmation: str) -> None:
     """Change with the old password; the current session stays, the others end."""
-    s = deps.settings
     person_id = _require_person(caller)
     now = deps.clock.now()
     person = await deps.pool.fetchrow(sql.PERSON_BY_ID, person_id)
     if person is None:
         raise InvalidCredentials()
-    gate = login_gate(failures=person["failed_logins"], last_failed_at=person["last_failed_at"],
-                      locked_until=person["locked_until"], now=now, delay_after=s.login_delay_after_failures,
-                      max_delay=s.login_max_delay_seconds)
+    gate = person_gate(deps, person, now)
     if not gate.allowed:
         raise TooManyRequests(gate.retry_after)
     new_hash = await _checked_new_password(deps, caller, password=new_password, confirmation=confirmation,

@@ -16,7 +16,7 @@ from common.events import write_event
 from common.internal_auth import InternalClaims
 from common.logging import get_logger
 from services.identity import repository as sql
-from services.identity.domain import Window, hash_secret, window_hit
+from services.identity.domain import LoginGate, Window, hash_secret, login_gate, window_hit
 from services.identity.errors import Busy
 from services.identity.hashing import Hasher, HasherBusy
 from services.identity.settings import IdentitySettings
@@ -73,6 +73,14 @@ class Caller:
         return cls(tenant_id=claims.get("tid"), client_code=claims.get("tcc"), societe_code=claims.get("tsc"),
                    ip=claims.get("ip"), request_id=claims.get("rid"), person_id=claims.get("pid"),
                    session_ref=claims.get("sref"), actor=claims.get("act"))
+
+
+def person_gate(deps: Deps, person, now: datetime) -> LoginGate:
+    """Whether a person's password may be tried now (login, merge and password change share it)."""
+    return login_gate(failures=person["failed_logins"], last_failed_at=person["last_failed_at"],
+                      locked_until=person["locked_until"], now=now,
+                      delay_after=deps.settings.login_delay_after_failures,
+                      max_delay=deps.settings.login_max_delay_seconds)
 
 
 def link_url(base: str, path: str, *, client: str, societe: str, token: str) -> str:
