@@ -166,6 +166,26 @@ def unique_email(label: str) -> str:
     return f"{label}-{uuid.uuid4().hex[:10]}@example.org"
 
 
+def fresh_accounts(system: System, tenant_name: str, count: int):
+    """An iterator of (tenant, provisional login, provisional password) for ``count`` fresh accounts."""
+    tenant = system.new_tenant(name=tenant_name)
+    refs = directory(tenant, count)
+    issued = tenant.issue_credentials(*refs)
+    return iter([(tenant, issued[r]["login"], issued[r]["password"]) for r in refs])
+
+
+async def start_activation(system: System, accounts, label: str) -> str:
+    """Take the next fresh account and activate it up to the verification email; return the address."""
+    tenant, login, password = next(accounts)
+    email = unique_email(label)
+    walker = Walker(system.base_url, tenant)
+    try:
+        await walker.start_activation(login, password, email)
+    finally:
+        await walker.close()
+    return email
+
+
 async def email_events(identity_dsn: str) -> dict[str, dict]:
     """Identity's outbox events that become emails: ``{event id: {type, email, published}}``."""
     conn = await asyncpg.connect(identity_dsn)

@@ -17,7 +17,13 @@ import pytest
 
 from common.testing import wait_until
 from tests.integration.events.rabbit_node import RabbitNode
-from tests.resilience.support import EMAIL_TYPES, Walker, directory, ledger, running_system, unique_email
+from tests.resilience.support import (
+    EMAIL_TYPES,
+    fresh_accounts,
+    ledger,
+    running_system,
+    start_activation,
+)
 
 
 @pytest.fixture(scope="module")
@@ -36,21 +42,7 @@ def system(database_url, node, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def accounts(system):
-    tenant = system.new_tenant(name="Syndic du Courtier Absent")
-    refs = directory(tenant, 12)
-    issued = tenant.issue_credentials(*refs)
-    return iter([(tenant, issued[r]["login"], issued[r]["password"]) for r in refs])
-
-
-async def _start(system, accounts, label: str) -> str:
-    tenant, login, password = next(accounts)
-    email = unique_email(label)
-    walker = Walker(system.base_url, tenant)
-    try:
-        await walker.start_activation(login, password, email)
-    finally:
-        await walker.close()
-    return email
+    return fresh_accounts(system, "Syndic du Courtier Absent", 12)
 
 
 async def _unpublished(system) -> int:
@@ -63,11 +55,11 @@ async def _unpublished(system) -> int:
 
 
 async def test_broker_stopped_during_activations_then_emails_arrive_after_it_returns(system, node, accounts):
-    warm = await _start(system, accounts, "warm")  # the consumer's queues exist before the outage
+    warm = await start_activation(system, accounts, "warm")  # the consumer's queues exist before the outage
     await asyncio.to_thread(system.wait_for_email, warm, timeout=60)
     await node.stop()
     try:
-        emails = await asyncio.gather(*(_start(system, accounts, f"outage{n}") for n in range(3)))
+        emails = await asyncio.gather(*(start_activation(system, accounts, f"outage{n}") for n in range(3)))
         assert await _unpublished(system) == 3  # committed with the activation, waiting for the broker
         assert not any(system.emails_to(e) for e in emails)
     finally:
@@ -83,7 +75,7 @@ async def test_broker_stopped_during_activations_then_emails_arrive_after_it_ret
 async def test_broker_restarted_with_messages_queued_delivers_each_once(system, node, accounts):
     system.kill("notifier")
     try:
-        emails = await asyncio.gather(*(_start(system, accounts, f"queued{n}") for n in range(3)))
+        emails = await asyncio.gather(*(start_activation(system, accounts, f"queued{n}") for n in range(3)))
         # Published: now in the notifier's quorum queue, on the broker's disk.
         await wait_until(lambda: _none_unpublished(system), timeout=60, interval=0.2, message="events published")
         await node.stop()

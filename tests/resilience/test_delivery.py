@@ -16,11 +16,12 @@ import pytest
 from common.testing import wait_until
 from tests.resilience.support import (
     Walker,
-    directory,
+    fresh_accounts,
     ledger,
     running_system,
     sent_message_ids,
     sink_message_ids,
+    start_activation,
     unique_email,
 )
 
@@ -40,22 +41,7 @@ def system(database_url, amqp_url, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def accounts(system):
-    """An iterator of (tenant, provisional login, provisional password) for fresh accounts."""
-    tenant = system.new_tenant(name="Syndic des Pannes")
-    refs = directory(tenant, ACCOUNTS)
-    issued = tenant.issue_credentials(*refs)
-    return iter([(tenant, issued[r]["login"], issued[r]["password"]) for r in refs])
-
-
-async def _start(system, accounts, label: str) -> str:
-    tenant, login, password = next(accounts)
-    email = unique_email(label)
-    walker = Walker(system.base_url, tenant)
-    try:
-        await walker.start_activation(login, password, email)
-    finally:
-        await walker.close()
-    return email
+    return fresh_accounts(system, "Syndic des Pannes", ACCOUNTS)
 
 
 async def _statuses(system) -> dict[str, str]:
@@ -67,7 +53,7 @@ async def _statuses(system) -> dict[str, str]:
 
 
 async def test_notifier_killed_mid_stream_delivers_every_email_once_after_restart(system, accounts):
-    first = await asyncio.gather(*(_start(system, accounts, f"crash-a{n}") for n in range(8)))
+    first = await asyncio.gather(*(start_activation(system, accounts, f"crash-a{n}") for n in range(8)))
     # Kill while the first emails are going out (at least one sent, not necessarily all).
     await wait_until(lambda: any(system.emails_to(e) for e in first), timeout=30, interval=0.02,
                      message="a first email")
@@ -79,7 +65,7 @@ async def test_notifier_killed_mid_stream_delivers_every_email_once_after_restar
     in_flight = frozenset(sink_message_ids(system) - await sent_message_ids(system))
     REPEATABLE.update(in_flight)
     # Activations go on while the notifier is down: their events wait in its queue.
-    second = await asyncio.gather(*(_start(system, accounts, f"crash-b{n}") for n in range(4)))
+    second = await asyncio.gather(*(start_activation(system, accounts, f"crash-b{n}") for n in range(4)))
     assert not any(system.emails_to(e) for e in second)
     await asyncio.to_thread(system.restart, "notifier")
     for email in first + second:
@@ -127,7 +113,7 @@ async def test_email_accepted_just_before_a_crash_is_never_lost_and_a_repeat_kee
 async def test_smtp_421_for_a_while_then_delivered_once(system, accounts):
     system.sink.fail_temporarily("421 4.7.0 Service not available, try again later")
     try:
-        emails = await asyncio.gather(*(_start(system, accounts, f"busy{n}") for n in range(3)))
+        emails = await asyncio.gather(*(start_activation(system, accounts, f"busy{n}") for n in range(3)))
 
         async def deferred() -> bool:
             statuses = await _statuses(system)
@@ -155,7 +141,7 @@ async def test_smtp_550_for_one_recipient_parks_it_and_delivers_the_others(syste
             await walker.start_activation(login, password, refused)
         finally:
             await walker.close()
-        others = await asyncio.gather(*(_start(system, accounts, f"fine{n}") for n in range(3)))
+        others = await asyncio.gather(*(start_activation(system, accounts, f"fine{n}") for n in range(3)))
         for email in others:
             await asyncio.to_thread(system.wait_for_email, email, timeout=60)
         await wait_until(lambda: _refused_is_final(system, refused), timeout=30, message="the refusal recorded")
