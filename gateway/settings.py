@@ -24,7 +24,6 @@ class GatewaySettings(ProcessSettings):
     identity_urls: str = "http://127.0.0.1:8081"
     tenancy_urls: str = "http://127.0.0.1:8082"
     documents_urls: str = "http://127.0.0.1:8083"
-    notifier_urls: str = "http://127.0.0.1:8084"
     operator_api_token: SecretStr = shared("OPERATOR_API_TOKEN", SecretStr("dev-operator-token-change-me"))
     # Signs the visit cookie (tenant, CSRF, flow in progress).
     cookie_secret: SecretStr = SecretStr(DEV_COOKIE_SECRET)
@@ -57,7 +56,7 @@ class GatewaySettings(ProcessSettings):
         return self
 
     def upstream_urls(self, service: str) -> list[str]:
-        """The replica base URLs of ``service`` (identity, tenancy, documents, notifier)."""
+        """The replica base URLs of ``service`` (identity, tenancy, documents)."""
         urls = [u.rstrip("/") for u in _split(getattr(self, f"{service}_urls"))]
         if not urls:
             raise ValueError(f"no URL configured for {service}")

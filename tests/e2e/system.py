@@ -265,7 +265,8 @@ class System:
             primary = self.by_name(name)
             if primary.database_url:
                 env[primary.prefix + "DATABASE_URL"] = self._process_database_url(name, primary.database_url)
-            env[f"GATEWAY_{name.upper()}_URLS"] = ",".join(s.url for s in self.replicas_of(name))
+            if name != "notifier":  # the gateway never calls the notifier
+                env[f"GATEWAY_{name.upper()}_URLS"] = ",".join(s.url for s in self.replicas_of(name))
         for name in ("identity", "tenancy", "documents", "notifier"):
             # Services calling each other (tenancy -> identity, notifier -> identity...).
             for caller in ("IDENTITY_", "TENANCY_", "DOCUMENTS_", "NOTIFIER_"):
