@@ -6,7 +6,8 @@ A service declares its errors in ``errors.py`` as subclasses of :class:`AppError
 
 from __future__ import annotations
 
-__all__ = ["AppError", "BadRequest", "Conflict", "FieldError", "NotFound", "Unauthorized", "ValidationFailed"]
+__all__ = ["AppError", "BadRequest", "Conflict", "FieldError", "Forbidden", "NotFound", "Unauthorized",
+           "ValidationFailed"]
 
 
 class FieldError(dict):
@@ -55,6 +56,14 @@ class Unauthorized(AppError):
     status = 401
     code = "unauthorized"
     detail = "Authentication required"
+
+
+class Forbidden(AppError):
+    """The caller is authenticated but may not do this (wrong kind of caller, another tenant's data)."""
+
+    status = 403
+    code = "forbidden"
+    detail = "Forbidden"
 
 
 class NotFound(AppError):

@@ -6,6 +6,11 @@ with ``aud`` = the called service, ``iss`` = the caller, a short ``exp`` and the
 The token may also carry who the call is for: the tenant (``tid`` + codes), the person
 (``pid``) and their linked accounts (``acc``), or the public API actor (``act``).
 Services verify it with :func:`internal_auth_middleware` and read :data:`CLAIMS` from the request.
+
+A call that the gateway forwards from the public API carries ``via`` = :data:`PUBLIC_API`. Such a
+call may only reach the routes of the public contract (``/api/v1/...``): whatever the path it was
+sent to, the middleware refuses it (403) on any other route, so a path that slipped past the
+gateway's checks still cannot reach an internal route with a public caller's authority.
 """
 
 from __future__ import annotations
@@ -17,11 +22,12 @@ from typing import Any
 import jwt
 from aiohttp import web
 
-from common.errors import Unauthorized
+from common.errors import Forbidden, Unauthorized
 
 __all__ = [
     "CLAIMS",
     "HEADER",
+    "PUBLIC_API",
     "SCHEME",
     "InternalClaims",
     "internal_auth_middleware",
@@ -32,6 +38,8 @@ __all__ = [
 HEADER = "Authorization"
 SCHEME = "Internal"
 DEFAULT_TTL_SECONDS = 60
+PUBLIC_API = "public-api"
+PUBLIC_ROUTE_PREFIXES = ("/api/",)
 _ALGORITHM = "HS256"
 _LEEWAY_SECONDS = 5
 
@@ -68,6 +76,11 @@ class InternalClaims(dict):
     @property
     def client_ip(self) -> str | None:
         return self.get("ip")
+
+    @property
+    def from_public_api(self) -> bool:
+        """A call forwarded from the public API (an operator's or an agency's request)."""
+        return self.get("via") == PUBLIC_API
 
 
 CLAIMS = web.RequestKey("internal_claims", InternalClaims)
@@ -108,9 +121,15 @@ def verify_token(secret: str, token: str, *, audience: str, now: float | None = 
     return InternalClaims(claims)
 
 
-def internal_auth_middleware(secret: str, audience: str, *, open_prefixes: Iterable[str] = ("/health/", "/metrics")):
-    """Refuse (401) every request without a valid internal token, except health and metrics."""
+def internal_auth_middleware(secret: str, audience: str, *, open_prefixes: Iterable[str] = ("/health/", "/metrics"),
+                             public_prefixes: Iterable[str] = PUBLIC_ROUTE_PREFIXES):
+    """Refuse (401) every request without a valid internal token, except health and metrics.
+
+    A public-API call (``via`` = :data:`PUBLIC_API`) is refused (403) unless the route it matched is
+    declared under ``public_prefixes``: the matched route, not the path, decides.
+    """
     open_prefixes = tuple(open_prefixes)
+    public_prefixes = tuple(public_prefixes)
 
     @web.middleware
     async def middleware(request: web.Request, handler):
@@ -120,7 +139,17 @@ def internal_auth_middleware(secret: str, audience: str, *, open_prefixes: Itera
         scheme, _, token = header.partition(" ")
         if scheme != SCHEME or not token:
             raise Unauthorized("Missing internal token")
-        request[CLAIMS] = verify_token(secret, token.strip(), audience=audience)
+        claims = verify_token(secret, token.strip(), audience=audience)
+        if claims.from_public_api and not _matched_route(request).startswith(public_prefixes):
+            raise Forbidden("This route is not part of the public API")
+        request[CLAIMS] = claims
         return await handler(request)
 
     return middleware
+
+
+def _matched_route(request: web.Request) -> str:
+    """The canonical path of the route the request matched ("" for none: a 404 or 405)."""
+    route = request.match_info.route
+    resource = route.resource if route is not None else None
+    return resource.canonical if resource is not None else ""

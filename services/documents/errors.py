@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from common.errors import AppError, BadRequest, FieldError, NotFound, Unauthorized, ValidationFailed
+from common.errors import Forbidden as CommonForbidden
 
 __all__ = [
     "BadRequest",
@@ -52,11 +53,9 @@ class DocumentNotFound(DocumentsError, NotFound):
     detail = "Document not found"
 
 
-class Forbidden(DocumentsError):
+class Forbidden(DocumentsError, CommonForbidden):
     """The caller is not of the kind this endpoint serves (an agency call without its tenant...)."""
 
-    status = 403
-    code = "forbidden"
     detail = "This endpoint is not available to this caller"
 
 

@@ -38,6 +38,10 @@ async def issue_credentials(deps: Deps, caller: Caller, *, tenant_id: uuid.UUID,
         for account, password, password_hash in zip(accounts, passwords, hashes, strict=True):
             account_id = account["account_id"]
             link = await conn.fetchrow(sql.LINK_BY_ACCOUNT, account_id)
+            if await conn.fetchval(sql.ACCOUNT_KNOWN_IN_OTHER_TENANT, account_id, tenant_id):
+                # Account ids are tenancy's, unique across tenants: one seen elsewhere is not this tenant's.
+                refused.append({"account_id": str(account_id), "error": "other_tenant"})
+                continue
             if link is not None and link["status"] == "active" and not reset:
                 refused.append({"account_id": str(account_id), "error": "already_linked"})
                 continue
@@ -115,9 +119,9 @@ async def account_states(deps: Deps, *, tenant_id: uuid.UUID) -> dict:
     return {"states": [{"account_id": a, "state": s} for a, s in sorted(states.items())]}
 
 
-async def recipients(deps: Deps, *, account_ids: list[uuid.UUID]) -> dict:
-    """Persons with a verified email linked to any of ``account_ids``."""
-    rows = await deps.pool.fetch(sql.RECIPIENTS, account_ids)
+async def recipients(deps: Deps, *, tenant_id: uuid.UUID, account_ids: list[uuid.UUID]) -> dict:
+    """Persons with a verified email linked to any of ``account_ids`` of ``tenant_id`` (others are left out)."""
+    rows = await deps.pool.fetch(sql.RECIPIENTS, account_ids, tenant_id)
     return {"recipients": [{"person_id": str(r["person_id"]), "email": r["email"],
                             "account_ids": [str(a) for a in r["account_ids"]]} for r in rows]}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from common.errors import AppError, NotFound, Unauthorized, ValidationFailed
+from common.errors import Forbidden as CommonForbidden
 
 
 class InvalidCredentials(Unauthorized):
@@ -95,9 +96,5 @@ class InvalidToken(AppError):
     detail = "Invalid or expired link"
 
 
-class Forbidden(AppError):
+class Forbidden(CommonForbidden):
     """The caller may not do this (missing or wrong claims)."""
-
-    status = 403
-    code = "forbidden"
-    detail = "Forbidden"

@@ -79,6 +79,10 @@ INSERT INTO links (person_id, tenant_id, account_id, role, status, via, credenti
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 """
 LINK_BY_ACCOUNT = "SELECT * FROM links WHERE account_id = $1"
+ACCOUNT_KNOWN_IN_OTHER_TENANT = """
+SELECT EXISTS (SELECT 1 FROM links WHERE account_id = $1 AND tenant_id <> $2)
+    OR EXISTS (SELECT 1 FROM credentials WHERE account_id = $1 AND tenant_id <> $2)
+"""
 ACTIVATE_PERSON_LINKS = """
 UPDATE links SET status = 'active', linked_at = $2 WHERE person_id = $1 AND status = 'pending'
 RETURNING tenant_id, account_id, role, via
@@ -92,7 +96,7 @@ WHERE person_id = $1 AND status = 'active' ORDER BY linked_at, account_id
 RECIPIENTS = """
 SELECT p.id AS person_id, p.email, array_agg(l.account_id ORDER BY l.account_id) AS account_ids
 FROM links l JOIN persons p ON p.id = l.person_id
-WHERE l.account_id = ANY($1::uuid[]) AND l.status = 'active' AND p.email_verified_at IS NOT NULL
+WHERE l.account_id = ANY($1::uuid[]) AND l.tenant_id = $2 AND l.status = 'active' AND p.email_verified_at IS NOT NULL
       AND p.status = 'active'
 GROUP BY p.id, p.email ORDER BY p.email_key
 """

@@ -39,9 +39,25 @@ def _bigint(text: str) -> int:
 
 # ---- agency / internal ----------------------------------------------------------------------
 
+def _caller_tenant(request: web.Request, tenant_id: uuid.UUID | None = None) -> uuid.UUID:
+    """The tenant the calling service acts for (``tid``); it must be the one the body names, if any.
+
+    Internal routes trust the caller's service, not its choice of tenant: a token for tenant A
+    never reads or changes tenant B's data.
+    """
+    claimed = request[CLAIMS].tenant_id
+    if not claimed or (tenant_id is not None and claimed != str(tenant_id)):
+        raise Forbidden("The token's tenant (tid) must be the tenant of the request")
+    try:
+        return uuid.UUID(claimed)
+    except ValueError:
+        raise Forbidden("The token's tenant (tid) must be the tenant of the request") from None
+
+
 @routes.post("/internal/provisional-credentials")
 async def issue_credentials(request: web.Request) -> web.Response:
     body = await s.parse(request, s.IssueCredentials)
+    _caller_tenant(request, body.tenant_id)
     result = await agency.issue_credentials(_deps(request), _caller(request), tenant_id=body.tenant_id,
                                             ttl_days=body.ttl_days, reset=body.reset,
                                             accounts=[a.model_dump() for a in body.accounts])
@@ -51,13 +67,16 @@ async def issue_credentials(request: web.Request) -> web.Response:
 @routes.post("/internal/account-states")
 async def account_states(request: web.Request) -> web.Response:
     body = await s.parse(request, s.TenantOnly)
+    _caller_tenant(request, body.tenant_id)
     return web.json_response(await agency.account_states(_deps(request), tenant_id=body.tenant_id))
 
 
 @routes.post("/internal/recipients")
 async def recipients(request: web.Request) -> web.Response:
     body = await s.parse(request, s.AccountIds)
-    return web.json_response(await agency.recipients(_deps(request), account_ids=body.account_ids))
+    tenant_id = _caller_tenant(request)
+    return web.json_response(await agency.recipients(_deps(request), tenant_id=tenant_id,
+                                                     account_ids=body.account_ids))
 
 
 @routes.get("/internal/audit")

@@ -19,7 +19,7 @@ from services.tenancy.errors import AccountNotFound, DirectoryInvalid
 from services.tenancy.schemas import DirectoryIn
 from services.tenancy.service import require_active_tenant
 
-__all__ = ["DirectoryDocument", "close_account", "import_directory", "lookup_accounts", "raise_invalid"]
+__all__ = ["DirectoryDocument", "LookupScope", "close_account", "import_directory", "lookup_accounts", "raise_invalid"]
 
 log = get_logger(__name__)
 
@@ -129,8 +129,21 @@ async def close_account(
     log.info("directory.account_closed", tenant_id=str(tenant_id), account_id=str(account_id))
 
 
-async def lookup_accounts(pool: asyncpg.Pool, account_ids: list[str]) -> list[dict[str, Any]]:
-    """The ``Account`` of every known id (docs/internal-api.md); unknown ids are left out."""
+@dataclass(frozen=True)
+class LookupScope:
+    """What a lookup may return: the accounts of one tenant, or the given accounts (a person's)."""
+
+    tenant_id: uuid.UUID | None = None
+    account_ids: frozenset[str] | None = None
+
+    def allows(self, row) -> bool:
+        if self.account_ids is not None:
+            return str(row["id"]) in self.account_ids
+        return row["tenant_id"] == self.tenant_id
+
+
+async def lookup_accounts(pool: asyncpg.Pool, account_ids: list[str], *, scope: LookupScope) -> list[dict[str, Any]]:
+    """The ``Account`` of every known id in ``scope`` (docs/internal-api.md); the others are left out."""
     ids, errors = [], []
     for i, value in enumerate(account_ids):
         try:
@@ -143,5 +156,5 @@ async def lookup_accounts(pool: asyncpg.Pool, account_ids: list[str]) -> list[di
     return [
         {"id": str(r["id"]), "tenant_id": str(r["tenant_id"]), "ref": r["ref"], "role": r["role"],
          "display_name": r["display_name"], "council": r["council"], "status": r["status"], "lots": r["lots"]}
-        for r in rows
+        for r in rows if scope.allows(r)
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from common.errors import AppError, Conflict, FieldError, NotFound, Unauthorized, ValidationFailed
+from common.errors import Forbidden as CommonForbidden
 
 __all__ = [
     "AccountNotFound",
@@ -20,11 +21,9 @@ __all__ = [
 ]
 
 
-class Forbidden(AppError):
+class Forbidden(CommonForbidden):
     """The caller is authenticated but not allowed to do this (e.g. an agency on an operator route)."""
 
-    status = 403
-    code = "forbidden"
     detail = "Not allowed"
 
 

@@ -102,10 +102,24 @@ class _LookupIn(BaseModel):
     account_ids: list[str]
 
 
+def _lookup_scope(request: web.Request) -> directory.LookupScope:
+    """Which accounts the caller may read: a person's page reads the accounts linked to the person
+    (``acc``, across agencies); a service acting for a tenant (``tid``) reads that tenant's."""
+    claims = request[CLAIMS]
+    if claims.person_id:
+        return directory.LookupScope(account_ids=frozenset(
+            str(a.get("account_id")) for a in claims.accounts if isinstance(a, dict)))
+    if claims.tenant_id:
+        return directory.LookupScope(tenant_id=service.parse_tenant_id(claims.tenant_id))
+    raise Forbidden("A person (pid, acc) or a tenant (tid) is required")
+
+
 @routes.post("/internal/accounts/lookup")
 async def lookup_accounts(request: web.Request) -> web.Response:
+    scope = _lookup_scope(request)
     body = await _parse(request, _LookupIn, limit=4 * 1024 * 1024)
-    return web.json_response({"accounts": await directory.lookup_accounts(request.app[POOL], body.account_ids)})
+    accounts = await directory.lookup_accounts(request.app[POOL], body.account_ids, scope=scope)
+    return web.json_response({"accounts": accounts})
 
 
 # --- public API: tenants (operator) --------------------------------------------------------------

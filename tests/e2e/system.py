@@ -135,13 +135,13 @@ class DirectApi(PublicApi):
         import json as _json
         import urllib.error
 
-        from common.internal_auth import issue_token
+        from common.internal_auth import PUBLIC_API, issue_token
 
         target = self.system.by_name("documents" if path.startswith("/api/v1/documents") else "tenancy")
-        claims = {"act": "operator"}
+        claims = {"act": "operator", "via": PUBLIC_API}
         if self.token != OPERATOR_TOKEN:
             verified = self._internal("tenancy", "POST", "/internal/api-keys/verify", {"api_key": self.token})
-            claims = {"act": "agency", "tid": verified["tenant_id"]}
+            claims = {"act": "agency", "tid": verified["tenant_id"], "via": PUBLIC_API}
         token = issue_token(INTERNAL_SECRET, issuer="gateway", audience=target.name, **claims)
         headers = {"Authorization": f"Internal {token}", "Accept": accept}
         if payload is not None:

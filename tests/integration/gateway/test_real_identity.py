@@ -55,7 +55,7 @@ async def real(database_url, exchange_name, aiohttp_server, aiohttp_client):
 
 
 async def issue(system, account: dict, email: str | None = None) -> dict:
-    token = issue_token(standins.SECRET, issuer="tenancy", audience="identity")
+    token = issue_token(standins.SECRET, issuer="tenancy", audience="identity", tid=system.tenant["id"])
     body = {"tenant_id": system.tenant["id"], "ttl_days": 30, "reset": False,
             "accounts": [{"account_id": account["id"], "role": account["role"],
                           "display_name": account["display_name"], "suggested_email": email}]}

@@ -105,8 +105,8 @@ class Tenancy:
         return {"Authorization": f"Internal {token}"}
 
     @staticmethod
-    def internal(issuer: str = "gateway") -> dict[str, str]:
-        return {"Authorization": f"Internal {issue_token(SECRET, issuer=issuer, audience='tenancy')}"}
+    def internal(issuer: str = "gateway", **claims) -> dict[str, str]:
+        return {"Authorization": f"Internal {issue_token(SECRET, issuer=issuer, audience='tenancy', **claims)}"}
 
     async def onboard(self, **overrides) -> dict:
         body = {"client_code": "C" + uuid.uuid4().hex[:8].upper(), "societe_code": "01",

@@ -16,8 +16,10 @@ ALL_UNCHANGED = {"residences": {"created": 0, "updated": 0, "unchanged": 2},
 
 
 async def _lookup(tenancy: Tenancy, ids: list[str]) -> list[dict]:
+    """As the gateway's dashboard asks: for a person linked to these accounts."""
+    person = {"pid": "a-person", "acc": [{"account_id": i} for i in ids]}
     response = await tenancy.client.post("/internal/accounts/lookup", json={"account_ids": ids},
-                                         headers=tenancy.internal())
+                                         headers=tenancy.internal(**person))
     assert response.status == 200
     return (await response.json())["accounts"]
 
@@ -189,5 +191,5 @@ async def test_lookup_returns_role_lots_and_residence_and_leaves_unknown_ids_out
     assert account["lots"][0]["residence"] | {"id": None} == {
         "id": None, "ref": "R1", "name": "Résidence Les Tilleuls", "address": "3 rue des Lilas, Paris"}
     response = await tenancy.client.post("/internal/accounts/lookup", json={"account_ids": ["x"]},
-                                         headers=tenancy.internal())
+                                         headers=tenancy.internal(tid=tenant["id"]))
     assert response.status == 422 and (await response.json())["errors"][0]["path"] == "account_ids[0]"

@@ -63,3 +63,33 @@ def test_unsigned_token_is_refused():
                        None, algorithm="none")
     with pytest.raises(Unauthorized):
         verify_token(SECRET, token, audience="identity")
+
+
+async def test_a_public_api_token_reaches_only_public_routes(aiohttp_client):
+    from aiohttp import web
+
+    from common.http import create_base_app
+    from common.internal_auth import PUBLIC_API, internal_auth_middleware
+    from common.settings import ProcessSettings, load_settings
+
+    async def ok(request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    app = create_base_app(load_settings(ProcessSettings), service="svc",
+                          middlewares=[internal_auth_middleware(SECRET, "svc")])
+    app.router.add_get("/api/v1/things/{id}", ok)
+    app.router.add_get("/internal/things/{id}", ok)
+    app.router.add_get("/v1/things", ok)
+    client = await aiohttp_client(app)
+
+    def auth(**claims) -> dict:
+        return {"Authorization": f"Internal {issue_token(SECRET, issuer='gateway', audience='svc', **claims)}"}
+
+    public = auth(act="agency", tid="t", via=PUBLIC_API)
+    assert (await client.get("/api/v1/things/1", headers=public)).status == 200
+    for path in ("/internal/things/1", "/v1/things", "/nowhere"):
+        response = await client.get(path, headers=public)
+        assert response.status == 403 and (await response.json())["error"] == "forbidden", path
+    # A service's own call (no "via") is not concerned; an "act" claim alone is not a public call.
+    assert (await client.get("/internal/things/1", headers=auth(tid="t"))).status == 200
+    assert (await client.get("/internal/things/1", headers=auth(act="operator"))).status == 200
