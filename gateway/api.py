@@ -16,6 +16,7 @@ import aiohttp
 from aiohttp import web
 
 from common.http import REQUEST_ID, json_error
+from common.internal_auth import PUBLIC_API
 from common.logging import get_logger
 from gateway.context import UPSTREAMS
 from gateway.edge import CLIENT_IP
@@ -102,7 +103,7 @@ async def _body(request: web.Request, limit: int, state: dict):
 async def forward(request: web.Request) -> web.StreamResponse:
     if request.path == "/api/v1/openapi.json" and request.method in ("GET", "HEAD"):
         return await openapi(request)
-    service = _service_for(request.path)
+    service = _service_for(request.rel_url.raw_path)  # the very path that is forwarded
     if service is None:
         return json_error(404, "not_found", "No such API endpoint")
     settings: ApiSettings = request.app[API_SETTINGS]
@@ -115,10 +116,14 @@ async def forward(request: web.Request) -> web.StreamResponse:
         if isinstance(actor, web.Response):
             return actor
         headers = {h: request.headers[h] for h in FORWARDED_REQUEST_HEADERS if h in request.headers}
-        path = request.path + ("?" + request.query_string if request.query_string else "")
+        # The raw path, checked by the edge (gateway/paths.py), is forwarded as it came: never decoded,
+        # never normalised, so the prefix checked above is the route the service sees.
+        url = request.rel_url
+        path = url.raw_path + ("?" + url.raw_query_string if url.raw_query_string else "")
         has_body = request.body_exists and request.method not in ("GET", "HEAD")
         upstream = await request.app[UPSTREAMS][service].open(
-            request.method, path, claims={**actor, "ip": request.get(CLIENT_IP)}, request_id=request.get(REQUEST_ID),
+            request.method, path, claims={**actor, "via": PUBLIC_API, "ip": request.get(CLIENT_IP)},
+            request_id=request.get(REQUEST_ID),
             headers=headers, data=_body(request, settings.max_body_bytes, state) if has_body else None)
     except (ServiceUnavailable, _TooLarge, aiohttp.ClientError):
         if state.get("too_large"):

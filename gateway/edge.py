@@ -15,7 +15,9 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from common.http import json_error
 from common.logging import bind_context, get_logger
+from gateway.paths import unsafe_path_reason
 from gateway.settings import GatewaySettings
 from gateway.upstream import ServiceUnavailable
 from gateway.visit import Visit, VisitCodec, cookie_names
@@ -146,6 +148,9 @@ def edge_middleware(render_error):
         ip = client_ip(request.remote, request.headers.get("X-Forwarded-For"), config.trusted)
         request[CLIENT_IP] = ip
         bind_context(client_ip=ip)  # every log line of the request says where it came from (refusals too)
+        refused = _refuse_unsafe_path(request, render_error)
+        if refused is not None:
+            return refused
         if request.path.startswith(NON_PAGE_PREFIXES):
             response = await handler(request)
             if not response.prepared:
@@ -185,6 +190,20 @@ def edge_middleware(render_error):
         return response
 
     return middleware
+
+
+def _refuse_unsafe_path(request: web.Request, render_error) -> web.StreamResponse | None:
+    """400 for a path that could name another route once decoded or normalised (gateway/paths.py)."""
+    reason = unsafe_path_reason(request.rel_url.raw_path)
+    if reason is None:
+        return None
+    log.warning("edge.path_refused", reason=reason)
+    if request.rel_url.raw_path.startswith("/api/"):
+        return json_error(400, "invalid_path", "The request path has a dot segment, an encoded separator or dot, "
+                                               "a backslash or a control character")
+    response = render_error(request, 400, "refused.html", {"reason": "path"})
+    _security_headers(request, response)
+    return response
 
 
 async def _check_post(request: web.Request, config: EdgeConfig, visit: Visit) -> None:

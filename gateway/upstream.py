@@ -19,11 +19,13 @@ from typing import Any
 
 import aiohttp
 from jwt.algorithms import HMACAlgorithm
+from yarl import URL
 
 from common.internal_auth import DEFAULT_TTL_SECONDS, HEADER, SCHEME
 from common.logging import get_logger
+from gateway.paths import unsafe_path_reason
 
-__all__ = ["IDEMPOTENT_METHODS", "Reply", "ServiceUnavailable", "TokenSigner", "Upstream"]
+__all__ = ["IDEMPOTENT_METHODS", "Reply", "ServiceUnavailable", "TokenSigner", "Upstream", "upstream_url"]
 
 log = get_logger(__name__)
 
@@ -116,10 +118,11 @@ class Upstream:
             send_headers["X-Request-ID"] = request_id
         repeatable = safe or method in IDEMPOTENT_METHODS
         session: aiohttp.ClientSession = self._session_ref()
+        _check_path(path)
         last_error: Exception | None = None
         for base in self._order():
             try:
-                response = await session.request(method, base + path, headers=send_headers,
+                response = await session.request(method, upstream_url(base, path), headers=send_headers,
                                                  allow_redirects=False, **kwargs)
             except aiohttp.ClientConnectorError as exc:
                 last_error = exc  # never connected: nothing was sent, any request may go elsewhere
@@ -165,6 +168,19 @@ class Upstream:
         except (TimeoutError, aiohttp.ClientError) as exc:
             log.error("upstream.read_failed", upstream=self.name, error=type(exc).__name__)
             raise ServiceUnavailable(self.name) from exc
+
+
+def _check_path(path: str) -> None:
+    # Every caller builds its path from checked parts (ids matched by pattern, the API's raw path
+    # checked at the edge): an unsafe one here is a bug, refused rather than sent.
+    if unsafe_path_reason(path.partition("?")[0]) is not None:
+        raise ValueError("refusing to call an upstream with an unsafe path")
+
+
+def upstream_url(base: str, path: str) -> URL:
+    """``base`` + ``path`` (already percent-encoded), sent as written: yarl would otherwise resolve
+    dot segments, and a path that passed the caller's checks could name another route."""
+    return URL(base + path, encoded=True)
 
 
 def _is_stream(data: Any) -> bool:
