@@ -9,8 +9,10 @@ from common.logging import get_logger
 from services.identity import repository as sql
 from services.identity.core import Caller, Deps, audit, event, hit_window, link_url, person_gate
 from services.identity.domain import (
+    PERSON_NAMING_CREDENTIAL_STATES,
     InvalidEmail,
     Window,
+    credential_state,
     email_key,
     login_failure,
     new_secret,
@@ -234,11 +236,11 @@ async def forgot_password(deps: Deps, caller: Caller, identifier: str) -> None:
                                           period_seconds=3600) is not None:
             log.info("forgot.ip_limited")
             return
-        person = await _person_for_identifier(conn, identifier)
-        if person is None:
-            return
         if not (caller.tenant_id and caller.client_code and caller.societe_code):
             log.warning("forgot.missing_tenant_claims")
+            return
+        person = await _person_for_identifier(conn, identifier, tenant_id=caller.tenant_id, now=now)
+        if person is None:
             return
         if await hit_window(conn, f"forgot-person:{person['id']}", now=now, limit=s.forgot_per_target_per_hour,
                             period_seconds=3600) is not None:
@@ -259,17 +261,25 @@ async def forgot_password(deps: Deps, caller: Caller, identifier: str) -> None:
                     ip=caller.ip)
 
 
-async def _person_for_identifier(conn, identifier: str):
+async def _person_for_identifier(conn, identifier: str, *, tenant_id: str, now):
+    """The verified person an email or a provisional identifier names, or None.
+
+    A provisional identifier names someone only at its own tenant's page, only once it was used
+    (activated or merged), and only while its account is still linked to the person who used it:
+    a revoked, expired or never-used letter, or one whose account was unlinked, names nobody.
+    """
     if "@" in identifier:
         try:
             return await conn.fetchrow(sql.VERIFIED_PERSON_BY_EMAIL, email_key(normalise_email(identifier)))
         except InvalidEmail:
             return None
     cred = await conn.fetchrow(sql.CREDENTIAL_BY_LOGIN, normalise_login(identifier))
-    if cred is None:
+    if cred is None or str(cred["tenant_id"]) != tenant_id or cred["person_id"] is None:
+        return None
+    if credential_state(cred["status"], cred["expires_at"], now) not in PERSON_NAMING_CREDENTIAL_STATES:
         return None
     link = await conn.fetchrow(sql.LINK_BY_ACCOUNT, cred["account_id"])
-    if link is None:
+    if link is None or link["status"] != "active" or link["person_id"] != cred["person_id"]:
         return None
     person = await conn.fetchrow(sql.PERSON_BY_ID, link["person_id"])
     return person if person is not None and person["email_verified_at"] is not None else None

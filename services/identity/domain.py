@@ -17,6 +17,7 @@ from email_validator import EmailNotValidError, validate_email
 __all__ = [
     "LOGIN_ALPHABET",
     "PASSWORD_ALPHABET",
+    "PERSON_NAMING_CREDENTIAL_STATES",
     "CredentialStatus",
     "FlowStep",
     "InvalidEmail",
@@ -73,6 +74,8 @@ class CredentialStatus(StrEnum):
 
 
 USABLE_CREDENTIAL_STATES = frozenset({CredentialStatus.ISSUED, CredentialStatus.ACTIVATING})
+# A letter that was used to reach a person still names that person (forgotten password by identifier).
+PERSON_NAMING_CREDENTIAL_STATES = frozenset({CredentialStatus.ACTIVATED, CredentialStatus.MERGED})
 
 
 def credential_state(status: str, expires_at: datetime, now: datetime) -> CredentialStatus:

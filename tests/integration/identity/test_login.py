@@ -202,6 +202,40 @@ async def test_forgot_by_provisional_identifier_reaches_the_linked_person(identi
     assert len(await identity.events("identity.password_reset_requested")) == 1
 
 
+async def test_forgot_by_provisional_identifier_is_scoped_to_its_tenant_and_live_letters(identity):
+    """Issue 18: a letter names its person only at its own tenant's page, and not once revoked or unused."""
+    email, cred = await _person(identity)
+    other = Tenant()
+    assert (await identity.post("/v1/password/forgot", {"identifier": cred["login"]}, tenant=other)).status == 202
+    assert await identity.events("identity.password_reset_requested") == []
+    # The agency re-issues with reset (sold lot): the account is unlinked, the used letter names nobody.
+    response = await identity.post("/internal/provisional-credentials", {
+        "tenant_id": identity.tenant.id, "reset": True,
+        "accounts": [{"account_id": cred["account_id"], "role": "coproprietaire", "display_name": "M. Martin"}]})
+    assert response.status == 201
+    fresh = (await response.json())["credentials"][0]
+    for identifier in (cred["login"], fresh["login"]):  # the old letter, and the new one never used
+        assert (await identity.post("/v1/password/forgot", {"identifier": identifier})).status == 202
+    assert await identity.events("identity.password_reset_requested") == []
+    # Re-issued again before use: the unused letter is revoked, and still names nobody.
+    await identity.issue(account_id=fresh["account_id"])
+    await identity.post("/v1/password/forgot", {"identifier": fresh["login"]})
+    assert await identity.events("identity.password_reset_requested") == []
+    # The person is still reached by email.
+    await identity.post("/v1/password/forgot", {"identifier": email})
+    assert [e["email"] for e in await identity.events("identity.password_reset_requested")] == [email]
+
+
+async def test_forgot_by_identifier_of_a_merged_letter_reaches_the_person(identity):
+    email, _ = await _person(identity)
+    second = await identity.issue()
+    flow = await identity.start(second, intent="merge")
+    await identity.post(f"/v1/activation/{flow['flow_id']}/email", {"email": email})
+    assert (await identity.post(f"/v1/activation/{flow['flow_id']}/merge", {"password": STRONG_PASSWORD})).status == 200
+    await identity.post("/v1/password/forgot", {"identifier": second["login"]})
+    assert [e["email"] for e in await identity.events("identity.password_reset_requested")] == [email]
+
+
 async def test_forgot_is_rate_limited_per_target(identity):
     email, _ = await _person(identity)
     for _ in range(5):
