@@ -165,12 +165,20 @@ async def email_submit(request: web.Request) -> web.Response:
     reply = await call(request, "identity", "POST", f"/v1/activation/{flow_id}/email", json={"email": email})
     if reply.status == 200:
         return _to_step(request, reply.body)
+    if reply.error == "email_pending":
+        return _email_pending(request, reply)
     if (elsewhere := _flow_reply_or_expired(request, reply)) is not None:
         return elsewhere
     if reply.status == 429:  # too many addresses tried with one provisional credential
         return render(request, "secure_email.html", status=429, email=email,
                       errors={"email": messages.retry_message(reply)})
     return render(request, "secure_email.html", status=422, email=email, errors={"email": messages.EMAIL_INVALID})
+
+
+def _email_pending(request: web.Request, reply: Reply) -> web.Response:
+    """The email step again, saying that another activation waits for this address and until when."""
+    return render(request, "secure_email.html", status=409, email=reply.body.get("email") or "",
+                  errors={}, pending_until=reply.body.get("pending_until"))
 
 
 @routes.get("/activation/password")
@@ -197,6 +205,8 @@ async def password_submit(request: web.Request) -> web.Response:
     if reply.status == 200:
         request[VISIT].rotate()  # the account now exists (pending verification): new visit id
         return _to_step(request, reply.body)
+    if reply.error == "email_pending":  # taken since the email step: the flow is back there
+        return _email_pending(request, reply)
     if (elsewhere := _flow_reply_or_expired(request, reply)) is not None:
         return elsewhere
     return await password_problems(request, "secure_password.html", reply, password, confirmation,

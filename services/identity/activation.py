@@ -29,6 +29,7 @@ from services.identity.domain import (
 from services.identity.errors import (
     ConfirmationMismatch,
     CredentialLocked,
+    EmailPending,
     FlowNotFound,
     Forbidden,
     InvalidCredentials,
@@ -169,6 +170,8 @@ async def choose_email(deps: Deps, caller: Caller, flow_id: str, raw_email: str)
         if retry_after is not None:
             raise TooManyRequests(retry_after)
         person = await conn.fetchrow(sql.VERIFIED_PERSON_BY_EMAIL, email_key(email))
+        if person is None:
+            await _refuse_if_pending_elsewhere(conn, deps, email=email)
         step = step_after_email(email_belongs_to_person=person is not None)
         if person is not None:
             email = person["email"]  # shown as typed at the first activation ("associé à l'adresse mail")
@@ -194,28 +197,50 @@ async def choose_password(deps: Deps, caller: Caller, flow_id: str, *, password:
     if not accept_terms:
         raise TermsNotAccepted()
     password_hash = await deps.hash(normalise_password(password))
-    now = deps.clock.now()
-    async with deps.pool.acquire() as conn, conn.transaction():
-        row = await _flow(conn, deps, flow_id)
-        _require(row, "password")
-        person_id = uuid.uuid4()
-        await conn.execute(sql.INSERT_PERSON, person_id, row["email"], email_key(row["email"]), password_hash,
-                           deps.settings.terms_version, now)
+    async with deps.pool.acquire() as conn:
         try:
             async with conn.transaction():
-                await conn.execute(sql.INSERT_LINK, person_id, row["tenant_id"], row["account_id"], row["role"],
-                                   "pending", "activation", row["credential_id"], now)
-        except asyncpg.UniqueViolationError:
-            raise FlowNotFound() from None  # the account got linked meanwhile: this flow is over
-        await conn.execute(sql.SET_CREDENTIAL_STATUS, row["credential_id"], CredentialStatus.ACTIVATING,
-                           person_id, now)
-        await send_verification(conn, deps, caller, row=row, person_id=person_id, email=row["email"])
-        # The first email starts the resend cooldown and counts in the hourly limit (never refused).
-        await hit_window(conn, f"resend:{row['credential_id']}", now=now, limit=deps.settings.resend_per_hour,
-                         period_seconds=3600)
-        await audit(conn, deps, "activation_pending", tenant_id=row["tenant_id"], person_id=person_id,
-                    account_id=row["account_id"], ip=caller.ip)
-        return await _touch(conn, deps, flow_id, row, step=FlowStep.PENDING_VERIFICATION, person_id=person_id)
+                row = await _flow(conn, deps, flow_id)
+                _require(row, "password")
+                await conn.execute(sql.LOCK_EMAIL_KEY, email_key(row["email"]))
+                await _refuse_if_pending_elsewhere(conn, deps, email=row["email"])
+                return await _create_pending_person(conn, deps, caller, flow_id, row, password_hash)
+        except EmailPending:
+            # Another activation took the address since the email step: back to that step.
+            await _touch(conn, deps, flow_id, row, step=FlowStep.EMAIL)
+            raise
+
+
+async def _refuse_if_pending_elsewhere(conn, deps: Deps, *, email: str) -> None:
+    """:class:`EmailPending` while another person's activation holds ``email`` (a flow at the email or
+    password step never has a pending person of its own: restarting drops it)."""
+    pending_until = await conn.fetchval(sql.PENDING_UNTIL_FOR_EMAIL, email_key(email), deps.clock.now(),
+                                        float(deps.settings.verification_token_ttl_seconds))
+    if pending_until is not None:
+        raise EmailPending(email=email, pending_until=pending_until.isoformat())
+
+
+async def _create_pending_person(conn, deps: Deps, caller: Caller, flow_id: str, row, password_hash: str) -> dict:
+    """The person pending verification, the account's pending link and the verification email."""
+    now = deps.clock.now()
+    person_id = uuid.uuid4()
+    await conn.execute(sql.INSERT_PERSON, person_id, row["email"], email_key(row["email"]), password_hash,
+                       deps.settings.terms_version, now)
+    try:
+        async with conn.transaction():
+            await conn.execute(sql.INSERT_LINK, person_id, row["tenant_id"], row["account_id"], row["role"],
+                               "pending", "activation", row["credential_id"], now)
+    except asyncpg.UniqueViolationError:
+        raise FlowNotFound() from None  # the account got linked meanwhile: this flow is over
+    await conn.execute(sql.SET_CREDENTIAL_STATUS, row["credential_id"], CredentialStatus.ACTIVATING,
+                       person_id, now)
+    await send_verification(conn, deps, caller, row=row, person_id=person_id, email=row["email"])
+    # The first email starts the resend cooldown and counts in the hourly limit (never refused).
+    await hit_window(conn, f"resend:{row['credential_id']}", now=now, limit=deps.settings.resend_per_hour,
+                     period_seconds=3600)
+    await audit(conn, deps, "activation_pending", tenant_id=row["tenant_id"], person_id=person_id,
+                account_id=row["account_id"], ip=caller.ip)
+    return await _touch(conn, deps, flow_id, row, step=FlowStep.PENDING_VERIFICATION, person_id=person_id)
 
 
 async def send_verification(conn, deps: Deps, caller: Caller, *, row, person_id, email: str) -> None:
@@ -231,6 +256,7 @@ async def send_verification(conn, deps: Deps, caller: Caller, *, row, person_id,
     await event(conn, deps, "identity.email_verification_requested", {
         "person_id": person_id, "email": email, "display_name": row["display_name"],
         "tenant_id": row["tenant_id"], "verification_url": url, "expires_at": expires_at,
+        "account_id": row["account_id"], "role": row["role"],
     }, tenant_id=row["tenant_id"], caller=caller)
 
 

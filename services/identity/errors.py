@@ -60,6 +60,22 @@ class WrongStep(AppError):
     detail = "This action is not possible at the current step"
 
 
+class EmailPending(AppError):
+    """Another person's activation waits for the verification of this address (``pending_until``).
+
+    One pending activation per address at a time: otherwise someone holding any letter could start
+    an activation with a victim's address, and the victim, clicking that verification email, would
+    make the other person's password the login of their address. The flow is back at the email step.
+    """
+
+    status = 409
+    code = "email_pending"
+    detail = "An activation with this email address is waiting for its verification"
+
+    def __init__(self, *, email: str, pending_until: str) -> None:
+        super().__init__(email=email, pending_until=pending_until)
+
+
 class InvalidEmail(ValidationFailed):
     """The email address is not valid."""
 

@@ -47,6 +47,8 @@ _RESPONSE_SCHEMAS: dict[str, Any] = {
         "criteria": {"type": "array", "items": _ref("Criterion"), "description": "422 password_policy"},
         "problems": {"type": "array", "items": _STR, "description": "422 password_policy"},
         "step": {"type": "string", "description": "409 wrong_step: the flow's current step"},
+        "email": {"type": "string", "description": "409 email_pending: the address asked for"},
+        "pending_until": {**_TIME, "description": "409 email_pending: when the other activation stops holding it"},
         "allow": {"type": "string"},
     }, ["error", "detail"])},
     "Criterion": _obj({"code": {"enum": ["min_length", "upper", "lower", "digit", "special"]},
@@ -105,6 +107,8 @@ def _body(model: type) -> dict[str, Any]:
 
 # Every operation: the internal token, an unreachable database.
 _ALWAYS = {"401": _error("Missing or invalid internal token (or `invalid_credentials`/`invalid_session`)"),
+           "403": _error("`forbidden`: a call forwarded from the public API (`via`=public-api) reaches no "
+                         "route of identity, or a required claim is missing or names another tenant"),
            "503": _error("A dependency is unavailable (`service_unavailable`, with Retry-After)")}
 _BAD = {"400": _error("The body is not JSON"),
         "422": _error("Invalid body (`validation_failed` with `errors`, `invalid_characters`)")}
@@ -112,6 +116,9 @@ _FORBIDDEN = {"403": _error("`forbidden`: a required claim is missing")}
 _BUSY = {"429": _error("`busy`, `too_many_requests` or `credential_locked`, with `retry_after`")}
 _FLOW = {"404": _error("`flow_not_found` (unknown, or expired after 1 h idle)"),
          "409": _error("`wrong_step`, with the flow's `step`")}
+_FLOW_EMAIL = {**_FLOW, "409": _error("`wrong_step`, with the flow's `step`; or `email_pending`, with `email` and "
+                                      "`pending_until`: another activation waits for this address's verification "
+                                      "(the flow is back at step `email`)")}
 _FLOW_ID = [{"name": "flow_id", "in": "path", "required": True, "schema": {"type": "string"}}]
 
 
@@ -157,10 +164,10 @@ def _paths() -> dict[str, Any]:
             "activationGet", "Read a flow", flow, flow=_FLOW)},
         "/v1/activation/{flow_id}/email": {"parameters": _FLOW_ID, "post": _op(
             "activationEmail", "Choose the email (step `password` for a new one, `merge` for a known one)", flow,
-            body=s.Email, flow=_FLOW, busy=_BUSY, forbidden=_FORBIDDEN)},
+            body=s.Email, flow=_FLOW_EMAIL, busy=_BUSY, forbidden=_FORBIDDEN)},
         "/v1/activation/{flow_id}/password": {"parameters": _FLOW_ID, "post": _op(
             "activationPassword", "Choose the password (`password_policy` 422 carries `criteria`, `problems`)",
-            flow, body=s.NewPassword, flow=_FLOW, busy=_BUSY, forbidden=_FORBIDDEN)},
+            flow, body=s.NewPassword, flow=_FLOW_EMAIL, busy=_BUSY, forbidden=_FORBIDDEN)},
         "/v1/activation/{flow_id}/merge": {"parameters": _FLOW_ID, "post": _op(
             "activationMerge", "Link the accounts to the existing person (their password)", flow,
             body=s.Password, flow=_FLOW, busy=_BUSY, forbidden=_FORBIDDEN)},

@@ -11,6 +11,17 @@ VALUES ($1, $2, $3, $4, $5, $6, $6, $6)
 """
 PERSON_BY_ID = "SELECT * FROM persons WHERE id = $1"
 PERSON_BY_ID_FOR_UPDATE = "SELECT * FROM persons WHERE id = $1 FOR UPDATE"
+# Another unverified person waiting for this address, within the first verification window after
+# its creation (a resent link does not extend it) and with a live link: until when it holds it.
+PENDING_UNTIL_FOR_EMAIL = """
+SELECT max(p.created_at) + make_interval(secs => $3) FROM persons p
+WHERE p.email_key = $1 AND p.email_verified_at IS NULL
+  AND p.created_at + make_interval(secs => $3) > $2
+  AND EXISTS (SELECT 1 FROM tokens t WHERE t.person_id = p.id AND t.kind = 'verify_email'
+              AND t.used_at IS NULL AND t.expires_at > $2)
+"""
+# Serialises the activations of one address, so that two flows cannot both pass the check above.
+LOCK_EMAIL_KEY = "SELECT pg_advisory_xact_lock(hashtextextended('email-key:' || $1, 0))"
 VERIFIED_PERSON_BY_EMAIL = "SELECT * FROM persons WHERE email_key = $1 AND email_verified_at IS NOT NULL"
 LOGIN_LOOKUP = """
 SELECT p.id, p.email, p.password_hash, p.email_verified_at, p.status, p.failed_logins, p.last_failed_at,

@@ -82,6 +82,17 @@ class TenancyClient(_Upstream):
         return brand
 
 
+    async def account(self, tenant_id: uuid.UUID, account_id: uuid.UUID, *, request_id: str | None = None
+                      ) -> dict | None:
+        """The directory's ``Account`` (lots and residences) of the tenant, or None when unknown there."""
+        status, body = await self._call("POST", "/internal/accounts/lookup", request_id=request_id,
+                                        tenant_id=tenant_id, json={"account_ids": [str(account_id)]})
+        accounts = (body or {}).get("accounts") if status == 200 else None
+        if not isinstance(accounts, list):
+            raise UpstreamUnavailable(f"tenancy answered {status} to POST /internal/accounts/lookup")
+        return next((a for a in accounts if isinstance(a, dict) and a.get("id") == str(account_id)), None)
+
+
 class IdentityClient(_Upstream):
     """Persons with a verified email linked to given accounts (``POST /internal/recipients``)."""
 

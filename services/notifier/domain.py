@@ -57,6 +57,9 @@ class VerificationRequested(_Payload):
     tenant_id: uuid.UUID
     verification_url: str = Field(max_length=2000)
     expires_at: datetime
+    # The account being activated: the email says which agency and lot it is for (older events lack it).
+    account_id: uuid.UUID | None = None
+    role: str | None = Field(default=None, max_length=50)
 
 
 class ResetRequested(_Payload):
@@ -156,6 +159,31 @@ class Branding(BaseModel):
         linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
         luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
         return "#111111" if luminance > 0.4 else "#FFFFFF"
+
+
+_MAX_PLACES = 4
+
+
+def account_places(account: dict | None) -> str:
+    """Where an account's lots are, in one line: ``Résidence Les Tilleuls (3 rue des Lilas) : lot 12,
+    lot 13``; residences in order, at most a few, the rest counted. Empty when nothing is known."""
+    if not account:
+        return ""
+    by_residence: dict[str, list[str]] = {}
+    for lot in account.get("lots") or []:
+        residence = lot.get("residence") or {}
+        name = one_line(residence.get("name"), limit=80) or one_line(residence.get("ref"), limit=40)
+        address = one_line(residence.get("address"), limit=120)
+        key = f"{name} ({address})" if name and address else name or address
+        number = one_line(lot.get("number") or lot.get("ref"), limit=20)
+        by_residence.setdefault(key, []).append(f"lot {number}" if number else "")
+    parts = []
+    for place, lots in by_residence.items():
+        named = ", ".join(x for x in lots if x)
+        parts.append(f"{place} : {named}" if place and named else place or named)
+    shown = "; ".join(p for p in parts[:_MAX_PLACES] if p)
+    more = len(parts) - _MAX_PLACES
+    return shown + (f" et {more} autre" + ("s" if more > 1 else "") if more > 0 else "")
 
 
 def check_link(url: str, public_base_url: str) -> str:

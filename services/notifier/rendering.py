@@ -75,8 +75,12 @@ def login_url(public_base_url: str, brand: Branding) -> str:
 
 
 def verification_email(payload: domain.VerificationRequested, brand: Branding, *, issued_at: datetime,
-                       public_base_url: str) -> Rendered:
-    """"Confirmation de votre adresse email extranet" with VALIDER MON EMAIL."""
+                       public_base_url: str, account: dict | None = None) -> Rendered:
+    """"Confirmation de votre adresse email extranet" with VALIDER MON EMAIL.
+
+    It says which agency, role and lots the activation is for, so that someone who receives it
+    for an activation they did not start (a letter holder typed their address) can tell and ignore it.
+    """
     return _render(
         "verification", brand=brand,
         subject="Confirmation de votre adresse email extranet",
@@ -86,6 +90,9 @@ def verification_email(payload: domain.VerificationRequested, brand: Branding, *
         button_url=domain.check_link(payload.verification_url, public_base_url),
         display_name=domain.one_line(payload.display_name, limit=100), email=payload.email,
         validity=domain.validity(issued_at, payload.expires_at), expires=domain.paris_time(payload.expires_at),
+        agency=domain.one_line(brand.name, limit=100),
+        role_label=domain.ROLE_LABELS.get(payload.role or "", ""),
+        places=domain.account_places(account),
     )
 
 

@@ -91,8 +91,12 @@ class Notifier:
             match payload:
                 case domain.VerificationRequested():
                     display_name = payload.display_name
+                    account = await self.tenancy.account(payload.tenant_id, payload.account_id,
+                                                         request_id=envelope.correlation_id) \
+                        if payload.account_id else None
                     rendered = rendering.verification_email(payload, brand, issued_at=envelope.occurred_at,
-                                                            public_base_url=self.settings.public_base_url)
+                                                            public_base_url=self.settings.public_base_url,
+                                                            account=account)
                 case domain.ResetRequested():
                     rendered = rendering.reset_email(payload, brand, issued_at=envelope.occurred_at,
                                                      public_base_url=self.settings.public_base_url)

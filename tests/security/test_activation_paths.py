@@ -72,3 +72,33 @@ def test_the_email_step_cannot_be_used_to_probe_addresses_without_limit(system, 
         outcomes.append((email == person.email, answer.status_code, answer.headers.get("Location", "")))
     told = [o for o in outcomes if o[0] and "/activation/merge" in o[2]]
     assert len(told) <= 1, f"a registered address was told apart {len(told)} times out of 3 probes"
+
+
+def test_a_letter_holder_cannot_take_a_victims_address_behind_their_back(system, tenant_a):
+    """Issue 18: the attacker's pending activation holds the victim's address; the victim's own activation
+    says so clearly and changes nothing, and the email the victim receives names the attacker's lot."""
+    victim_email = unique_email("victime")
+    attacker = _flow_at_email_step(system, tenant_a)
+    attacker_lot = str(len(tenant_a._security_accounts))  # directory_of numbers the lots in order
+    assert attacker.post("/activation/email", {"email": victim_email}, form_page="/activation").status_code == 303
+    answer = attacker.post("/activation/password", {"password": PASSWORD, "confirmation": PASSWORD,
+                                                     "accept_terms": "on"}, form_page="/activation")
+    assert answer.status_code == 303 and "/activation/pending" in answer.headers["Location"]
+
+    victim = _flow_at_email_step(system, tenant_a)
+    answer = victim.post("/activation/email", {"email": victim_email}, form_page="/activation")
+    assert answer.status_code == 409
+    page = " ".join(answer.text.split())
+    assert "Une activation attend déjà la confirmation de cette adresse email." in page
+    assert "ne cliquez pas sur ce lien" in page and "(heure de Paris)" in page
+    assert f'value="{victim_email}"' in answer.text
+    from tests.security.conftest import identity_rows
+
+    assert identity_rows(system, "SELECT count(*) AS n FROM persons WHERE email_key = lower($1)",
+                         victim_email)[0]["n"] == 1
+
+    mail = system.wait_for_email(victim_email)
+    text = " ".join(mail.text().split())
+    assert (f"Cette demande concerne un compte copropriétaire auprès de Agence A : Résidence Sécurité "
+            f"(1 rue du Test, 75001 Paris) : lot {attacker_lot}.") in text
+    assert "si ce compte n'est pas le vôtre, ne cliquez pas" in text

@@ -44,6 +44,8 @@ class Upstreams:
     tenants: dict[str, dict] = field(default_factory=dict)
     # account id -> persons [{"person_id","email"}] linked to it with a verified email
     links: dict[str, list[dict]] = field(default_factory=dict)
+    # tenant id -> {account id -> the directory's Account}, as tenancy's /internal/accounts/lookup answers
+    accounts: dict[str, dict[str, dict]] = field(default_factory=dict)
     tenant_calls: int = 0
     recipient_calls: list[list[str]] = field(default_factory=list)
     down: bool = False
@@ -83,6 +85,15 @@ async def upstreams(aiohttp_server) -> Upstreams:
             return web.json_response({"error": "not_found", "detail": "Not found"}, status=404)
         return web.json_response(body)
 
+    async def lookup_accounts(request: web.Request) -> web.Response:
+        if state.down:
+            return web.json_response({"error": "internal_error"}, status=503)
+        _authorised(request, "tenancy")
+        token = request.headers["Authorization"].partition(" ")[2]
+        tenant_accounts = state.accounts.get(verify_token(SECRET, token, audience="tenancy").tenant_id or "", {})
+        asked = (await request.json())["account_ids"]
+        return web.json_response({"accounts": [tenant_accounts[a] for a in asked if a in tenant_accounts]})
+
     async def recipients(request: web.Request) -> web.Response:
         if state.down:
             return web.json_response({"error": "internal_error"}, status=503)
@@ -98,6 +109,7 @@ async def upstreams(aiohttp_server) -> Upstreams:
 
     tenancy = web.Application()
     tenancy.router.add_get("/internal/tenants/{id}", get_tenant)
+    tenancy.router.add_post("/internal/accounts/lookup", lookup_accounts)
     identity = web.Application()
     identity.router.add_post("/internal/recipients", recipients)
     state.tenancy_url = str((await aiohttp_server(tenancy)).make_url("")).rstrip("/")

@@ -10,7 +10,7 @@ import pytest
 
 from common.testing import free_port
 from services.notifier import domain
-from services.notifier.errors import DeliveryDeferred, DeliveryRefused
+from services.notifier.errors import DeliveryDeferred, DeliveryRefused, UpstreamUnavailable
 from services.notifier.smtp import SmtpSender
 from tests.integration.notifier.conftest import (
     PUBLIC_BASE_URL,
@@ -33,6 +33,47 @@ def _links(html: str) -> list[str]:
 async def _delivery(notifier, event_id, address):
     return await notifier.pool.fetchrow("SELECT * FROM deliveries WHERE event_id = $1 AND recipient = $2",
                                         event_id, address.lower())
+
+
+async def test_verification_email_says_which_agency_role_and_lots_it_is_for(notifier, upstreams, smtp_sink):
+    """Issue 18: whoever receives it can tell an activation that is not theirs, and ignore it."""
+    tenant = upstreams.add_tenant(name="Cabinet Lefèvre")
+    account_id = str(uuid.uuid4())
+    residence = {"id": str(uuid.uuid4()), "ref": "R1", "name": "Résidence Les Tilleuls",
+                 "address": "3 rue des Lilas, Paris"}
+    upstreams.accounts[tenant["id"]] = {account_id: {
+        "id": account_id, "tenant_id": tenant["id"], "ref": "C1", "role": "coproprietaire", "display_name": "M. X",
+        "council": False, "status": "active",
+        "lots": [{"ref": "L1", "number": "12", "kind": "appartement", "residence": residence},
+                 {"ref": "L2", "number": "13", "kind": "cave", "residence": residence}]}}
+    email = unique_email("Lot")
+    await handle(notifier, envelope(domain.EMAIL_VERIFICATION, {
+        **verification_payload(tenant, email), "account_id": account_id, "role": "coproprietaire"}))
+    [mail] = smtp_sink.to(email)
+    expected = ("Cette demande concerne un compte copropriétaire auprès de Cabinet Lefèvre : "
+                "Résidence Les Tilleuls (3 rue des Lilas, Paris) : lot 12, lot 13.")
+    assert expected in " ".join(_text(mail).split())
+    assert "Cabinet Lefèvre</strong>&nbsp;: Résidence Les Tilleuls (3 rue des Lilas, Paris) : lot 12, lot 13." \
+        in mail.html()
+    assert "si ce compte n'est pas le vôtre, ne cliquez pas" in _text(mail)
+
+    # An account the directory no longer knows: the agency is still named, and the email still goes.
+    other = unique_email("Inconnu")
+    await handle(notifier, envelope(domain.EMAIL_VERIFICATION, {
+        **verification_payload(tenant, other), "account_id": str(uuid.uuid4()), "role": "locataire"}))
+    [mail] = smtp_sink.to(other)
+    assert "Cette demande concerne un compte locataire auprès de Cabinet Lefèvre." in " ".join(_text(mail).split())
+
+
+async def test_verification_email_waits_for_the_directory_when_tenancy_is_down(notifier, upstreams, smtp_sink):
+    tenant = upstreams.add_tenant()
+    email = unique_email("Attente")
+    await notifier.tenancy.branding(uuid.UUID(tenant["id"]))  # branding cached; the lookup is not
+    upstreams.down = True
+    with pytest.raises(UpstreamUnavailable):
+        await handle(notifier, envelope(domain.EMAIL_VERIFICATION, {
+            **verification_payload(tenant, email), "account_id": str(uuid.uuid4()), "role": "bailleur"}))
+    assert smtp_sink.to(email) == []
 
 
 async def test_verification_email_has_the_button_and_a_link_to_our_site_with_the_tenant_codes(

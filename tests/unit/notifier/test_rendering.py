@@ -167,3 +167,20 @@ def test_addresses_travel_in_ascii_or_are_refused():
     assert domain.ascii_address("a.b@example.org") == "a.b@example.org"
     with pytest.raises(MalformedEvent, match="non-ASCII local part"):
         domain.ascii_address("josé@example.fr")
+
+
+def test_account_places_groups_lots_by_residence_and_counts_the_rest():
+    from services.notifier.domain import account_places
+
+    def lot(number, name, address=""):
+        return {"number": number, "ref": "L" + number, "residence": {"name": name, "address": address, "ref": "R"}}
+
+    assert account_places(None) == "" and account_places({"lots": []}) == ""
+    assert account_places({"lots": [lot("12", "Les Tilleuls", "3 rue des Lilas"), lot("13", "Les Tilleuls",
+                                                                                      "3 rue des Lilas")]}) == \
+        "Les Tilleuls (3 rue des Lilas) : lot 12, lot 13"
+    many = {"lots": [lot(str(n), f"Résidence {n}") for n in range(6)]}
+    assert account_places(many) == ("Résidence 0 : lot 0; Résidence 1 : lot 1; Résidence 2 : lot 2; "
+                                    "Résidence 3 : lot 3 et 2 autres")
+    # Controls and line breaks never reach a line of the email.
+    assert account_places({"lots": [lot("1\r\nBcc: x", "A\nB")]}) == "A B : lot 1 Bcc: x"
