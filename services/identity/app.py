@@ -15,6 +15,7 @@ from common.http import METRICS_REGISTRY, create_base_app
 from common.http import SETTINGS as SETTINGS_KEY
 from common.internal_auth import internal_auth_middleware
 from common.relay import install_relay
+from services.identity import staff_routes
 from services.identity.agency import handle_account_closed
 from services.identity.core import Deps
 from services.identity.hashing import Hasher
@@ -50,6 +51,7 @@ def create_app(settings: IdentitySettings, *, clock: Clock | None = None, with_b
         install_relay(app, settings)
         install_consumer(app, _account_closed_consumer)
     app.add_routes(routes)
+    app.add_routes(staff_routes.routes)
     app.add_routes(openapi_routes)
     return app
 

@@ -67,12 +67,15 @@ class Caller:
     person_id: str | None = None
     session_ref: str | None = None
     actor: str | None = None
+    staff_id: str | None = None  # a console user acting for the agency (``sid``), with their ``srole``
+    staff_role: str | None = None
 
     @classmethod
     def from_claims(cls, claims: InternalClaims) -> Caller:
         return cls(tenant_id=claims.get("tid"), client_code=claims.get("tcc"), societe_code=claims.get("tsc"),
                    ip=claims.get("ip"), request_id=claims.get("rid"), person_id=claims.get("pid"),
-                   session_ref=claims.get("sref"), actor=claims.get("act"))
+                   session_ref=claims.get("sref"), actor=claims.get("act"), staff_id=claims.get("sid"),
+                   staff_role=claims.get("srole"))
 
 
 def person_gate(deps: Deps, person, now: datetime) -> LoginGate:
@@ -89,10 +92,10 @@ def link_url(base: str, path: str, *, client: str, societe: str, token: str) -> 
 
 
 async def audit(conn: asyncpg.Connection, deps: Deps, kind: str, *, tenant_id=None, person_id=None,
-                account_id=None, ip: str | None = None, **detail: Any) -> None:
-    """Record one security event (never a secret in ``detail``)."""
+                account_id=None, ip: str | None = None, staff_id=None, **detail: Any) -> None:
+    """Record one security event (never a secret in ``detail``); ``staff_id``: the console user who acted."""
     await conn.execute(sql.INSERT_AUDIT, deps.clock.now(), _uuid(tenant_id), _uuid(person_id), _uuid(account_id),
-                       kind, ip, detail)
+                       kind, ip, detail, _uuid(staff_id))
     log.info("identity.audit", kind=kind, tenant_id=str(tenant_id) if tenant_id else None,
              person_id=str(person_id) if person_id else None)
 

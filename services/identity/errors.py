@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from common.errors import AppError, NotFound, Unauthorized, ValidationFailed
+from common.errors import AppError, Conflict, NotFound, Unauthorized, ValidationFailed
 from common.errors import Forbidden as CommonForbidden
 
 
@@ -114,3 +114,10 @@ class InvalidToken(AppError):
 
 class Forbidden(CommonForbidden):
     """The caller may not do this (missing or wrong claims)."""
+
+
+class StaffEmailTaken(Conflict):
+    """A staff member of this agency already has this address (active or disabled)."""
+
+    code = "staff_email_taken"
+    detail = "A staff member of this agency already uses this email address"

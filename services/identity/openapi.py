@@ -20,7 +20,7 @@ openapi_routes = web.RouteTableDef()
 
 _REF = "#/components/schemas/{model}"
 _BODIES = (s.IssueCredentials, s.TenantOnly, s.AccountIds, s.Start, s.Email, s.NewPassword, s.Password, s.Token,
-           s.Login, s.SessionId, s.ChangePassword, s.Forgot, s.Reset, s.PolicyCheck)
+           s.Login, s.SessionId, s.ChangePassword, s.Forgot, s.Reset, s.PolicyCheck, s.StaffInvite, s.StaffAccept)
 
 
 def _obj(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
@@ -61,7 +61,8 @@ _RESPONSE_SCHEMAS: dict[str, Any] = {
     "IssuedCredentials": _obj({
         "credentials": {"type": "array", "items": _obj({"account_id": _UUID, "login": _STR, "password": _STR,
                                                         "expires_at": _TIME})},
-        "refused": {"type": "array", "items": _obj({"account_id": _UUID, "error": {"const": "already_linked"}})},
+        "refused": {"type": "array", "items": _obj({"account_id": _UUID,
+                                                     "error": {"enum": ["already_linked", "other_tenant"]}})},
     }),
     "AccountStates": _obj({"states": {"type": "array", "items": _obj({
         "account_id": _UUID,
@@ -76,6 +77,16 @@ _RESPONSE_SCHEMAS: dict[str, Any] = {
         "next_before": {"type": ["integer", "null"], "description": "pass as `before` for the next page"},
     }),
     "EmailOnly": _obj({"email": _STR}),
+    "StaffMember": _obj({
+        "id": _UUID, "email": _STR, "display_name": _STR, "role": {"enum": ["admin", "gestionnaire"]},
+        "status": {"enum": ["invited", "active", "disabled"]}, "activated_at": {**_TIME, "type": ["string", "null"]},
+        "last_login_at": {**_TIME, "type": ["string", "null"]}}),
+    "StaffInvited": {"allOf": [_ref("StaffMember"), _obj({"invitation_expires_at": _TIME})]},
+    "StaffList": _obj({"staff": {"type": "array", "items": _ref("StaffMember")}}),
+    "StaffInvitation": _obj({"email": _STR, "display_name": _STR, "role": {"enum": ["admin", "gestionnaire"]}}),
+    "StaffLoggedIn": _obj({"session_id": _STR, "staff_id": _UUID}),
+    "StaffSession": _obj({"staff_id": _UUID, "tenant_id": _UUID, "email": _STR, "display_name": _STR,
+                          "role": {"enum": ["admin", "gestionnaire"]}}),
     "LoggedIn": _obj({"session_id": _STR, "person_id": _UUID}),
     "Session": _obj({
         "person_id": _UUID, "email": _STR, "session_ref": _STR,
@@ -209,6 +220,32 @@ def _paths() -> dict[str, Any]:
         "/v1/password/reset": {"post": _op(
             "resetPassword", "Set a new password with a reset token", ok, body=s.Reset,
             token={"400": _error("`invalid_token` (or the body is not JSON)")}, busy=_BUSY, forbidden=_FORBIDDEN)},
+        "/api/v1/staff": {
+            "get": {**_op("listStaff", "The agency's staff (act=agency with tid, or act=operator with ?tenant_id=)",
+                          {"200": _json("StaffList", "Active first, then invited and disabled")}),
+                    "parameters": [{"name": "tenant_id", "in": "query", "required": False, "schema": _UUID}]},
+            "post": _op("inviteStaff", "Invite a staff member (the operator names tenant_id; an agency invites into "
+                        "its own; in the console only an administrator, sid/srole); a new link for one not yet "
+                        "accepted", {"201": _json("StaffInvited", "The member, invited")}, body=s.StaffInvite,
+                        taken={"409": _error("`staff_email_taken`: already a staff member of this agency")})},
+        "/v1/staff/invitations/check": {"post": _op(
+            "checkStaffInvitation", "Who an invitation link (at this tid) is for",
+            {"200": _json("StaffInvitation", "The invited member")}, body=s.Token,
+            token={"400": _error("`invalid_token` (or the body is not JSON)")})},
+        "/v1/staff/invitations/accept": {"post": _op(
+            "acceptStaffInvitation", "The first password of an invited member (the link dies)",
+            {"200": _json("EmailOnly", "The member's email")}, body=s.StaffAccept,
+            token={"400": _error("`invalid_token` (or the body is not JSON)")}, busy=_BUSY)},
+        "/v1/staff/login": {"post": _op(
+            "staffLogin", "Open a console session at the tid agency (one answer for every failure)",
+            {"200": _json("StaffLoggedIn", "A new console session")}, body=s.Login, busy=_BUSY,
+            forbidden=_FORBIDDEN)},
+        "/v1/staff/sessions/introspect": {"post": _op(
+            "staffIntrospect", "The member of a live console session at the tid agency (refreshes its idle expiry)",
+            {"200": _json("StaffSession", "The staff member")}, body=s.SessionId)},
+        "/v1/staff/sessions/logout": {"post": _op(
+            "staffLogout", "End a console session", {"204": {"description": "Ended (or unknown)"}},
+            body=s.SessionId)},
         "/v1/password/policy": {"post": _op(
             "passwordPolicy", "Check a password against the `tid` tenant's policy",
             {"200": _json("PolicyResult", "The criteria and the extra problems")}, body=s.PolicyCheck,
@@ -231,7 +268,7 @@ def build_openapi() -> dict[str, Any]:
                 "type": "apiKey", "in": "header", "name": "Authorization",
                 "description": "`Internal <jwt>`: HS256 with INTERNAL_AUTH_SECRET, aud `identity`, 60 s; claims "
                                "`tid`, `tcc`, `tsc`, `ip` (people), `pid`, `sref` (logged in), `act` (agency "
-                               "or operator)"}},
+                               "or operator), `sid`, `srole` (a console user), `via` (public-api)"}},
         },
     }
 

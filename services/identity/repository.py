@@ -175,10 +175,71 @@ WINDOW_LAST_AT = "SELECT last_at, count FROM throttle WHERE key = $1"
 
 # ---- audit -----------------------------------------------------------------------------------
 INSERT_AUDIT = """
-INSERT INTO audit (at, tenant_id, person_id, account_id, kind, ip, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)
+INSERT INTO audit (at, tenant_id, person_id, account_id, kind, ip, detail, staff_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 """
 AUDIT_OF_TENANT = """
 SELECT id, at, tenant_id, person_id, account_id, kind, ip, detail FROM audit
 WHERE tenant_id = $1 AND ($2::bigint IS NULL OR id < $2) AND ($3::uuid IS NULL OR person_id = $3)
 ORDER BY id DESC LIMIT $4
+"""
+
+
+# ---- staff (the agency console) --------------------------------------------------------------
+INSERT_STAFF = """
+INSERT INTO staff (id, tenant_id, email, email_key, display_name, role, status, invited_by, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, 'invited', $7, $8)
+ON CONFLICT (tenant_id, email_key) DO NOTHING
+RETURNING id
+"""
+STAFF_BY_EMAIL = "SELECT * FROM staff WHERE tenant_id = $1 AND email_key = $2"
+STAFF_BY_ID = "SELECT * FROM staff WHERE id = $1"
+STAFF_BY_ID_FOR_UPDATE = "SELECT * FROM staff WHERE id = $1 FOR UPDATE"
+REINVITE_STAFF = "UPDATE staff SET display_name = $2, role = $3, invited_by = $4 WHERE id = $1"
+STAFF_OF_TENANT = """
+SELECT id, email, display_name, role, status, created_at, activated_at, last_login_at FROM staff
+WHERE tenant_id = $1 ORDER BY status <> 'active', lower(display_name), email_key
+"""
+STAFF_LOGIN_LOOKUP = """
+SELECT s.id, s.tenant_id, s.email, s.password_hash, s.status, s.failed_logins, s.last_failed_at, s.locked_until,
+       t.count AS ip_count, t.started_at AS ip_started_at
+FROM (SELECT 1) AS one
+LEFT JOIN staff AS s ON s.tenant_id = $1 AND s.email_key = $2
+LEFT JOIN throttle AS t ON t.key = $3
+"""
+STAFF_LOGIN_FAILED = "UPDATE staff SET failed_logins = $2, locked_until = $3, last_failed_at = $4 WHERE id = $1"
+STAFF_LOGIN_SUCCEEDED = """
+WITH staff_row AS (
+    UPDATE staff SET failed_logins = 0, locked_until = NULL, last_login_at = $4 WHERE id = $2 RETURNING id
+)
+INSERT INTO staff_sessions (id_hash, staff_id, tenant_id, ip, created_at, last_seen_at)
+SELECT $1, id, $3, $5, $4, $4 FROM staff_row
+"""
+SUPERSEDE_STAFF_INVITATIONS = "UPDATE staff_invitations SET used_at = $2 WHERE staff_id = $1 AND used_at IS NULL"
+INSERT_STAFF_INVITATION = """
+INSERT INTO staff_invitations (hash, staff_id, created_at, expires_at) VALUES ($1, $2, $3, $4)
+"""
+PEEK_STAFF_INVITATION = """
+SELECT s.id, s.tenant_id, s.email, s.display_name, s.role FROM staff_invitations i JOIN staff s ON s.id = i.staff_id
+WHERE i.hash = $1 AND i.used_at IS NULL AND i.expires_at > $2 AND s.status = 'invited'
+"""
+CONSUME_STAFF_INVITATION = """
+UPDATE staff_invitations SET used_at = $2
+WHERE hash = $1 AND used_at IS NULL AND expires_at > $2
+RETURNING staff_id
+"""
+ACTIVATE_STAFF = """
+UPDATE staff SET password_hash = $2, status = 'active', activated_at = $3, failed_logins = 0, locked_until = NULL
+WHERE id = $1 AND status = 'invited'
+RETURNING id, tenant_id, email
+"""
+TOUCH_STAFF_SESSION = """
+UPDATE staff_sessions AS ss SET last_seen_at = $2
+FROM staff AS s
+WHERE ss.id_hash = $1 AND ss.ended_at IS NULL AND ss.last_seen_at > $3 AND ss.created_at > $4
+  AND s.id = ss.staff_id AND s.status = 'active'
+RETURNING s.id, s.tenant_id, s.email, s.display_name, s.role
+"""
+END_STAFF_SESSION = """
+UPDATE staff_sessions SET ended_at = $2 WHERE id_hash = $1 AND ended_at IS NULL RETURNING staff_id, tenant_id
 """

@@ -97,6 +97,19 @@ class PolicyCheck(_Body):
     email: str | None = Field(None, max_length=320)
 
 
+class StaffInvite(_Body):
+    email: str = Field(max_length=320)
+    display_name: str = Field("", max_length=200)
+    role: Literal["admin", "gestionnaire"] = "gestionnaire"
+    tenant_id: uuid.UUID | None = None  # the operator names it; an agency invites into its own
+
+
+class StaffAccept(_Body):
+    token: str = Field(max_length=256)
+    password: str = _PASSWORD
+    confirmation: str = _PASSWORD
+
+
 async def parse(request: web.Request, model: type[M]) -> M:
     """The JSON body as ``model``; 400 if not JSON, 422 listing every invalid field."""
     try:

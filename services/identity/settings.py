@@ -34,6 +34,7 @@ class IdentitySettings(ServiceSettings):
     token_hash_key: SecretStr = SecretStr(DEV_TOKEN_HASH_KEY)
     verification_token_ttl_seconds: int = 24 * 3600
     reset_token_ttl_seconds: int = 3600
+    staff_invitation_ttl_seconds: int = Field(7 * 24 * 3600, ge=3600)
 
     password_min_length: int = Field(6, ge=6, le=128)
     password_max_length: int = Field(256, ge=128)

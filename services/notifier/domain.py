@@ -27,7 +27,10 @@ PASSWORD_RESET = "identity.password_reset_requested"  # noqa: S105
 PASSWORD_CHANGED = "identity.password_changed"  # noqa: S105
 ACCOUNT_LINKED = "identity.account_linked"
 DOCUMENT_PUBLISHED = "documents.document_published"
-EVENT_TYPES = (EMAIL_VERIFICATION, PASSWORD_RESET, PASSWORD_CHANGED, ACCOUNT_LINKED, DOCUMENT_PUBLISHED)
+STAFF_INVITED = "identity.staff_invited"
+EVENT_TYPES = (EMAIL_VERIFICATION, PASSWORD_RESET, PASSWORD_CHANGED, ACCOUNT_LINKED, DOCUMENT_PUBLISHED,
+               STAFF_INVITED)
+STAFF_ROLE_LABELS = {"admin": "administrateur", "gestionnaire": "gestionnaire"}
 
 ROLE_LABELS = {"coproprietaire": "copropriétaire", "bailleur": "propriétaire bailleur", "locataire": "locataire"}
 _DAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
@@ -97,12 +100,24 @@ class DocumentPublished(_Payload):
     audience_account_ids: list[uuid.UUID] = Field(min_length=1, max_length=100_000)
 
 
+class StaffInvited(_Payload):
+    staff_id: uuid.UUID
+    tenant_id: uuid.UUID
+    email: EmailStr
+    display_name: str | None = Field(default=None, max_length=200)
+    role: Literal["admin", "gestionnaire"]
+    invited_by: str | None = Field(default=None, max_length=200)
+    invitation_token: str = Field(min_length=16, max_length=256, pattern=r"^[A-Za-z0-9_-]+$")
+    expires_at: datetime
+
+
 PAYLOADS: dict[str, type[_Payload]] = {
     EMAIL_VERIFICATION: VerificationRequested,
     PASSWORD_RESET: ResetRequested,
     PASSWORD_CHANGED: PasswordChanged,
     ACCOUNT_LINKED: AccountLinked,
     DOCUMENT_PUBLISHED: DocumentPublished,
+    STAFF_INVITED: StaffInvited,
 }
 
 

@@ -110,6 +110,26 @@ def reset_email(payload: domain.ResetRequested, brand: Branding, *, issued_at: d
     )
 
 
+def staff_invitation_email(payload: domain.StaffInvited, brand: Branding, *, issued_at: datetime,
+                           public_base_url: str) -> Rendered:
+    """The invitation to the agency's console, with ACCEPTER L'INVITATION (link built here from the
+    tenant's codes and the public base URL, never from a request)."""
+    link = f"{public_base_url.rstrip('/')}/agence/invitation?" + urlencode(
+        {"client": brand.client_code, "societe": brand.societe_code, "token": payload.invitation_token})
+    agency = domain.one_line(brand.name, limit=100)
+    return _render(
+        "staff_invitation", brand=brand,
+        subject=f"Invitation à la console de {agency}",
+        heading="Votre accès à la console de l'agence",
+        preheader=f"Vous êtes invité à rejoindre la console extranet de {agency}.",
+        button_label="ACCEPTER L'INVITATION", button_url=domain.check_link(link, public_base_url),
+        display_name=domain.one_line(payload.display_name, limit=100), agency=agency,
+        invited_by=domain.one_line(payload.invited_by, limit=100),
+        role=domain.STAFF_ROLE_LABELS[payload.role], email=payload.email,
+        validity=domain.validity(issued_at, payload.expires_at), expires=domain.paris_time(payload.expires_at),
+    )
+
+
 def password_changed_email(payload: domain.PasswordChanged, brand: Branding) -> Rendered:
     """A security notice: no button, nothing in it changes anything; says whom to contact."""
     done = "réinitialisé" if payload.reason == "reset" else "modifié"

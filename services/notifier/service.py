@@ -100,6 +100,10 @@ class Notifier:
                 case domain.ResetRequested():
                     rendered = rendering.reset_email(payload, brand, issued_at=envelope.occurred_at,
                                                      public_base_url=self.settings.public_base_url)
+                case domain.StaffInvited():
+                    display_name = payload.display_name
+                    rendered = rendering.staff_invitation_email(payload, brand, issued_at=envelope.occurred_at,
+                                                                public_base_url=self.settings.public_base_url)
                 case domain.PasswordChanged():
                     rendered = rendering.password_changed_email(payload, brand)
                 case domain.AccountLinked():

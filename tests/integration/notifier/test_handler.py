@@ -281,3 +281,34 @@ async def test_international_domain_is_sent_in_idna_and_a_non_ascii_mailbox_is_r
 
     with pytest.raises(DeliveryRefused, match="non-ASCII local part"):
         await handle(notifier, envelope(domain.PASSWORD_RESET, reset_payload(tenant, "josé@example.fr")))
+
+
+async def test_staff_invitation_email_links_to_the_agency_console_with_its_codes(notifier, upstreams, smtp_sink):
+    tenant = upstreams.add_tenant(name="Cabinet Lefèvre")
+    email = unique_email("Staff")
+    token = "t0k3n-" + uuid.uuid4().hex
+    await handle(notifier, envelope(domain.STAFF_INVITED, {
+        "staff_id": str(uuid.uuid4()), "tenant_id": tenant["id"], "email": email, "display_name": "Claire Martin",
+        "role": "gestionnaire", "invited_by": "Paul Durand", "invitation_token": token,
+        "expires_at": "2026-01-22T09:00:00+00:00"}))
+    [mail] = smtp_sink.to(email)
+    assert mail.subject == "Invitation à la console de Cabinet Lefèvre"
+    text = " ".join(_text(mail).split())
+    assert ("Paul Durand vous invite à rejoindre la console extranet de Cabinet Lefèvre en tant que gestionnaire, "
+            f"avec l'adresse {email}.") in text
+    assert "valable 7 jours, jusqu'au jeudi 22 janvier 2026 à 10 h 00 (heure de Paris)" in text
+    button = next(link for link in _links(mail.html()) if "/agence/invitation" in link)
+    query = parse_qs(urlsplit(button).query)
+    assert button.startswith(PUBLIC_BASE_URL + "/agence/invitation?")
+    assert query == {"client": [tenant["client_code"]], "societe": [tenant["societe_code"]], "token": [token]}
+    assert "ACCEPTER L&#39;INVITATION" in mail.html() and "ACCEPTER L'INVITATION" in _text(mail)
+
+
+async def test_a_staff_invitation_with_a_malformed_token_is_refused_for_good(notifier, upstreams, smtp_sink):
+    tenant = upstreams.add_tenant()
+    email = unique_email("Bad")
+    with pytest.raises(DeliveryRefused):
+        await handle(notifier, envelope(domain.STAFF_INVITED, {
+            "staff_id": str(uuid.uuid4()), "tenant_id": tenant["id"], "email": email, "role": "admin",
+            "invitation_token": "../../evil?x=1&y=2", "expires_at": "2026-01-22T09:00:00+00:00"}))
+    assert smtp_sink.to(email) == []

@@ -1,0 +1,134 @@
+"""The agency's staff against the real identity: invitation, first password, login, sessions, roles."""
+
+from __future__ import annotations
+
+import uuid
+
+from tests.integration.identity.conftest import STRONG_PASSWORD, Tenant, unique_email
+
+OPERATOR = {"act": "operator"}
+
+
+async def _invite(identity, email: str, *, role: str = "admin", tenant: Tenant | None = None, **claims):
+    tenant = tenant or identity.tenant
+    body = {"email": email, "display_name": "Claire Gestion", "role": role}
+    if claims.get("act", "operator") == "operator":
+        body["tenant_id"] = tenant.id
+    return await identity.post("/api/v1/staff", body, tenant=tenant, **({"act": "operator"} | claims))
+
+
+async def _invitation_token(identity) -> str:
+    [*_, invited] = await identity.events("identity.staff_invited")
+    return invited["invitation_token"]
+
+
+async def _active_staff(identity, email: str, *, role: str = "admin", tenant: Tenant | None = None) -> str:
+    assert (await _invite(identity, email, role=role, tenant=tenant)).status == 201
+    token = await _invitation_token(identity)
+    response = await identity.post("/v1/staff/invitations/accept", {"token": token, "password": STRONG_PASSWORD,
+                                                                    "confirmation": STRONG_PASSWORD}, tenant=tenant)
+    assert response.status == 200, await response.text()
+    return email
+
+
+async def _login(identity, email: str, password: str = STRONG_PASSWORD, **kw):
+    return await identity.post("/v1/staff/login", {"email": email, "password": password}, **kw)
+
+
+async def test_the_operator_invites_the_first_administrator_who_chooses_a_password_and_logs_in(identity):
+    email = unique_email("admin")
+    response = await _invite(identity, email)
+    body = await response.json()
+    assert response.status == 201 and body["status"] == "invited" and body["role"] == "admin"
+    [invited] = await identity.events("identity.staff_invited")
+    assert invited["email"] == email and invited["tenant_id"] == identity.tenant.id and invited["invitation_token"]
+    token = invited["invitation_token"]
+    assert await identity.sql("SELECT 1 FROM staff_invitations WHERE hash = $1", token.encode()) == []  # hashed
+
+    check = await identity.post("/v1/staff/invitations/check", {"token": token})
+    assert (await check.json()) == {"email": email, "display_name": "Claire Gestion", "role": "admin"}
+    assert (await identity.post("/v1/staff/invitations/check", {"token": token}, tenant=Tenant())).status == 400
+    weak = await identity.post("/v1/staff/invitations/accept", {"token": token, "password": "faible",
+                                                                "confirmation": "faible"})
+    assert weak.status == 422 and (await weak.json())["error"] == "password_policy"
+    assert (await _login(identity, email)).status == 401  # invited, no password yet
+    accepted = await identity.post("/v1/staff/invitations/accept", {"token": token, "password": STRONG_PASSWORD,
+                                                                    "confirmation": STRONG_PASSWORD})
+    assert accepted.status == 200
+    again = await identity.post("/v1/staff/invitations/accept", {"token": token, "password": STRONG_PASSWORD,
+                                                                 "confirmation": STRONG_PASSWORD})
+    assert again.status == 400 and (await again.json())["error"] == "invalid_token"
+
+    session = await (await _login(identity, email.upper())).json()
+    me = await identity.post("/v1/staff/sessions/introspect", {"session_id": session["session_id"]})
+    assert (await me.json())["role"] == "admin" and (await me.json())["tenant_id"] == identity.tenant.id
+    # A console session opens its own agency only, and a person's session introspection knows nothing of it.
+    other = await identity.post("/v1/staff/sessions/introspect", {"session_id": session["session_id"]},
+                                tenant=Tenant())
+    assert other.status == 401
+    assert (await identity.post("/v1/sessions/introspect", {"session_id": session["session_id"]})).status == 401
+    assert (await identity.post("/v1/staff/sessions/logout", {"session_id": session["session_id"]})).status == 204
+    me = await identity.post("/v1/staff/sessions/introspect", {"session_id": session["session_id"]})
+    assert me.status == 401
+    kinds = [r["kind"] for r in await identity.sql("SELECT kind FROM audit WHERE staff_id IS NOT NULL ORDER BY id")]
+    assert kinds == ["staff_login_failed", "staff_activated", "staff_login_succeeded", "staff_logout"]
+
+
+async def test_staff_login_is_scoped_to_its_agency_and_answers_alike_for_every_failure(identity):
+    email = await _active_staff(identity, unique_email("gest"))
+    elsewhere = await _login(identity, email, tenant=Tenant())
+    wrong = await _login(identity, email, "Mauvais-1!")
+    unknown = await _login(identity, unique_email("personne"))
+    for response in (elsewhere, wrong, unknown):
+        assert response.status == 401 and (await response.json())["error"] == "invalid_credentials"
+
+
+async def test_staff_lockout_like_persons(identity):
+    email = await _active_staff(identity, unique_email("lock"))
+    for _ in range(12):
+        await _login(identity, email, "Mauvais-1!")
+        identity.clock.advance(seconds=61)
+    assert (await _login(identity, email)).status == 401  # locked: the right password is refused too
+    identity.clock.advance(minutes=16)
+    assert (await _login(identity, email)).status == 200
+
+
+async def test_who_may_invite(identity):
+    admin_email = await _active_staff(identity, unique_email("adm"))
+    admin_id = (await (await _login(identity, admin_email)).json())["staff_id"]
+    agency = {"act": "agency"}
+    # An administrator in the console invites a colleague of the same agency.
+    response = await _invite(identity, unique_email("coll"), role="gestionnaire", sid=admin_id, srole="admin",
+                             **agency)
+    assert response.status == 201
+    [*_, invited] = await identity.events("identity.staff_invited")
+    assert invited["invited_by"] == "Claire Gestion"
+    # A gestionnaire does not invite; an agency never invites into another tenant; the operator names one.
+    response = await _invite(identity, unique_email("x"), sid=str(uuid.uuid4()), srole="gestionnaire", **agency)
+    assert response.status == 403
+    response = await identity.post("/api/v1/staff", {"email": unique_email("y"), "tenant_id": Tenant().id}, **agency)
+    assert response.status == 403
+    response = await identity.post("/api/v1/staff", {"email": unique_email("z")}, act="operator")
+    assert response.status == 403
+    # An agency API key (no console user) may invite into its own tenant.
+    assert (await _invite(identity, unique_email("api"), role="gestionnaire", **agency)).status == 201
+
+
+async def test_a_duplicate_email_is_refused_and_an_unaccepted_one_is_invited_again(identity):
+    email = await _active_staff(identity, unique_email("dup"))
+    response = await _invite(identity, email.upper())
+    assert response.status == 409 and (await response.json())["error"] == "staff_email_taken"
+    pending = unique_email("pending")
+    assert (await _invite(identity, pending)).status == 201
+    first = await _invitation_token(identity)
+    assert (await _invite(identity, pending, role="gestionnaire")).status == 201
+    second = await _invitation_token(identity)
+    assert (await identity.post("/v1/staff/invitations/check", {"token": first})).status == 400
+    assert (await (await identity.post("/v1/staff/invitations/check", {"token": second})).json())["role"] == \
+        "gestionnaire"
+    listing = await (await identity.get("/api/v1/staff", act="agency")).json()
+    assert [(m["email"], m["status"]) for m in listing["staff"]] == [(email, "active"), (pending, "invited")]
+    bad = await _invite(identity, "pas-une-adresse")
+    assert bad.status == 422 and (await bad.json())["error"] == "invalid_email"
+    # The same address may be staff of another agency.
+    assert (await _invite(identity, email, tenant=Tenant())).status == 201
