@@ -103,20 +103,22 @@ async def handle_account_closed(conn: asyncpg.Connection, envelope: Envelope, *,
     await _revoke(conn, deps, caller, tenant_id=tenant_id, account_id=account_id, reason="account_closed")
 
 
-async def account_states(deps: Deps, *, tenant_id: uuid.UUID) -> dict:
-    """Per account of the tenant: activated, pending_verification, credentials_issued or expired."""
+async def account_states(deps: Deps, *, tenant_id: uuid.UUID, account_ids: list[uuid.UUID] | None = None) -> dict:
+    """Per account of the tenant (or of ``account_ids``): activated, pending_verification,
+    credentials_issued or expired; an activated account also says ``via`` (activation or merge)."""
     now = deps.clock.now()
-    states: dict[str, str] = {}
+    states: dict[str, dict] = {}
     async with deps.pool.acquire() as conn:
-        for row in await conn.fetch(sql.CREDENTIAL_STATES, tenant_id):
+        for row in await conn.fetch(sql.CREDENTIAL_STATES, tenant_id, account_ids):
             state = credential_state(row["status"], row["expires_at"], now)
             if state in (CredentialStatus.ISSUED,):
-                states[str(row["account_id"])] = "credentials_issued"
+                states[str(row["account_id"])] = {"state": "credentials_issued"}
             elif state == CredentialStatus.EXPIRED:
-                states[str(row["account_id"])] = "expired"
-        for row in await conn.fetch(sql.LINKED_ACCOUNTS_OF_TENANT, tenant_id):
-            states[str(row["account_id"])] = "activated" if row["status"] == "active" else "pending_verification"
-    return {"states": [{"account_id": a, "state": s} for a, s in sorted(states.items())]}
+                states[str(row["account_id"])] = {"state": "expired"}
+        for row in await conn.fetch(sql.LINKED_ACCOUNTS_OF_TENANT, tenant_id, account_ids):
+            states[str(row["account_id"])] = ({"state": "activated", "via": row["via"]} if row["status"] == "active"
+                                              else {"state": "pending_verification"})
+    return {"states": [{"account_id": a, **s} for a, s in sorted(states.items())]}
 
 
 async def recipients(deps: Deps, *, tenant_id: uuid.UUID, account_ids: list[uuid.UUID]) -> dict:

@@ -76,13 +76,16 @@ ACTIVATE_PERSON_CREDENTIALS = """
 UPDATE credentials SET status = 'activated', ended_at = $2
 WHERE person_id = $1 AND status = 'activating'
 """
+# $2: only these accounts (NULL: the whole tenant).
 CREDENTIAL_STATES = """
 SELECT DISTINCT ON (c.account_id) c.account_id, c.status, c.expires_at, l.status AS link_status
 FROM credentials c LEFT JOIN links l ON l.account_id = c.account_id
-WHERE c.tenant_id = $1
+WHERE c.tenant_id = $1 AND ($2::uuid[] IS NULL OR c.account_id = ANY($2))
 ORDER BY c.account_id, c.issued_at DESC
 """
-LINKED_ACCOUNTS_OF_TENANT = "SELECT account_id, status FROM links WHERE tenant_id = $1"
+LINKED_ACCOUNTS_OF_TENANT = """
+SELECT account_id, status, via FROM links WHERE tenant_id = $1 AND ($2::uuid[] IS NULL OR account_id = ANY($2))
+"""
 
 # ---- links -----------------------------------------------------------------------------------
 INSERT_LINK = """

@@ -68,7 +68,8 @@ async def issue_credentials(request: web.Request) -> web.Response:
 async def account_states(request: web.Request) -> web.Response:
     body = await s.parse(request, s.TenantOnly)
     _caller_tenant(request, body.tenant_id)
-    return web.json_response(await agency.account_states(_deps(request), tenant_id=body.tenant_id))
+    return web.json_response(await agency.account_states(_deps(request), tenant_id=body.tenant_id,
+                                                         account_ids=body.account_ids))
 
 
 @routes.post("/internal/recipients")

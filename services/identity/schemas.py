@@ -36,6 +36,7 @@ class IssueCredentials(_Body):
 
 class TenantOnly(_Body):
     tenant_id: uuid.UUID
+    account_ids: list[uuid.UUID] | None = Field(None, max_length=10_000)  # only these (a page of the console)
 
 
 class AccountIds(_Body):

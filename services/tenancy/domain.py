@@ -43,6 +43,9 @@ KINDS = ("syndic", "gerance", "mixte")
 ROLES = ("coproprietaire", "bailleur", "locataire")
 # Identity's states of an account's access (internal-api.md, /internal/account-states).
 ACCOUNT_STATES = ("credentials_issued", "pending_verification", "activated", "expired")
+# What the console shows of an account's access: identity's state, "merged" for an account
+# linked by a merge, "none" when no letter was ever issued.
+ACCESS_STATES = ("none", "credentials_issued", "expired", "pending_verification", "activated", "merged")
 CODE_PATTERN = r"^[A-Za-z0-9_-]{1,32}$"
 # An agency ref: no ',' (the CSV lot_refs separator), ';' (the CSV delimiter) nor '/' (it is a URL
 # path segment in DELETE /directory/accounts/{ref}).
@@ -191,3 +194,19 @@ def activation_stats(active_account_ids: Iterable[str], states: Mapping[str, str
     for state in ACCOUNT_STATES:
         stats[state] = counted.get(state, 0)
     return stats
+
+
+def access_state(entry: Mapping[str, str] | None) -> str:
+    """One of :data:`ACCESS_STATES` from identity's ``{"state", "via"}`` of an account (None: unknown)."""
+    if not entry:
+        return "none"
+    if entry.get("state") == "activated" and entry.get("via") == "merge":
+        return "merged"
+    return entry.get("state") if entry.get("state") in ACCESS_STATES else "none"
+
+
+def access_filter(wanted: str, states: Mapping[str, Mapping[str, str]]) -> tuple[list[str] | None, list[str] | None]:
+    """The account ids to keep (``include``) or to leave out (``exclude``) for one access state."""
+    if wanted == "none":
+        return None, list(states)
+    return [a for a, entry in states.items() if access_state(entry) == wanted], None

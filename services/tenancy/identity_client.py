@@ -51,6 +51,16 @@ class IdentityClient:
                                   request_id=request_id, expect=201)
         return {"credentials": answer.get("credentials") or [], "refused": answer.get("refused") or []}
 
+    async def access_states(self, *, tenant_id: uuid.UUID, account_ids: list[uuid.UUID] | None,
+                            request_id: str | None) -> dict[str, dict]:
+        """``{account_id: {"state", "via"?}}`` for the given accounts (None: the whole tenant)."""
+        body: dict[str, Any] = {"tenant_id": str(tenant_id)}
+        if account_ids is not None:
+            body["account_ids"] = [str(a) for a in account_ids]
+        answer = await self._post("/internal/account-states", body, tenant_id=tenant_id, request_id=request_id,
+                                  expect=200)
+        return {s["account_id"]: s for s in answer.get("states") or []}
+
     async def account_states(self, *, tenant_id: uuid.UUID, request_id: str | None) -> dict[str, str]:
         """``{account_id: state}`` for every account identity knows in the tenant."""
         answer = await self._post("/internal/account-states", {"tenant_id": str(tenant_id)}, tenant_id=tenant_id,

@@ -56,6 +56,20 @@ _RESPONSE_SCHEMAS: dict[str, Any] = {
             "account_ref": {"type": "string"}, "status": {"const": 409},
             "error": {"type": "string", "description": "already_linked"}})},
     }),
+    "AccountPage": _obj({
+        "accounts": {"type": "array", "items": _obj({
+            "id": {"type": "string", "format": "uuid"}, "ref": {"type": "string"},
+            "role": {"enum": ["coproprietaire", "bailleur", "locataire"]}, "display_name": {"type": "string"},
+            "email": {"type": ["string", "null"]}, "council": {"type": "boolean"},
+            "status": {"enum": ["active", "closed"]},
+            "lots": {"type": "array", "items": _obj({
+                "ref": {"type": "string"}, "number": {"type": "string"}, "kind": {"type": "string"},
+                "residence_ref": {"type": "string"}, "residence_name": {"type": "string"}})},
+            "access": {"enum": ["none", "credentials_issued", "expired", "pending_verification", "activated",
+                                "merged"], "description": "the state of the account's extranet access"}})},
+        "next_cursor": {"type": ["string", "null"], "description": "pass as `cursor` for the next page"},
+        "residences": {"type": "array", "items": _obj({"ref": {"type": "string"}, "name": {"type": "string"}})},
+    }),
     "ActivationStats": _obj({k: {"type": "integer", "minimum": 0} for k in (
         "accounts", "without_credentials", "credentials_issued", "pending_verification", "activated", "expired")}),
 }
@@ -109,7 +123,24 @@ def _paths() -> dict[str, Any]:
             "operationId": "putDirectory", "security": _AGENCY, "requestBody": _body("DirectoryIn"),
             "responses": {"200": _json("DirectoryResult", "What was created, updated, unchanged"), **_AUTH, **_BAD,
                           "413": _error("Body over the import limit (32 MB by default)")}}},
-        "/api/v1/directory/accounts": {"put": {
+        "/api/v1/directory/accounts": {"get": {
+            "summary": "A page of the directory's accounts (by ref) with their lots and access state",
+            "operationId": "listAccounts", "security": _AGENCY,
+            "parameters": [
+                {"name": "q", "in": "query", "required": False,
+                 "schema": {"type": "string", "maxLength": 100}, "description": "in the ref, name or email"},
+                {"name": "residence_ref", "in": "query", "required": False, "schema": {"type": "string"}},
+                {"name": "role", "in": "query", "required": False,
+                 "schema": {"enum": ["coproprietaire", "bailleur", "locataire"]}},
+                {"name": "access", "in": "query", "required": False, "schema": {"enum": [
+                    "none", "credentials_issued", "expired", "pending_verification", "activated", "merged"]}},
+                {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"}},
+                {"name": "limit", "in": "query", "required": False,
+                 "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}}],
+            "responses": {"200": _json("AccountPage", "One page, its cursor, the residences for the filter"),
+                          **_AUTH, "422": _error("A filter is invalid (every one listed)"),
+                          "503": _error("Identity unavailable")}},
+            "put": {
             "summary": "Upsert accounts from CSV (idempotent, all or nothing)", "operationId": "putAccountsCsv",
             "description": f"`;`-separated UTF-8, header `{csv_line}`, lot refs separated by `,`; "
                            "errors are reported as `line N.field`.",

@@ -197,6 +197,33 @@ ORDER BY a.tenant_id, a.ref
 """
 
 
+# The console's directory: one page of accounts by ref (keyset), with their lots and residences.
+# $2 cursor (last ref), $3 text (in ref, name or email), $4 residence ref, $5 role, $6 limit,
+# $7 only these ids, $8 none of these ids (the access-state filter, computed from identity).
+LIST_ACCOUNTS = """
+SELECT a.id, a.ref, a.role, a.display_name, a.email, a.council, a.status,
+       COALESCE((
+           SELECT jsonb_agg(jsonb_build_object('ref', l.ref, 'number', l.number, 'kind', l.kind,
+                                               'residence_ref', r.ref, 'residence_name', r.name) ORDER BY l.ref)
+           FROM unnest(a.lot_ids) AS u(id) JOIN lots l ON l.id = u.id
+           JOIN residences r ON r.id = l.residence_id), '[]') AS lots
+FROM accounts a
+WHERE a.tenant_id = $1
+  AND ($2::text IS NULL OR a.ref > $2)
+  AND ($3::text IS NULL OR strpos(lower(a.ref || ' ' || a.display_name || ' ' || coalesce(a.email, '')),
+                                  lower($3)) > 0)
+  AND ($4::text IS NULL OR EXISTS (
+        SELECT 1 FROM unnest(a.lot_ids) AS u(id) JOIN lots l ON l.id = u.id
+        JOIN residences r ON r.id = l.residence_id WHERE r.ref = $4))
+  AND ($5::text IS NULL OR a.role = $5)
+  AND ($7::uuid[] IS NULL OR a.id = ANY($7))
+  AND ($8::uuid[] IS NULL OR NOT (a.id = ANY($8)))
+ORDER BY a.ref
+LIMIT $6
+"""
+RESIDENCES_OF_TENANT = "SELECT ref, name FROM residences WHERE tenant_id = $1 ORDER BY name, ref"
+
+
 async def copy_account_input(conn: asyncpg.Connection, records: list[tuple[Any, ...]]) -> None:
     """COPY the parsed accounts into this transaction's ``account_input`` table."""
     await conn.execute(CREATE_ACCOUNT_INPUT)

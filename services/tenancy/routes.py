@@ -11,7 +11,7 @@ from common.db import POOL
 from common.errors import BadRequest, ValidationFailed
 from common.http import REQUEST_ID, SETTINGS
 from common.internal_auth import CLAIMS
-from services.tenancy import credentials, directory, service
+from services.tenancy import credentials, directory, listing, service
 from services.tenancy.csvformat import CsvAccountsParser, write_csv
 from services.tenancy.errors import BodyTooLarge, Forbidden, UnsupportedMediaType
 from services.tenancy.keys import CLOCK, IDENTITY
@@ -193,6 +193,15 @@ async def put_directory_csv(request: web.Request) -> web.Response:
                                               document=directory.DirectoryDocument(accounts=parser.accounts),
                                               correlation_id=_rid(request))
     return web.json_response(result)
+
+
+@routes.get("/api/v1/directory/accounts")
+async def list_accounts(request: web.Request) -> web.Response:
+    tenant_id = _agency_tenant(request)
+    filters = listing.parse_query(request.query)
+    return web.json_response(await listing.list_accounts(request.app[POOL], request.app[IDENTITY], tenant_id=tenant_id,
+                                                         filters=filters, request_id=_rid(request)),
+                             headers={"Cache-Control": "no-store"})
 
 
 @routes.delete("/api/v1/directory/accounts/{ref}")
