@@ -21,7 +21,11 @@ async def test_forgot_password_always_gives_the_same_answer(system):
         response = await system.post("/password/forgot", {"identifier": identifier}, follow=True)
         answers.append(visible(await response.text()))
     assert answers[0] == answers[1]
-    assert "Si un compte correspond à cet identifiant" in answers[0]
+    assert ("Votre demande a bien été prise en compte. Si un compte correspond à cet identifiant, un email de "
+            "réinitialisation vient de vous être envoyé.") in answers[0]
+    # Identity's per-address limit is silent: the page says what it means, to everyone.
+    assert ("Après plusieurs demandes rapprochées, aucun nouvel email n'est envoyé pendant un moment : "
+            "utilisez alors le lien du dernier email reçu.") in answers[0]
     assert system.identity[standins.STATE]["forgot"] == ["known@example.org", "unknown@example.org"]
 
 
