@@ -44,7 +44,7 @@ LOGIN_WAIT = ("Par sécurité, après plusieurs essais, la connexion est suspend
 PERSON_LOCK_WAIT = ("Par sécurité, après plusieurs essais, la saisie du mot de passe est suspendue pour un moment. "
                     "Vous pourrez réessayer {when}.")
 FORGOT_WAIT = ("Plusieurs demandes viennent déjà d'être faites. Si un compte correspond à cet identifiant, "
-               "un email de réinitialisation lui a été envoyé : pensez à vérifier vos courriers indésirables. "
+               "un email de réinitialisation lui a été envoyé\u00a0: pensez à vérifier vos courriers indésirables. "
                "Vous pourrez faire une nouvelle demande {when}.")
 OTHER_WAIT = "Par sécurité, cette action est suspendue pour un moment. Vous pourrez réessayer {when}."
 BUSY = "Le service est très sollicité en ce moment. Veuillez réessayer dans quelques instants."
