@@ -26,9 +26,10 @@ import aiohttp
 import jinja2
 from aiohttp import web
 
+from common.clock import Clock, SystemClock
 from common.http import create_base_app
 from gateway import api, files, pages_activation, pages_auth, pages_dashboard, pages_password, pages_profile
-from gateway.context import JINJA, TENANTS, UPSTREAMS, render_error
+from gateway.context import CLOCK, JINJA, TENANTS, UPSTREAMS, render_error
 from gateway.edge import EDGE, EdgeConfig, edge_middleware
 from gateway.settings import GatewaySettings
 from gateway.tenants import TenantResolver
@@ -77,12 +78,15 @@ def _jinja() -> jinja2.Environment:
     return env
 
 
-def create_app(settings: GatewaySettings) -> web.Application:
-    """The gateway: pages, public API forwarding, signed file links forwarded to documents."""
+def create_app(settings: GatewaySettings, *, clock: Clock | None = None) -> web.Application:
+    """The gateway: pages, public API forwarding, signed file links forwarded to documents.
+
+    ``clock``: the time the pages read (when a wait ends); the system clock unless a test gives one."""
     app = create_base_app(settings, service=SERVICE, middlewares=[edge_middleware(render_error)],
                           client_max_size=settings.max_form_bytes, metrics_port=settings.metrics_port)
     app[EDGE] = EdgeConfig(settings)
     app[JINJA] = _jinja()
+    app[CLOCK] = clock or SystemClock()
     secret = settings.internal_auth_secret.get_secret_value()
     upstreams = {name: Upstream(name, settings.upstream_urls(name), secret=secret,
                                 session_ref=lambda: app[HTTP_SESSION])

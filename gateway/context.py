@@ -6,11 +6,13 @@ of the visit); every link and form action carries them again so a bookmarked pag
 
 from __future__ import annotations
 
+from datetime import datetime
 from urllib.parse import urlencode
 
 import jinja2
 from aiohttp import web
 
+from common.clock import Clock
 from common.http import REQUEST_ID
 from common.logging import bind_context
 from gateway.edge import CLIENT_IP, EDGE, NO_STORE, VISIT, PageError
@@ -18,6 +20,7 @@ from gateway.tenants import COLOR_PATTERN, TenantResolver
 from gateway.upstream import Reply, Upstream
 
 __all__ = [
+    "CLOCK",
     "JINJA",
     "SESSION",
     "TENANT",
@@ -25,6 +28,7 @@ __all__ = [
     "UPSTREAMS",
     "call",
     "claims",
+    "now",
     "optional_session",
     "page_url",
     "redirect",
@@ -37,6 +41,7 @@ __all__ = [
 UPSTREAMS = web.AppKey("upstreams", dict)
 TENANTS = web.AppKey("tenants", TenantResolver)
 JINJA = web.AppKey("jinja", jinja2.Environment)
+CLOCK = web.AppKey("clock", Clock)
 TENANT = web.RequestKey("tenant", dict)
 SESSION = web.RequestKey("session", dict)
 DEFAULT_COLOR = "#1d4ed8"
@@ -70,6 +75,11 @@ async def require_tenant(request: web.Request) -> dict:
     request[TENANT] = tenant
     bind_context(tenant_id=tenant.get("id"))
     return tenant
+
+
+def now(request: web.Request) -> datetime:
+    """The current time (UTC) of the app's clock: the pages say when a wait ends."""
+    return request.app[CLOCK].now()
 
 
 def claims(request: web.Request) -> dict:

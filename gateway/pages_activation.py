@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway import messages
-from gateway.context import TENANT, call, redirect, render, require_tenant
+from gateway import messages, waiting
+from gateway.context import TENANT, call, now, redirect, render, require_tenant
 from gateway.edge import TOKEN_PAGE, VISIT
 from gateway.upstream import Reply
 
@@ -122,9 +122,9 @@ async def provisional_submit(request: web.Request) -> web.Response:
         return render(request, "provisional.html", status=422, errors=errors, **page)
     reply = await call(request, "identity", "POST", "/v1/activation/start",
                        json={"login": login, "password": password, "intent": intent})
-    if reply.status == 429:
-        return render(request, "provisional.html", status=429, errors={}, form_message=messages.retry_message(reply),
-                      **page)
+    if reply.status == 429:  # locked after wrong attempts: known and unknown identifiers alike
+        return render(request, "provisional.html", status=429, errors={}, **page,
+                      wait_message=messages.wait_message(reply, messages.PROVISIONAL_WAIT, now=now(request)))
     if reply.status != 200:
         return render(request, "provisional.html", status=401, errors={"password": messages.PROVISIONAL_INVALID},
                       **page)
@@ -170,8 +170,8 @@ async def email_submit(request: web.Request) -> web.Response:
     if (elsewhere := _flow_reply_or_expired(request, reply)) is not None:
         return elsewhere
     if reply.status == 429:  # too many addresses tried with one provisional credential
-        return render(request, "secure_email.html", status=429, email=email,
-                      errors={"email": messages.retry_message(reply)})
+        return render(request, "secure_email.html", status=429, email=email, errors={},
+                      wait_message=messages.wait_message(reply, messages.EMAIL_CHOICE_WAIT, now=now(request)))
     return render(request, "secure_email.html", status=422, email=email, errors={"email": messages.EMAIL_INVALID})
 
 
@@ -204,7 +204,7 @@ async def password_submit(request: web.Request) -> web.Response:
                        json={"password": password, "confirmation": confirmation, "accept_terms": accept})
     if reply.status == 200:
         request[VISIT].rotate()  # the account now exists (pending verification): new visit id
-        return _to_step(request, reply.body)
+        return _to_step(request, reply.body, sent="1")
     if reply.error == "email_pending":  # taken since the email step: the flow is back there
         return _email_pending(request, reply)
     if (elsewhere := _flow_reply_or_expired(request, reply)) is not None:
@@ -230,8 +230,8 @@ async def password_problems(request: web.Request, template: str, reply: Reply, p
     if not password:
         errors["password"] = messages.REQUIRED
     if reply.status == 429:
-        page["form_message"] = messages.retry_message(reply)
-    if not errors and "form_message" not in page:
+        page["wait_message"] = messages.wait_message(reply, messages.OTHER_WAIT, now=now(request))
+    if not errors and "wait_message" not in page:
         errors["password"] = messages.POLICY_FAILED
     return render(request, template, status=422 if reply.status != 429 else 429, errors=errors,
                   criteria=criteria, problems=problems, **page)
@@ -261,17 +261,25 @@ async def merge_submit(request: web.Request) -> web.Response:
     email = flow.body.get("email") if flow.status == 200 else None
     if reply.status == 429:
         return render(request, "merge.html", status=429, errors={}, email=email,
-                      form_message=messages.retry_message(reply))
+                      wait_message=messages.wait_message(reply, messages.PERSON_LOCK_WAIT, now=now(request)))
     return render(request, "merge.html", status=401, email=email, errors={"password": messages.MERGE_INVALID})
 
 
 @routes.get("/activation/pending")
 async def pending(request: web.Request) -> web.Response:
+    """"Un email vous a été envoyé": the resend button is disabled (server-side) until identity allows
+    a resend, and the page says from when; a reload after that time shows it enabled, no script needed."""
     flow, elsewhere = await _flow(request, "pending_verification")
     if elsewhere:
         return elsewhere
-    notice = messages.RESENT if request.query.get("resent") else None
-    return render(request, "pending.html", email=flow.get("email"), notice=notice)
+    at, current = waiting.parse_instant(flow.get("resend_available_at")), now(request)
+    resent, sent = bool(request.query.get("resent")), bool(request.query.get("sent"))
+    if at is None or at <= current:
+        return render(request, "pending.html", email=flow.get("email"),
+                      notice=messages.RESENT if resent else None)
+    template = (messages.RESENT_WAIT if resent else messages.RESEND_SENT_WAIT if sent else messages.RESEND_WAIT)
+    return render(request, "pending.html", email=flow.get("email"), resend_disabled=True,
+                  wait_message=template.format(when=waiting.from_time(at, now=current)))
 
 
 @routes.post("/activation/resend")
@@ -284,10 +292,9 @@ async def resend(request: web.Request) -> web.Response:
     if reply.status == 200:
         return redirect(request, "/activation/pending", resent="1")
     if reply.status == 429:
-        flow = await call(request, "identity", "GET", f"/v1/activation/{flow_id}")
-        if flow.status == 200:
-            return render(request, "pending.html", status=429, email=flow.body.get("email"),
-                          form_message=messages.retry_message(reply))
+        # Back to the page, which reads from the flow when a resend is possible and says so (a reload
+        # of that page, unlike one of this POST, asks nothing again).
+        return redirect(request, "/activation/pending")
     return _flow_reply_or_expired(request, reply) or redirect(request, "/activation/resume")
 
 

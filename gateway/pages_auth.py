@@ -8,7 +8,7 @@ from aiohttp import web
 
 from common.logging import get_logger
 from gateway import messages
-from gateway.context import call, redirect, render, require_tenant
+from gateway.context import call, now, redirect, render, require_tenant
 from gateway.edge import EDGE, VISIT
 
 __all__ = ["routes"]
@@ -52,9 +52,9 @@ async def login(request: web.Request) -> web.Response:
     if errors:
         return render(request, "login.html", status=422, errors=errors, email=email)
     reply = await call(request, "identity", "POST", "/v1/login", json={"email": email, "password": password})
-    if reply.status == 429:
+    if reply.status == 429:  # per client IP (identity): the same answer whatever the address typed
         return render(request, "login.html", status=429, errors={}, email=email,
-                      form_message=messages.retry_message(reply))
+                      wait_message=messages.wait_message(reply, messages.LOGIN_WAIT, now=now(request)))
     if reply.status != 200:
         return render(request, "login.html", status=401, email=email,
                       errors={"password": messages.LOGIN_INVALID})

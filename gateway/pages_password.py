@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway import messages
-from gateway.context import call, redirect, render, require_tenant
+from gateway.context import call, now, redirect, render, require_tenant
 from gateway.edge import TOKEN_PAGE
 from gateway.pages_activation import finish, password_criteria, password_problems
 
@@ -27,9 +27,9 @@ async def forgot_submit(request: web.Request) -> web.Response:
     if not identifier:
         return render(request, "forgot.html", status=422, errors={"identifier": messages.REQUIRED})
     reply = await call(request, "identity", "POST", "/v1/password/forgot", json={"identifier": identifier})
-    if reply.status == 429:
+    if reply.status == 429:  # never per address (identity answers 202 whatever it does): safe to say
         return render(request, "forgot.html", status=429, errors={}, identifier=identifier,
-                      form_message=messages.retry_message(reply))
+                      wait_message=messages.wait_message(reply, messages.FORGOT_WAIT, now=now(request)))
     # Always the same answer: whether the identifier exists never shows.
     return redirect(request, "/password/forgot", sent="1")
 

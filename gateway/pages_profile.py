@@ -7,7 +7,7 @@ import asyncio
 from aiohttp import web
 
 from gateway import messages
-from gateway.context import call, redirect, render, require_session, require_tenant
+from gateway.context import call, now, redirect, render, require_session, require_tenant
 from gateway.pages_activation import password_criteria
 from gateway.pages_dashboard import linked_accounts
 
@@ -59,7 +59,8 @@ async def change_password(request: web.Request) -> web.Response:
     if reply.status == 401:
         return await _page(request, status=401, errors={"old_password": messages.OLD_PASSWORD_INVALID})
     if reply.status == 429:
-        return await _page(request, status=429, form_message=messages.retry_message(reply))
+        return await _page(request, status=429,
+                           wait_message=messages.wait_message(reply, messages.PERSON_LOCK_WAIT, now=now(request)))
     errors = {}
     if reply.error == "password_policy":
         criteria, problems = reply.body.get("criteria", []), reply.body.get("problems", [])

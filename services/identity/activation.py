@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
@@ -15,6 +16,7 @@ from services.identity.domain import (
     FlowStep,
     InvalidEmail,
     StepRefused,
+    Window,
     credential_failure,
     credential_state,
     email_key,
@@ -23,6 +25,7 @@ from services.identity.domain import (
     normalise_email,
     normalise_login,
     require_step,
+    resend_available_at,
     step_after_email,
     step_after_start,
 )
@@ -43,7 +46,8 @@ from services.identity.errors import InvalidEmail as InvalidEmailError
 from services.identity.policy import check_password, normalise_password
 
 
-def flow_json(flow_id: str, row, *, step: str | None = None, email: str | None = None) -> dict:
+def flow_json(flow_id: str, row, *, step: str | None = None, email: str | None = None,
+              resend_at: datetime | None = None) -> dict:
     """The ``Flow`` body of docs/internal-api.md."""
     return {
         "flow_id": flow_id,
@@ -52,7 +56,24 @@ def flow_json(flow_id: str, row, *, step: str | None = None, email: str | None =
         "email": email if email is not None else row["email"],
         "suggested_email": row["suggested_email"],
         "tenant_id": str(row["tenant_id"]),
+        "resend_available_at": _iso_utc(resend_at),
     }
+
+
+def _iso_utc(at: datetime | None) -> str | None:
+    return at.astimezone(UTC).isoformat() if at is not None else None
+
+
+async def _resend_at(conn, deps: Deps, credential_id) -> datetime | None:
+    """When the verification email of this credential may be sent again (None: now)."""
+    now = deps.clock.now()
+    row = await conn.fetchrow(sql.WINDOW_BY_KEY, f"resend:{credential_id}")
+    if row is None:
+        return None
+    s = deps.settings
+    return resend_available_at(Window(row["count"], row["started_at"]), last_at=row["last_at"], now=now,
+                               cooldown_seconds=s.resend_cooldown_seconds, limit=s.resend_per_hour,
+                               period_seconds=3600)
 
 
 async def start(deps: Deps, caller: Caller, *, login: str, password: str, intent: str) -> dict:
@@ -96,8 +117,10 @@ async def start(deps: Deps, caller: Caller, *, login: str, password: str, intent
                                cred["person_id"], caller.client_code, caller.societe_code, now)
             await audit(conn, deps, "activation_started", tenant_id=cred["tenant_id"],
                         account_id=cred["account_id"], person_id=cred["person_id"], ip=caller.ip, intent=intent)
+            resend_at = await _resend_at(conn, deps, cred["id"]) if step == FlowStep.PENDING_VERIFICATION else None
             return {"flow_id": flow_id, "intent": intent, "step": str(step), "email": email,
-                    "suggested_email": cred["suggested_email"], "tenant_id": str(cred["tenant_id"])}
+                    "suggested_email": cred["suggested_email"], "tenant_id": str(cred["tenant_id"]),
+                    "resend_available_at": _iso_utc(resend_at)}
     raise InvalidCredentials()
 
 
@@ -144,7 +167,8 @@ async def _touch(conn, deps: Deps, flow_id: str, row, *, step=None, email=None, 
     email = email if email is not None else row["email"]
     person_id = person_id if person_id is not None else row["person_id"]
     await conn.execute(sql.UPDATE_FLOW, deps.hash_token(flow_id), step, email, person_id, deps.clock.now())
-    return flow_json(flow_id, row, step=step, email=email)
+    resend_at = await _resend_at(conn, deps, row["credential_id"]) if step == FlowStep.PENDING_VERIFICATION else None
+    return flow_json(flow_id, row, step=step, email=email, resend_at=resend_at)
 
 
 async def get_flow(deps: Deps, flow_id: str) -> dict:
@@ -267,10 +291,11 @@ async def resend(deps: Deps, caller: Caller, flow_id: str) -> dict:
         row = await _flow(conn, deps, flow_id)
         _require(row, "resend")
         key = f"resend:{row['credential_id']}"
-        last = await conn.fetchrow(sql.WINDOW_LAST_AT, key)
-        cooldown = timedelta(seconds=deps.settings.resend_cooldown_seconds)
-        if last is not None and last["count"] and now < last["last_at"] + cooldown:
-            raise TooManyRequests(int((last["last_at"] + cooldown - now).total_seconds()) + 1)
+        # The later of the cooldown's end and the hourly window's end: the page can say when.
+        available_at = await _resend_at(conn, deps, row["credential_id"])
+        if available_at is not None:
+            raise TooManyRequests(max(1, math.ceil((available_at - now).total_seconds())),
+                                  resend_available_at=_iso_utc(available_at))
         retry_after = await hit_window(conn, key, now=now, limit=deps.settings.resend_per_hour, period_seconds=3600)
         if retry_after is not None:
             raise TooManyRequests(retry_after)

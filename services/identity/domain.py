@@ -36,6 +36,7 @@ __all__ = [
     "normalise_email",
     "normalise_login",
     "require_step",
+    "resend_available_at",
     "step_after_email",
     "window_hit",
 ]
@@ -246,3 +247,22 @@ def window_hit(window: Window | None, *, now: datetime, limit: int, period_secon
         end = window.started_at + timedelta(seconds=period_seconds)
         return window, max(1, math.ceil((end - now).total_seconds()))
     return Window(window.count + 1, window.started_at), None
+
+
+def resend_available_at(window: Window | None, *, last_at: datetime | None, now: datetime, cooldown_seconds: int,
+                        limit: int, period_seconds: int) -> datetime | None:
+    """When the verification email may be sent again (None: now).
+
+    The later of the cooldown after the last email and, once ``limit`` emails were sent in the
+    window, the window's end: the very rules :func:`window_hit` and the cooldown apply.
+    """
+    if window is None or not window.count:
+        return None
+    ends = []
+    if last_at is not None:
+        ends.append(last_at + timedelta(seconds=cooldown_seconds))
+    window_end = window.started_at + timedelta(seconds=period_seconds)
+    if now < window_end and window.count >= limit:
+        ends.append(window_end)
+    at = max(ends, default=None)
+    return at if at is not None and now < at else None

@@ -21,14 +21,15 @@ class InvalidSession(Unauthorized):
 
 
 class TooManyRequests(AppError):
-    """A rate limit or lock: retry after ``retry_after`` seconds."""
+    """A rate limit or lock: retry after ``retry_after`` seconds (``extra``: more for the page, e.g.
+    ``resend_available_at``)."""
 
     status = 429
     code = "too_many_requests"
     detail = "Too many attempts, retry later"
 
-    def __init__(self, retry_after: int, detail: str | None = None) -> None:
-        super().__init__(detail, retry_after=int(retry_after))
+    def __init__(self, retry_after: int, detail: str | None = None, **extra) -> None:
+        super().__init__(detail, retry_after=int(retry_after), **extra)
 
 
 class CredentialLocked(TooManyRequests):

@@ -36,6 +36,7 @@ _UUID = {"type": "string", "format": "uuid"}
 _TIME = {"type": "string", "format": "date-time"}
 _NULLABLE_STR = {"type": ["string", "null"]}
 _NULLABLE_UUID = {"type": ["string", "null"], "format": "uuid"}
+_NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
 
 _RESPONSE_SCHEMAS: dict[str, Any] = {
     "Error": {**_obj({
@@ -44,6 +45,7 @@ _RESPONSE_SCHEMAS: dict[str, Any] = {
         "errors": {"type": "array", "items": _obj({"path": _STR, "message": _STR})},
         "error_count": {"type": "integer"},
         "retry_after": {"type": "integer", "minimum": 0, "description": "429: seconds to wait"},
+        "resend_available_at": {**_TIME, "description": "429 of resend: when it becomes possible (UTC)"},
         "criteria": {"type": "array", "items": _ref("Criterion"), "description": "422 password_policy"},
         "problems": {"type": "array", "items": _STR, "description": "422 password_policy"},
         "step": {"type": "string", "description": "409 wrong_step: the flow's current step"},
@@ -57,6 +59,8 @@ _RESPONSE_SCHEMAS: dict[str, Any] = {
         "flow_id": _STR, "intent": {"enum": ["activate", "merge"]},
         "step": {"enum": ["email", "password", "merge", "pending_verification", "done"]},
         "email": _NULLABLE_STR, "suggested_email": _NULLABLE_STR, "tenant_id": _UUID,
+        "resend_available_at": {**_NULLABLE_TIME, "description": "step `pending_verification`: when the "
+                                "verification email may be sent again (UTC); null when it may be now"},
     }),
     "IssuedCredentials": _obj({
         "credentials": {"type": "array", "items": _obj({"account_id": _UUID, "login": _STR, "password": _STR,

@@ -174,7 +174,7 @@ ENSURE_WINDOW = """
 INSERT INTO throttle (key, count, started_at, last_at) VALUES ($1, 0, $2, $2) ON CONFLICT (key) DO NOTHING
 """
 SAVE_WINDOW = "UPDATE throttle SET count = $2, started_at = $3, last_at = $4 WHERE key = $1"
-WINDOW_LAST_AT = "SELECT last_at, count FROM throttle WHERE key = $1"
+WINDOW_BY_KEY = "SELECT count, started_at, last_at FROM throttle WHERE key = $1"
 
 # ---- audit -----------------------------------------------------------------------------------
 INSERT_AUDIT = """

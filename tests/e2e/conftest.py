@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from tests.e2e.browser import AXE_PATH, CHROMIUM_ARGS, SCREENSHOTS, WIDTHS, Journey
+from tests.e2e.flows import RESEND_COOLDOWN_SECONDS
 from tests.e2e.system import System
 
 
@@ -27,7 +28,10 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="package")
 def system(database_url, amqp_url, tmp_path_factory):
     """The five services running as subprocesses against fresh databases and a unique exchange."""
-    running = System(database_url=database_url, amqp_url=amqp_url, workdir=tmp_path_factory.mktemp("e2e-system"))
+    # A short resend cooldown through its documented setting: the resend journey sees the page wait
+    # and the button come back, in seconds instead of a minute.
+    running = System(database_url=database_url, amqp_url=amqp_url, workdir=tmp_path_factory.mktemp("e2e-system"),
+                     extra_env={"IDENTITY_RESEND_COOLDOWN_SECONDS": str(RESEND_COOLDOWN_SECONDS)})
     try:
         running.start()
     except Exception:
@@ -91,7 +95,8 @@ def pytest_runtest_makereport(item, call):
 
 # Pages whose screenshots are kept in docs/screenshots/ (refresh: E2E_UPDATE_DOCS_SCREENSHOTS=1).
 DOC_SCREENSHOTS = ("login-welcome", "activation-credentials", "activation-email", "activation-password",
-                   "activation-pending", "email-verified", "login-form", "dashboard", "dashboard-multi-agency",
+                   "activation-pending", "activation-resend-wait",
+                   "email-verified", "login-form", "dashboard", "dashboard-multi-agency",
                    "merge-password", "password-forgot", "password-reset", "profile", "help-syndic")
 
 

@@ -124,6 +124,10 @@ def verify_from_email(j: Journey, system: System, email: str, *, count: int = 1,
     return link
 
 
+# IDENTITY_RESEND_COOLDOWN_SECONDS of the e2e system (60 in production): long enough to see the
+# page wait on a loaded machine, short enough to wait for.
+RESEND_COOLDOWN_SECONDS = 6
+
 LOGIN_INVALID = "Adresse mail ou mot de passe incorrect."
 PROVISIONAL_INVALID = "Identifiant ou mot de passe provisoire incorrect."
 

@@ -251,7 +251,8 @@ class System:
             # Every browser comes from 127.0.0.1: per-IP limits must not trip across journeys.
             "IDENTITY_IP_FAILURE_LIMIT": "100000",
             "IDENTITY_FORGOT_PER_IP_PER_HOUR": "100000",
-            # The resend journey asks for a new email at once (the cooldown has its own tests).
+            # No cooldown by default (the fuzz and resilience runs resend at once); the e2e package sets
+            # a short one to see the page wait and come back (tests/e2e/conftest.py).
             "IDENTITY_RESEND_COOLDOWN_SECONDS": "0",
             "NOTIFIER_DIGEST_WINDOW_SECONDS": "0",
             "GATEWAY_INSECURE_COOKIES": "true",

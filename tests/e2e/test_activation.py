@@ -1,11 +1,20 @@
-"""Activation journeys in the browser: mono lot, a mistyped email, a resent verification email."""
+"""Activation journeys in the browser: mono lot, a mistyped email, a resent verification email
+(the page says until when it waits, the button comes back after the cooldown)."""
 
 from __future__ import annotations
 
+import re
+import time
+from datetime import UTC, datetime, timedelta
+
+from playwright.sync_api import expect
+
+from gateway.waiting import clock_time
 from scripts.seed_demo import make_pdf
 from tests.e2e.flows import (
     PASSWORD,
     PROVISIONAL_INVALID,
+    RESEND_COOLDOWN_SECONDS,
     accounts_with_credentials,
     activate,
     choose_email,
@@ -93,16 +102,53 @@ def test_mistyped_email_is_corrected_by_resetting_the_activation(system, journey
     expect_login_refused(journey)
 
 
-def test_verification_email_can_be_sent_again(system, journey):
+def _shown_time(journey, sentence: str) -> str:
+    """The "14 h 32" of the information on the page, which must read exactly ``sentence`` around it."""
+    text = journey.page.get_by_role("status").filter(has_text="Vous pourrez").inner_text()
+    match = re.fullmatch(re.escape(sentence).replace("TIME", r"(\d{1,2}\s+h\s+\d{2})"), text.strip())
+    assert match, text
+    return match.group(1)
+
+
+def _times_between(start: datetime, end: datetime) -> set[str]:
+    """Every "HH h MM" the page may show for a cooldown that started between ``start`` and ``end``."""
+    cooldown = timedelta(seconds=RESEND_COOLDOWN_SECONDS)
+    return {clock_time(start + cooldown + timedelta(seconds=s))
+            for s in range(int((end - start).total_seconds()) + 2)}
+
+
+def test_verification_email_can_be_sent_again_once_the_page_says_so(system, journey):
     tenant = system.new_tenant()
     directory = residence_directory(tenant, ("C1", "locataire", None))
     account = accounts_with_credentials(tenant, directory, "C1")["C1"]
     email = unique_email("resend")
+    resend = journey.action("Demander le renvoi de l'email")
 
+    before = datetime.now(UTC)
     activate(journey, tenant, account, email, PASSWORD)
+    # Right after CRÉER MON COMPTE: information (not an error) saying when, and the button disabled.
+    shown = _shown_time(journey, "Un email vient de vous être envoyé. "
+                                 "Vous pourrez en demander un nouveau à partir de TIME.")
+    assert shown in _times_between(before, datetime.now(UTC))
+    expect(resend).to_be_disabled()
+    expect(journey.page.locator(".error")).to_have_count(0)
+    journey.checkpoint("activation-resend-wait")
     system.wait_for_email(email, subject="Confirmation de votre adresse email")
-    journey.click("Demander le renvoi de l'email")
-    journey.see("Un nouvel email vient de vous être envoyé")
+
+    # After the cooldown a reload shows the button enabled (decided by the server: no script needed).
+    deadline = time.monotonic() + RESEND_COOLDOWN_SECONDS + 20
+    while resend.is_disabled():
+        assert time.monotonic() < deadline, "the resend button stayed disabled after the cooldown"
+        journey.page.wait_for_timeout(500)
+        journey.page.reload()
+    journey.absent("Vous pourrez en demander un nouveau")
+
+    before = datetime.now(UTC)
+    resend.click()
+    shown = _shown_time(journey, "Un nouvel email vient de vous être envoyé. "
+                                 "Vous pourrez en demander un nouveau à partir de TIME.")
+    assert shown in _times_between(before, datetime.now(UTC))
+    expect(resend).to_be_disabled()
     see_pending(journey, email)
     journey.checkpoint("activation-resent")
     second = system.wait_for_email(email, count=2, subject="Confirmation de votre adresse email")

@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import pytest
 from aiohttp import web
 
+from common.clock import FrozenClock
 from common.testing import free_port
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
@@ -17,6 +19,8 @@ from tests.integration.gateway import standins
 ORIGIN = "http://gateway.test"
 OPERATOR_TOKEN = "operator-token-for-the-gateway-tests"
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+# 14 h 29 min 40 s in Paris (winter time, UTC+1): the pages say when a wait ends in Paris time.
+START = datetime(2026, 12, 3, 13, 29, 40, tzinfo=UTC)
 
 
 @dataclass
@@ -27,6 +31,7 @@ class System:
     documents: web.Application
     tenant: dict
     servers: dict = field(default_factory=dict)
+    clock: FrozenClock | None = None  # the time of the gateway and the identity stand-in
 
     def page(self, path: str, tenant: dict | None = None, **params) -> str:
         tenant = tenant or self.tenant
@@ -91,8 +96,10 @@ async def system(standin_servers, aiohttp_client):
     urls = {name: str(server.make_url("")).rstrip("/") for name, server in servers.items()}
     code = "T" + uuid.uuid4().hex[:8].upper()
     tenant = standins.add_tenant(apps["tenancy"], client=code, societe="01", name=f"Syndic du Parc {code}")
-    client = await aiohttp_client(create_app(gateway_settings(urls)))
-    return System(client, apps["identity"], apps["tenancy"], apps["documents"], tenant, servers)
+    clock = FrozenClock(START)
+    apps["identity"][standins.STATE]["clock"] = clock
+    client = await aiohttp_client(create_app(gateway_settings(urls), clock=clock))
+    return System(client, apps["identity"], apps["tenancy"], apps["documents"], tenant, servers, clock)
 
 
 def calls(app: web.Application, path_prefix: str = "") -> list:
@@ -106,3 +113,10 @@ def visible(html: str) -> str:
     text = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
     text = re.sub(r"<[^>]+>", " ", text)
     return re.sub(r"\s+", " ", html_lib.unescape(text)).strip()
+
+
+def assert_information(html: str) -> None:
+    """A wait (429) is said as information (class ``info``, role ``status``), never as an error."""
+    assert '<p class="info" role="status" id="form-info">' in html
+    assert 'role="alert"' not in html and 'class="error' not in html
+    assert "Trop de tentatives" not in visible(html)

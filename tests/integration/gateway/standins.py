@@ -7,12 +7,15 @@ every call so tests can assert what reached each service.
 
 from __future__ import annotations
 
+import math
 import re
 import secrets
 import uuid
+from datetime import timedelta
 
 from aiohttp import web
 
+from common.clock import SystemClock
 from common.internal_auth import CLAIMS, internal_auth_middleware
 
 SECRET = "test-internal-secret-for-the-gateway-tests"
@@ -140,15 +143,25 @@ def _policy(password: str, email: str | None) -> tuple[list, list]:
     return _criteria(password), problems
 
 
+RESEND_COOLDOWN = timedelta(seconds=60)
+# Identifiers that make the stand-in answer 429, as identity does at its limits.
+THROTTLED = "throttled@example.org"
+BUSY = "busy@example.org"
+
+
 def identity_app() -> web.Application:
     app = _app("identity")
     state = app[STATE]
-    state.update(credentials={}, flows={}, persons={}, sessions={}, tokens={}, resets={}, forgot=[])
+    # ``clock``: the tests give the gateway's (frozen) clock, so the resend cooldown reads the same time.
+    state.update(credentials={}, flows={}, persons={}, sessions={}, tokens={}, resets={}, forgot=[],
+                 clock=SystemClock())
     routes = web.RouteTableDef()
 
     def flow_json(flow):
-        return web.json_response({k: flow[k] for k in ("flow_id", "intent", "step", "email", "suggested_email",
-                                                       "tenant_id")})
+        body = {k: flow[k] for k in ("flow_id", "intent", "step", "email", "suggested_email", "tenant_id")}
+        at = flow.get("resend_available_at")
+        body["resend_available_at"] = at.isoformat() if at and flow["step"] == "pending_verification" else None
+        return web.json_response(body)
 
     def get_flow(request):
         return state["flows"].get(request.match_info["flow_id"])
@@ -181,6 +194,8 @@ def identity_app() -> web.Application:
         if flow is None:
             return _error(404, "flow_not_found")
         email = (await request.json())["email"]
+        if email == THROTTLED:  # too many addresses tried with one provisional credential
+            return _error(429, "too_many_requests", retry_after=1800)
         if "@" not in email:
             return _error(422, "invalid_email")
         flow["email"] = email
@@ -193,6 +208,8 @@ def identity_app() -> web.Application:
         if flow is None:
             return _error(404, "flow_not_found")
         body = await request.json()
+        if flow["email"] == BUSY:  # the password hashing pool is saturated
+            return _error(429, "busy", retry_after=1)
         criteria, problems = _policy(body["password"], flow["email"])
         if not all(c["ok"] for c in criteria) or problems:
             return _error(422, "password_policy", criteria=criteria, problems=problems)
@@ -202,6 +219,7 @@ def identity_app() -> web.Application:
             return _error(422, "terms_not_accepted")
         flow["step"] = "pending_verification"
         flow["password"] = body["password"]
+        flow["resend_available_at"] = state["clock"].now() + RESEND_COOLDOWN  # the first email starts it
         token = secrets.token_urlsafe(16)
         state["tokens"][token] = flow["flow_id"]
         return flow_json(flow)
@@ -212,7 +230,10 @@ def identity_app() -> web.Application:
         if flow is None:
             return _error(404, "flow_not_found")
         person = state["persons"].get(flow["email"])
-        if person is None or person["password"] != (await request.json())["password"]:
+        password = (await request.json())["password"]
+        if password == "THROTTLED":  # the person's delays and lock after wrong passwords
+            return _error(429, "too_many_requests", retry_after=900)
+        if person is None or person["password"] != password:
             return _error(401, "invalid_credentials")
         person["accounts"].append(state["credentials"][flow["login"]]["account"])
         state["credentials"][flow["login"]]["used"] = True
@@ -224,9 +245,12 @@ def identity_app() -> web.Application:
         flow = get_flow(request)
         if flow is None:
             return _error(404, "flow_not_found")
+        now, at = state["clock"].now(), flow.get("resend_available_at")
+        if at is not None and now < at:
+            return _error(429, "too_many_requests", retry_after=math.ceil((at - now).total_seconds()),
+                          resend_available_at=at.isoformat())
         flow["resends"] = flow.get("resends", 0) + 1
-        if flow["resends"] > 1:
-            return _error(429, "too_many_requests", retry_after=60)
+        flow["resend_available_at"] = now + RESEND_COOLDOWN
         return flow_json(flow)
 
     @routes.post("/v1/activation/{flow_id}/restart")
@@ -253,8 +277,10 @@ def identity_app() -> web.Application:
     @routes.post("/v1/login")
     async def login(request):
         body = await request.json()
-        if body["email"] == "throttled@example.org":
+        if body["email"] == THROTTLED:  # per client IP in identity, whatever the address
             return _error(429, "too_many_requests", retry_after=300)
+        if body["email"] == BUSY:
+            return _error(429, "busy", retry_after=1)
         if body["email"] == "malformed@example.org":  # an answer outside the contract
             return web.json_response({"unexpected": True})
         person = state["persons"].get(body["email"])
@@ -305,6 +331,8 @@ def identity_app() -> web.Application:
     async def change_password(request):
         person = me(request)
         body = await request.json()
+        if body["old_password"] == "THROTTLED":
+            return _error(429, "too_many_requests", retry_after=60)
         if body["old_password"] != person["password"]:
             return _error(401, "invalid_credentials")
         criteria, problems = _policy(body["new_password"], person["email"])
@@ -318,6 +346,8 @@ def identity_app() -> web.Application:
     @routes.post("/v1/password/forgot")
     async def forgot(request):
         identifier = (await request.json())["identifier"]
+        if state.get("forgot_limited"):  # not identity's answer today (202 always); the page must cope
+            return _error(429, "too_many_requests", retry_after=600)
         state["forgot"].append(identifier)
         if identifier in state["persons"]:
             state["resets"][secrets.token_urlsafe(16)] = identifier

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.integration.gateway import standins
-from tests.integration.gateway.conftest import calls, visible
+from tests.integration.gateway.conftest import assert_information, calls, visible
 
 STRONG = "Azerty1*moncompte"
 
@@ -45,9 +45,13 @@ async def test_wrong_provisional_credentials_show_the_message_by_the_field(syste
 
 
 async def test_locked_credentials_say_when_to_retry(system):
-    response = await _start(system, "LOCKED", "whatever")
+    response = await _start(system, "LOCKED", "whatever")  # retry_after 125 s at 14 h 29 min 40 s
+    html = await response.text()
     assert response.status == 429
-    assert "Trop de tentatives. Réessayez dans 3 minutes." in visible(await response.text())
+    assert ("Par sécurité, après plusieurs essais, la connexion avec ces identifiants provisoires est suspendue "
+            "pour un moment. Vous pourrez réessayer à partir de 14 h 32.") in visible(html)
+    assert_information(html)
+    assert "14\u00a0h\u00a032" in html  # the time never splits across two lines
 
 
 async def test_empty_fields_are_refused_before_identity(system):
@@ -124,22 +128,117 @@ async def test_activation_from_credentials_to_verified_email(system):
     assert _location(response).startswith("/dashboard")
 
 
-async def test_resend_and_restart_from_the_pending_page(system):
+async def _pending(system, email):
     _, login, password = await _account_with_credentials(system)
     await _start(system, login, password)
-    await system.post("/activation/email", {"email": "resend@example.org"})
-    await system.post("/activation/password", {"password": STRONG, "confirmation": STRONG, "accept_terms": "yes"})
+    await system.post("/activation/email", {"email": email})
+    return await system.post("/activation/password", {"password": STRONG, "confirmation": STRONG,
+                                                      "accept_terms": "yes"})
 
+
+def _resend_button(html: str) -> str:
+    start = html.index('<form method="post" action="/activation/resend')
+    return html[start:html.index("</form>", start)]
+
+
+async def test_after_creating_the_account_the_page_says_when_a_new_email_may_be_asked(system):
+    response = await _pending(system, "cooldown@example.org")  # at 14 h 29 min 40 s: cooldown until 14:30:40
+    assert "sent=1" in _location(response)
+    page = await system.client.get(_location(response))
+    html = await page.text()
+    assert page.status == 200
+    assert ("Un email vient de vous être envoyé. Vous pourrez en demander un nouveau à partir de 14 h 31."
+            in visible(html))
+    assert_information(html)
+    # Disabled in the HTML itself: no script needed, and tied to the message for screen readers.
+    assert 'disabled aria-describedby="form-info">Demander le renvoi de l' in _resend_button(html)
+
+    # A reload before the end: still disabled; the wording no longer says "vient de".
+    system.clock.advance(seconds=59)
+    html = await (await system.get("/activation/pending")).text()
+    assert "Un email vous a déjà été envoyé. Vous pourrez en demander un nouveau à partir de 14 h 31." in visible(html)
+    assert "disabled" in _resend_button(html)
+    # A reload once the cooldown is over: enabled, nothing to wait for.
+    system.clock.advance(seconds=1)
+    html = await (await system.get("/activation/pending")).text()
+    assert "disabled" not in _resend_button(html) and 'id="form-info"' not in html
+    assert "Un email vous a été envoyé à l'adresse : cooldown@example.org" in visible(html)
+
+
+async def test_resend_and_restart_from_the_pending_page(system):
+    await _pending(system, "resend@example.org")
+
+    system.clock.advance(seconds=61)  # 14 h 30 min 41 s: the first email's cooldown is over
     response = await system.post("/activation/resend")
     assert "resent=1" in _location(response)
-    assert "Un nouvel email vient de vous être envoyé." in visible(
-        await (await system.client.get(_location(response))).text())
+    html = await (await system.client.get(_location(response))).text()
+    assert ("Un nouvel email vient de vous être envoyé. Vous pourrez en demander un nouveau à partir de 14 h 32."
+            in visible(html))
+    assert_information(html)
+    assert "disabled" in _resend_button(html)
+
+    # Refused (a page left open, a second tab): back to the page, which says since when and until when.
+    system.clock.advance(seconds=10)
     response = await system.post("/activation/resend")
-    assert response.status == 429
-    assert "Trop de tentatives. Réessayez dans 1 minute." in visible(await response.text())
+    assert response.status == 303 and "resent" not in _location(response)
+    html = await (await system.client.get(_location(response))).text()
+    assert ("Un email vous a déjà été envoyé. Vous pourrez en demander un nouveau à partir de 14 h 32."
+            in visible(html))
+    assert_information(html)
+    assert "disabled" in _resend_button(html)
 
     response = await system.post("/activation/restart")
     assert _location(response).startswith("/activation/email")
+
+
+async def test_without_a_cooldown_the_resend_says_only_that_it_was_sent(system):
+    await _pending(system, "nowait@example.org")
+    for flow in system.identity[standins.STATE]["flows"].values():
+        flow["resend_available_at"] = None  # IDENTITY_RESEND_COOLDOWN_SECONDS=0
+    html = await (await system.get("/activation/pending", sent="1")).text()
+    assert "disabled" not in _resend_button(html) and 'id="form-info"' not in html
+    html = await (await system.get("/activation/pending", resent="1")).text()
+    assert "Un nouvel email vient de vous être envoyé." in visible(html)
+    assert "disabled" not in _resend_button(html)
+
+
+async def test_too_many_addresses_tried_is_said_as_information(system):
+    _, login, password = await _account_with_credentials(system)
+    await _start(system, login, password)
+    response = await system.post("/activation/email", {"email": standins.THROTTLED})  # 30 min
+    html = await response.text()
+    assert response.status == 429
+    assert ("Par sécurité, le nombre d'adresses email que l'on peut essayer avec ces identifiants provisoires "
+            "est limité. Vous pourrez en saisir une nouvelle à partir de 15 h 00.") in visible(html)
+    assert_information(html)
+    assert f'value="{standins.THROTTLED}"' in html and 'aria-invalid' not in html
+
+
+async def test_a_saturated_service_asks_to_retry_in_a_moment(system):
+    _, login, password = await _account_with_credentials(system)
+    await _start(system, login, password)
+    await system.post("/activation/email", {"email": standins.BUSY})
+    response = await system.post("/activation/password", {"password": STRONG, "confirmation": STRONG,
+                                                           "accept_terms": "yes"})
+    html = await response.text()
+    assert response.status == 429
+    assert ("Le service est très sollicité en ce moment. Veuillez réessayer dans quelques instants."
+            in visible(html))
+    assert_information(html)
+
+
+async def test_merge_delays_are_said_as_information(system):
+    account = standins.add_account(system.tenancy, system.tenant)
+    standins.add_person(system.identity, "merge-wait@example.org", STRONG, [account])
+    _, login, password = await _account_with_credentials(system)
+    await _start(system, login, password, "/merge")
+    await system.post("/activation/email", {"email": "merge-wait@example.org"})
+    response = await system.post("/activation/merge", {"password": "THROTTLED"})  # 15 min
+    html = await response.text()
+    assert response.status == 429
+    assert ("Par sécurité, après plusieurs essais, la saisie du mot de passe est suspendue pour un moment. "
+            "Vous pourrez réessayer à partir de 14 h 45.") in visible(html)
+    assert_information(html)
 
 
 async def test_provisional_credentials_again_resume_the_pending_step(system):

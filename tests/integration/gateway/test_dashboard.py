@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from tests.integration.gateway import standin_documents, standins
-from tests.integration.gateway.conftest import calls, visible
+from tests.integration.gateway.conftest import assert_information, calls, visible
 
 PASSWORD = "Azerty1*moncompte"
 
@@ -161,6 +161,18 @@ async def test_profile_password_change_and_sessions(system):
                                                        "confirmation": "Neuf-2!mdp"})
     page = await system.client.get(response.headers["Location"])
     assert "Votre mot de passe a bien été modifié." in visible(await page.text())
+
+
+async def test_password_change_delays_are_said_as_information(system):
+    await _person_with_documents(system)
+    await system.login("doc@example.org", PASSWORD)
+    response = await system.post("/profile/password", {"old_password": "THROTTLED", "new_password": "Neuf-2!mdp",
+                                                       "confirmation": "Neuf-2!mdp"})  # 60 s at 14 h 29 min 40 s
+    html = await response.text()
+    assert response.status == 429
+    assert ("Par sécurité, après plusieurs essais, la saisie du mot de passe est suspendue pour un moment. "
+            "Vous pourrez réessayer à partir de 14 h 31.") in visible(html)
+    assert_information(html)
 
 
 async def test_end_other_sessions_and_logout(system, aiohttp_client):

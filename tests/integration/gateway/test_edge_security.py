@@ -6,7 +6,7 @@ import pytest
 
 from gateway.app import create_app
 from tests.integration.gateway import standins
-from tests.integration.gateway.conftest import calls, gateway_settings, visible
+from tests.integration.gateway.conftest import assert_information, calls, gateway_settings, visible
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
        "form-action 'self'; base-uri 'none'")
@@ -116,7 +116,14 @@ async def test_login_errors_are_french_and_by_the_field(system):
     assert 'role="alert"' in html and 'aria-describedby="f-password-error"' in html
     response = await system.post("/login/form", {"email": "throttled@example.org", "password": "x"})
     assert response.status == 429
-    assert "Trop de tentatives. Réessayez dans 5 minutes." in visible(await response.text())
+    html = await response.text()
+    assert ("Par sécurité, après plusieurs essais, la connexion est suspendue pour un moment. "
+            "Vous pourrez réessayer à partir de 14 h 35.") in visible(html)
+    assert_information(html)
+    response = await system.post("/login/form", {"email": standins.BUSY, "password": "x"})
+    assert response.status == 429
+    assert ("Le service est très sollicité en ce moment. Veuillez réessayer dans quelques instants."
+            in visible(await response.text()))
 
 
 async def test_login_gives_a_new_visit_id_and_the_ip_from_the_peer(system):

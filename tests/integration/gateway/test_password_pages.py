@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.integration.gateway import standins
-from tests.integration.gateway.conftest import calls, visible
+from tests.integration.gateway.conftest import assert_information, calls, visible
 
 STRONG = "Azerty1*moncompte"
 NEW = "Nouveau-2!mot"
@@ -21,8 +21,30 @@ async def test_forgot_password_always_gives_the_same_answer(system):
         response = await system.post("/password/forgot", {"identifier": identifier}, follow=True)
         answers.append(visible(await response.text()))
     assert answers[0] == answers[1]
-    assert "Si un compte correspond à cet identifiant" in answers[0]
+    assert ("Votre demande a bien été prise en compte. Si un compte correspond à cet identifiant, un email de "
+            "réinitialisation vient de vous être envoyé.") in answers[0]
+    # Identity's per-address limit is silent: the page says what it means, to everyone.
+    assert ("Après plusieurs demandes rapprochées, aucun nouvel email n'est envoyé pendant un moment : "
+            "utilisez alors le lien du dernier email reçu.") in answers[0]
     assert system.identity[standins.STATE]["forgot"] == ["known@example.org", "unknown@example.org"]
+
+
+async def test_a_limited_forgot_request_says_when_and_the_same_for_any_identifier(system):
+    account = standins.add_account(system.tenancy, system.tenant)
+    standins.add_person(system.identity, "known@example.org", STRONG, [account])
+    system.identity[standins.STATE]["forgot_limited"] = True  # 600 s at 14 h 29 min 40 s
+    answers = []
+    for identifier in ("known@example.org", "unknown@example.org", "ABCD2345"):
+        response = await system.post("/password/forgot", {"identifier": identifier})
+        html = await response.text()
+        assert response.status == 429
+        assert_information(html)
+        answers.append(visible(html))
+    assert answers[0] == answers[1] == answers[2]
+    assert ("Plusieurs demandes viennent déjà d'être faites. Si un compte correspond à cet identifiant, un email de "
+            "réinitialisation lui a été envoyé : pensez à vérifier vos courriers indésirables. "
+            "Vous pourrez faire une nouvelle demande à partir de 14 h 40.") in answers[0]
+    assert "ENVOYER LA DEMANDE" in answers[0]  # the form stays, for later
 
 
 async def test_reset_link_shows_the_form_then_resets_once(system):

@@ -258,6 +258,44 @@ async def test_resend_cooldown_and_hourly_limit(identity):
     assert (await identity.post("/v1/email/verify", {"token": latest})).status == 200
 
 
+async def test_the_flow_says_when_the_email_may_be_sent_again(identity):
+    cred = await identity.issue()
+    pending = await identity.activate_pending(cred, unique_email())
+    fid = pending["flow_id"]
+    created = identity.clock.now()
+    # The answer of the password step, the flow read back and a refused resend all carry the cooldown's end.
+    assert pending["resend_available_at"] == (created + timedelta(seconds=60)).isoformat()
+    identity.clock.advance(seconds=20)
+    flow = await (await identity.get(f"/v1/activation/{fid}")).json()
+    assert flow["step"] == "pending_verification"
+    assert flow["resend_available_at"] == (created + timedelta(seconds=60)).isoformat()
+    status, _, body = await _error(await identity.post(f"/v1/activation/{fid}/resend"))
+    assert status == 429 and body["retry_after"] == 40
+    assert body["resend_available_at"] == (created + timedelta(seconds=60)).isoformat()
+    # Once the cooldown is over the flow says "now" (null), and a resend starts the next one.
+    identity.clock.advance(seconds=40)
+    assert (await (await identity.get(f"/v1/activation/{fid}")).json())["resend_available_at"] is None
+    response = await identity.post(f"/v1/activation/{fid}/resend")
+    assert (await response.json())["resend_available_at"] == (identity.clock.now()
+                                                               + timedelta(seconds=60)).isoformat()
+    # The hourly limit: after the fifth email the next one waits for the window's end, not the cooldown's.
+    for _ in range(3):
+        identity.clock.advance(seconds=61)
+        assert (await identity.post(f"/v1/activation/{fid}/resend")).status == 200
+    flow = await (await identity.get(f"/v1/activation/{fid}")).json()
+    assert flow["resend_available_at"] == (created + timedelta(hours=1)).isoformat()
+    identity.clock.advance(seconds=61)
+    status, _, body = await _error(await identity.post(f"/v1/activation/{fid}/resend"))
+    assert status == 429 and body["resend_available_at"] == (created + timedelta(hours=1)).isoformat()
+    # Provisional credentials typed again resume the pending step with the same answer.
+    again = await identity.start(cred)
+    assert again["step"] == "pending_verification"
+    assert again["resend_available_at"] == (created + timedelta(hours=1)).isoformat()
+    # Other steps never carry it.
+    restarted = await (await identity.post(f"/v1/activation/{fid}/restart")).json()
+    assert restarted["step"] == "email" and restarted["resend_available_at"] is None
+
+
 async def test_verification_link_reused_tampered_or_expired(identity):
     cred = await identity.issue()
     await identity.activate_pending(cred, unique_email())

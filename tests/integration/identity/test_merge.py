@@ -97,11 +97,23 @@ async def test_merge_step_back_to_email_and_refused_actions(identity):
 
 
 async def test_a_pending_person_does_not_own_its_email(identity):
-    # Someone starts an activation with an address and never verifies it: the owner of that
-    # address can still activate with it, and only the owner's verification counts.
+    # Someone starts an activation with an address and never verifies it: the owner of that address
+    # is told so while that activation's first window lasts (issue 18: one pending activation per
+    # address), then activates with it; only the owner's verification counts.
     email = unique_email()
     await identity.activate_pending(await identity.issue(), email, password="Squat-Pass-99")
     owner = await identity.issue()
     flow = await identity.start(owner)
     response = await identity.post(f"/v1/activation/{flow['flow_id']}/email", {"email": email})
+    assert response.status == 409 and (await response.json())["error"] == "email_pending"
+    identity.clock.advance(hours=24, seconds=1)
+    flow = await identity.start(owner)
+    response = await identity.post(f"/v1/activation/{flow['flow_id']}/email", {"email": email})
     assert (await response.json())["step"] == "password"
+    response = await identity.post(f"/v1/activation/{flow['flow_id']}/password", {
+        "password": STRONG_PASSWORD, "confirmation": STRONG_PASSWORD, "accept_terms": True})
+    assert response.status == 200
+    token = await identity.last_token("identity.email_verification_requested", "verification_url")
+    assert (await identity.post("/v1/email/verify", {"token": token})).status == 200
+    assert (await identity.login(email)).status == 200
+    assert (await identity.login(email, "Squat-Pass-99")).status == 401

@@ -1,4 +1,4 @@
-"""Pure edge logic: client IP from trusted proxies, visit cookie signing, CSRF, retry messages."""
+"""Pure edge logic: client IP from trusted proxies, visit cookie signing, CSRF, tenant codes."""
 
 from __future__ import annotations
 
@@ -6,9 +6,7 @@ import ipaddress
 import time
 
 from gateway.edge import client_ip, public_origin
-from gateway.messages import retry_message
 from gateway.tenants import valid_code
-from gateway.upstream import Reply
 from gateway.visit import VisitCodec, cookie_names
 
 TRUSTED = [ipaddress.ip_network("10.0.0.0/8")]
@@ -55,12 +53,6 @@ def test_rotation_changes_the_csrf_token():
 def test_cookie_names_drop_the_host_prefix_only_for_insecure_development():
     assert cookie_names(False) == ("__Host-moncompte_session", "__Host-moncompte_visit")
     assert cookie_names(True) == ("moncompte_session", "moncompte_visit")
-
-
-def test_retry_message_rounds_up_to_minutes():
-    assert retry_message(Reply(429, {"retry_after": 125})) == "Trop de tentatives. Réessayez dans 3 minutes."
-    assert retry_message(Reply(429, {"retry_after": 30})) == "Trop de tentatives. Réessayez dans 1 minute."
-    assert retry_message(Reply(429, {}, {"Retry-After": "600"})) == "Trop de tentatives. Réessayez dans 10 minutes."
 
 
 def test_codes_and_origin():

@@ -165,3 +165,24 @@ def test_fixed_window_counts_until_the_limit_then_reopens():
     assert retry == 50 * 60 and refused.count == 3
     window, retry = d.window_hit(window, now=NOW + timedelta(hours=1), limit=3, period_seconds=3600)
     assert retry is None and window.count == 1
+
+
+def test_resend_available_at_is_the_later_of_the_cooldown_and_the_hourly_limit():
+    def at(window, last_at, now):
+        return d.resend_available_at(window, last_at=last_at, now=now, cooldown_seconds=60, limit=5,
+                                     period_seconds=3600)
+
+    assert at(None, None, NOW) is None
+    assert at(d.Window(0, NOW), NOW, NOW) is None  # a window row never hit
+    # One email: the cooldown runs from it, then "now".
+    assert at(d.Window(1, NOW), NOW, NOW + timedelta(seconds=10)) == NOW + timedelta(seconds=60)
+    assert at(d.Window(1, NOW), NOW, NOW + timedelta(seconds=60)) is None
+    # Five emails in the window: the window's end, even long after the cooldown.
+    last = NOW + timedelta(minutes=20)
+    assert at(d.Window(5, NOW), last, last + timedelta(seconds=5)) == NOW + timedelta(hours=1)
+    assert at(d.Window(5, NOW), last, NOW + timedelta(hours=1)) is None
+    # Below the limit only the cooldown counts.
+    assert at(d.Window(4, NOW), last, last + timedelta(seconds=5)) == last + timedelta(seconds=60)
+    # Without a cooldown (tests), nothing to wait for below the limit.
+    assert d.resend_available_at(d.Window(1, NOW), last_at=NOW, now=NOW, cooldown_seconds=0, limit=5,
+                                 period_seconds=3600) is None
