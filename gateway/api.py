@@ -1,10 +1,10 @@
-"""The public JSON API ``/api/v1/*`` (AGENCY-API.md), forwarded to tenancy and documents.
+"""The public JSON API ``/api/v1/*`` (AGENCY-API.md), forwarded to tenancy, documents and identity (staff).
 
 The caller is authenticated here: the operator token (constant-time compare, ``act=operator``) or
 an agency API key verified by tenancy (``act=agency`` + the key's own ``tid``; a suspended tenant
 is refused with 403, an unknown key with 401). Nothing the client sends can choose the tenant:
 only Content-Type, Accept and Content-Length cross, the body and the answer are streamed.
-``/api/v1/openapi.json`` merges the two services' parts (cached).
+``/api/v1/openapi.json`` merges the public parts of tenancy's, documents' and identity's documents (cached).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ routes = web.RouteTableDef()
 TENANCY_PREFIXES = ("/api/v1/tenants", "/api/v1/directory", "/api/v1/provisional-credentials",
                     "/api/v1/activation-stats")
 DOCUMENTS_PREFIXES = ("/api/v1/documents",)
+IDENTITY_PREFIXES = ("/api/v1/staff",)
 FORWARDED_REQUEST_HEADERS = ("Content-Type", "Accept", "Content-Length")
 OPENAPI_TTL_SECONDS = 300.0
 CHUNK = 256 * 1024
@@ -60,6 +61,9 @@ def _service_for(path: str) -> str | None:
     for prefix in DOCUMENTS_PREFIXES:
         if path == prefix or path.startswith(prefix + "/"):
             return "documents"
+    for prefix in IDENTITY_PREFIXES:
+        if path == prefix or path.startswith(prefix + "/"):
+            return "identity"
     return None
 
 
@@ -141,7 +145,7 @@ async def openapi(request: web.Request) -> web.Response:
     if cached is None or cached[0] < time.monotonic():
         parts = []
         try:
-            for service in ("tenancy", "documents"):
+            for service in ("tenancy", "documents", "identity"):
                 reply = await request.app[UPSTREAMS][service].call("GET", "/internal/openapi.json", claims={},
                                                                    request_id=request.get(REQUEST_ID))
                 if reply.status != 200 or not isinstance(reply.body, dict):
@@ -170,6 +174,8 @@ def merge_openapi(parts: list[dict], public_base_url: str) -> dict:
     }
     for part in parts:
         for path, item in (part.get("paths") or {}).items():
+            if not path.startswith("/api/v1/"):
+                continue  # a service's own routes (identity documents them all) are not the public contract
             merged["paths"].setdefault(path, {}).update(
                 {k: v for k, v in item.items() if k not in merged["paths"].get(path, {})})
         for section, entries in (part.get("components") or {}).items():

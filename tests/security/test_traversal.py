@@ -15,10 +15,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from gateway.api import DOCUMENTS_PREFIXES, TENANCY_PREFIXES
+from gateway.api import DOCUMENTS_PREFIXES, IDENTITY_PREFIXES, TENANCY_PREFIXES
 from tests.e2e.system import OPERATOR_TOKEN
 
-PREFIXES = (*TENANCY_PREFIXES, *DOCUMENTS_PREFIXES, "/api/v1")
+PREFIXES = (*TENANCY_PREFIXES, *DOCUMENTS_PREFIXES, *IDENTITY_PREFIXES, "/api/v1")
 # Each climbs one segment; written for a prefix then repeated enough to reach the root.
 CLIMBS = ("../", "./../", "%2e%2e/", "%2E%2E/", ".%2e/", "%2e./", "..%2f", "..%2F", "%2e%2e%2f", "%2E%2E%2F",
           "..\\", "..%5c", "..%5C", "%2e%2e%5c")
@@ -28,6 +28,8 @@ TARGETS = (
     ("GET", "internal/openapi.json", None),
     ("POST", "internal/api-keys/verify", b'{"api_key": "x"}'),
     ("GET", "v1/documents", None),
+    ("POST", "v1/staff/login", b'{"email": "a@b.fr", "password": "x"}'),
+    ("POST", "v1/login", b'{"email": "a@b.fr", "password": "x"}'),
 )
 
 

@@ -157,6 +157,14 @@ def identity_app() -> web.Application:
                  clock=SystemClock())
     routes = web.RouteTableDef()
 
+    @routes.get("/internal/openapi.json")
+    async def openapi(request):
+        # identity documents every route of its own; only the /api/v1 ones are public.
+        return web.json_response({"openapi": "3.1.0", "info": {"title": "identity", "version": "1"},
+                                  "paths": {"/api/v1/staff": {"post": {"summary": "Invite"}},
+                                            "/v1/login": {"post": {"summary": "Log in"}}},
+                                  "components": {"schemas": {"StaffMember": {"type": "object"}}}})
+
     def flow_json(flow):
         body = {k: flow[k] for k in ("flow_id", "intent", "step", "email", "suggested_email", "tenant_id")}
         at = flow.get("resend_available_at")

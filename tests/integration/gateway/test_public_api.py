@@ -104,13 +104,14 @@ async def test_unknown_api_path_is_404(system):
     assert response.status == 404 and (await response.json())["error"] == "not_found"
 
 
-async def test_openapi_merges_both_services_and_is_cached(system):
+async def test_openapi_merges_the_services_public_parts_and_is_cached(system):
     for _ in range(2):
         response = await system.client.get("/api/v1/openapi.json")
         assert response.status == 200
         doc = await response.json()
-    assert {"/api/v1/tenants", "/api/v1/documents"} <= set(doc["paths"])
-    assert {"Tenant", "Document"} <= set(doc["components"]["schemas"])
+    assert set(doc["paths"]) == {"/api/v1/tenants", "/api/v1/documents", "/api/v1/staff"}  # not identity's /v1/login
+    assert {"Tenant", "Document", "StaffMember"} <= set(doc["components"]["schemas"])
     assert doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     assert len(calls(system.tenancy, "/internal/openapi.json")) == 1
     assert len(calls(system.documents, "/internal/openapi.json")) == 1
+    assert len(calls(system.identity, "/internal/openapi.json")) == 1
