@@ -28,7 +28,16 @@ from aiohttp import web
 
 from common.clock import Clock, SystemClock
 from common.http import create_base_app
-from gateway import api, files, pages_activation, pages_auth, pages_dashboard, pages_password, pages_profile
+from gateway import (
+    api,
+    files,
+    pages_activation,
+    pages_auth,
+    pages_console,
+    pages_dashboard,
+    pages_password,
+    pages_profile,
+)
 from gateway.context import CLOCK, JINJA, TENANTS, UPSTREAMS, render_error
 from gateway.edge import EDGE, EdgeConfig, edge_middleware
 from gateway.settings import GatewaySettings
@@ -101,6 +110,7 @@ def create_app(settings: GatewaySettings, *, clock: Clock | None = None) -> web.
     app[pages_dashboard.ACCOUNTS] = pages_dashboard.AccountCache(ttl=settings.account_cache_seconds)
     app.router.add_routes(pages_dashboard.routes)
     app.router.add_routes(pages_profile.routes)
+    app.router.add_routes(pages_console.routes)
     app.router.add_routes(files.routes)
     app[api.API_SETTINGS] = api.ApiSettings(operator_token=settings.operator_api_token.get_secret_value(),
                                             max_body_bytes=settings.max_api_body_bytes,

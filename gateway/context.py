@@ -18,6 +18,7 @@ from common.logging import bind_context
 from gateway.edge import CLIENT_IP, EDGE, NO_STORE, VISIT, PageError
 from gateway.tenants import COLOR_PATTERN, TenantResolver
 from gateway.upstream import Reply, Upstream
+from gateway.visit import csrf_scope
 
 __all__ = [
     "CLOCK",
@@ -26,6 +27,7 @@ __all__ = [
     "TENANT",
     "TENANTS",
     "UPSTREAMS",
+    "SeeOther",
     "call",
     "claims",
     "now",
@@ -129,11 +131,11 @@ async def require_session(request: web.Request) -> dict:
     if session is None:
         response = redirect(request, "/login/form", expired="1" if _session_id(request) else None)
         response.del_cookie(request.app[EDGE].session_cookie, path="/")
-        raise _Redirect(response)
+        raise SeeOther(response)
     return session
 
 
-class _Redirect(web.HTTPSeeOther):
+class SeeOther(web.HTTPSeeOther):
     """Carries a prepared redirect response out of a helper."""
 
     def __init__(self, response: web.Response) -> None:
@@ -181,7 +183,7 @@ def _base_context(request: web.Request) -> dict:
     return {
         "tenant": tenant,
         "brand_color": color if COLOR_PATTERN.match(color) else DEFAULT_COLOR,
-        "csrf_token": request.app[EDGE].codec.csrf_token(visit) if visit is not None else "",
+        "csrf_token": request.app[EDGE].codec.csrf_token(visit, csrf_scope(request.path)) if visit is not None else "",
         "url": _url_helper(request),
         "logged_in": SESSION in request,
     }

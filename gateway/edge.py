@@ -20,7 +20,7 @@ from common.logging import bind_context, get_logger
 from gateway.paths import unsafe_path_reason
 from gateway.settings import GatewaySettings
 from gateway.upstream import ServiceUnavailable
-from gateway.visit import Visit, VisitCodec, cookie_names
+from gateway.visit import Visit, VisitCodec, cookie_names, csrf_scope, staff_cookie_name
 
 __all__ = [
     "CLIENT_IP",
@@ -49,7 +49,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 NON_PAGE_PREFIXES = ("/api/", "/files/", "/static/", "/health/", "/metrics", "/theme/")
 # Token pages are served with Referrer-Policy no-referrer, so browsers post their form with
 # ``Origin: null``; there the CSRF token (bound to the SameSite visit cookie) is the check.
-NULL_ORIGIN_PATHS = frozenset({"/activation/verify", "/password/reset"})
+NULL_ORIGIN_PATHS = frozenset({"/activation/verify", "/password/reset", "/agence/invitation"})
 
 
 class PageError(Exception):
@@ -69,6 +69,7 @@ class EdgeConfig:
         self.codec = VisitCodec(settings.cookie_secret.get_secret_value(), max_age=settings.visit_max_age_seconds)
         self.insecure = settings.insecure_cookies
         self.session_cookie, self.visit_cookie = cookie_names(settings.insecure_cookies)
+        self.staff_cookie = staff_cookie_name(settings.insecure_cookies)
         self.trusted = settings.trusted_networks()
         self.origin = public_origin(settings.public_base_url)
         self.max_form_bytes = settings.max_form_bytes
@@ -217,6 +218,6 @@ async def _check_post(request: web.Request, config: EdgeConfig, visit: Visit) ->
         form = await request.post()
     except web.HTTPRequestEntityTooLarge:
         raise PageError(413, "refused.html", reason="too_large") from None
-    if not config.codec.check_csrf(visit, form.get("csrf_token")):
+    if not config.codec.check_csrf(visit, form.get("csrf_token"), csrf_scope(request.path)):
         log.warning("page.csrf_refused", path=request.path)
         raise PageError(403, "refused.html", reason="csrf")

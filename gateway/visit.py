@@ -14,13 +14,28 @@ import secrets
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-__all__ = ["Visit", "VisitCodec", "cookie_names"]
+__all__ = ["CONSOLE_SCOPE", "Visit", "VisitCodec", "cookie_names", "csrf_scope", "staff_cookie_name"]
+
+CONSOLE_PREFIX = "/agence"
+# The agency console's forms carry tokens of their own scope: a token of a person's page is
+# refused on a console form and the other way round, even in the same browser.
+CONSOLE_SCOPE = "console"
 
 
 def cookie_names(insecure: bool) -> tuple[str, str]:
     """(session cookie, visit cookie). ``__Host-`` requires Secure, so plain-http dev drops it."""
     prefix = "" if insecure else "__Host-"
     return prefix + "moncompte_session", prefix + "moncompte_visit"
+
+
+def staff_cookie_name(insecure: bool) -> str:
+    """The console session's cookie: never the person's, so neither session opens the other side."""
+    return ("" if insecure else "__Host-") + "moncompte_staff"
+
+
+def csrf_scope(path: str) -> str:
+    """The CSRF scope of a page: the console's, or the persons' ("")."""
+    return CONSOLE_SCOPE if path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/") else ""
 
 
 class Visit:
@@ -75,10 +90,11 @@ class VisitCodec:
     def dump(self, visit: Visit) -> str:
         return self._serializer.dumps(visit.data)
 
-    def csrf_token(self, visit: Visit) -> str:
-        return hmac.new(self._csrf_key, visit.id.encode(), hashlib.sha256).hexdigest()
+    def csrf_token(self, visit: Visit, scope: str = "") -> str:
+        message = visit.id if not scope else f"{scope}:{visit.id}"
+        return hmac.new(self._csrf_key, message.encode(), hashlib.sha256).hexdigest()
 
-    def check_csrf(self, visit: Visit, token: str | None) -> bool:
+    def check_csrf(self, visit: Visit, token: str | None, scope: str = "") -> bool:
         # bytes: compare_digest raises on non-ASCII str; a file part is no token
-        return isinstance(token, str) and bool(token) and hmac.compare_digest(self.csrf_token(visit).encode(),
-                                                                              token.encode())
+        return isinstance(token, str) and bool(token) and hmac.compare_digest(
+            self.csrf_token(visit, scope).encode(), token.encode())

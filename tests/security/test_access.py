@@ -20,7 +20,10 @@ PUBLIC = {
     "/", "/login", "/login/form", "/logout", "/help", "/cgu", "/confidentialite", "/theme/{color}.css",
     "/activation", "/merge", "/activation/verify", "/password/forgot", "/password/reset", "/done/{what}",
     "/health/live", "/health/ready", "/metrics", "/static",
+    "/agence", "/agence/connexion", "/agence/deconnexion", "/agence/invitation",
 }
+# The agency console's own login page, where its authenticated routes send an anonymous visitor.
+CONSOLE_LOGIN = "/agence/connexion"
 # Public but reached only with a flow in progress: without one they send back to the start.
 FLOW_STEPS = {"/activation/resume", "/activation/email", "/activation/password", "/activation/merge",
               "/activation/pending", "/activation/resend", "/activation/restart"}
@@ -63,15 +66,17 @@ def test_every_state_changing_page_refuses_a_missing_or_foreign_csrf_token_and_o
                                                                                       method, path):
     browser = Browser(system, tenant_a)
     assert browser.login(person.email, person.password).status_code == 303
-    good = browser.csrf("/profile")
+    form_page = CONSOLE_LOGIN if path.startswith("/agence") else "/profile"  # a token of the route's own scope
+    good = browser.csrf(form_page)
     target = _path(path)
     cases = {
         "no csrf token": {"csrf": "", "origin": "own"},
-        "csrf of another visit": {"csrf": Browser(system, tenant_a).csrf(), "origin": "own"},
+        "csrf of another visit": {"csrf": Browser(system, tenant_a).csrf(form_page if form_page == CONSOLE_LOGIN
+                                                                          else "/login/form"), "origin": "own"},
         "foreign origin": {"csrf": good, "origin": "https://evil.example"},
         "no origin nor referer": {"csrf": good, "origin": None},
     }
-    if path not in ("/activation/verify", "/password/reset"):
+    if path not in ("/activation/verify", "/password/reset", "/agence/invitation"):
         cases["null origin"] = {"csrf": good, "origin": "null"}
     for name, case in cases.items():
         answer = browser.post(target, {"email": person.email, "password": person.password,
@@ -89,9 +94,25 @@ def test_every_authenticated_route_refuses_anonymous_access(system, tenant_a, me
     if method == "GET":
         answer = browser.get(_path(path))
     else:
-        answer = browser.post(_path(path), {"document_id": SAMPLE["{document_id}"], "year": "2026"})
+        answer = browser.post(_path(path), {"document_id": SAMPLE["{document_id}"], "year": "2026"},
+                              form_page=CONSOLE_LOGIN if path.startswith("/agence") else "/login/form")
     assert answer.status_code in (302, 303), answer.status_code
-    assert "/login" in answer.headers["Location"]
+    expected = CONSOLE_LOGIN if path.startswith("/agence") else "/login"
+    assert answer.headers["Location"].startswith(expected), answer.headers["Location"]
+
+
+def test_console_and_person_csrf_tokens_are_not_interchangeable(system, tenant_a, person):
+    """The console's forms have a scope of their own: a person's page token is refused there, and back."""
+    browser = Browser(system, tenant_a)
+    person_token, console_token = browser.csrf("/login/form"), browser.csrf(CONSOLE_LOGIN)
+    assert person_token != console_token
+    login = {"email": person.email, "password": person.password}
+    assert browser.post(CONSOLE_LOGIN, login, csrf=person_token).status_code == 403
+    assert browser.post("/login/form", login, csrf=console_token).status_code == 403
+    assert browser.post("/login/form", login, csrf=person_token).status_code == 303
+    # A person's session is no console session.
+    answer = browser.get("/agence/annuaire")
+    assert answer.status_code == 303 and answer.headers["Location"].startswith(CONSOLE_LOGIN)
 
 
 OWN_AUTH_ROUTES = [(m, p) for m, p in ROUTES if p in OWN_AUTH]

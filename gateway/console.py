@@ -1,0 +1,67 @@
+"""What the agency console's pages share: the staff session, the calls made for the agency.
+
+The console is the agency's staff at ``/agence?client=C&societe=S``. Its session lives in identity
+(``/v1/staff/...``) behind a cookie of its own, and its forms carry CSRF tokens of their own scope
+(``gateway/visit.py``). Everything it reads or changes goes through the same service routes as the
+public API (``/api/v1/...``), called as the agency (``act=agency``, ``tid``) with the staff member
+(``sid``, ``srole``) for the audit and the role checks: there is no second path to the data.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from common.http import REQUEST_ID
+from common.logging import bind_context
+from gateway.context import UPSTREAMS, SeeOther, call, claims, redirect
+from gateway.edge import EDGE, NO_STORE, PageError
+from gateway.upstream import Reply
+
+__all__ = ["STAFF", "agency_call", "optional_staff", "require_admin", "require_staff"]
+
+STAFF = web.RequestKey("staff", dict)
+
+
+def _staff_cookie(request: web.Request) -> str | None:
+    return request.cookies.get(request.app[EDGE].staff_cookie) or None
+
+
+async def optional_staff(request: web.Request) -> dict | None:
+    """The staff member of this browser's console session at this agency, or None."""
+    if STAFF in request:
+        return request[STAFF]
+    session_id = _staff_cookie(request)
+    if not session_id:
+        return None
+    reply = await call(request, "identity", "POST", "/v1/staff/sessions/introspect", json={"session_id": session_id},
+                       safe=True)
+    if reply.status != 200:
+        return None
+    request[STAFF] = reply.body
+    bind_context(staff_id=reply.body.get("staff_id"))
+    return reply.body
+
+
+async def require_staff(request: web.Request) -> dict:
+    """The logged-in staff member; else a redirect to the console's login (its cookie dropped)."""
+    request[NO_STORE] = True
+    staff = await optional_staff(request)
+    if staff is None:
+        response = redirect(request, "/agence/connexion", expired="1" if _staff_cookie(request) else None)
+        response.del_cookie(request.app[EDGE].staff_cookie, path="/")
+        raise SeeOther(response)
+    return staff
+
+
+def require_admin(staff: dict) -> None:
+    if staff.get("role") != "admin":
+        raise PageError(403, "console/forbidden.html")
+
+
+async def agency_call(request: web.Request, service: str, method: str, path: str, **kwargs) -> Reply:
+    """A call to a public-API route as the agency, on behalf of the logged-in staff member."""
+    staff = request[STAFF]
+    body = {**claims(request), "act": "agency", "sid": staff["staff_id"], "srole": staff["role"]}
+    upstream = request.app[UPSTREAMS][service]
+    return await upstream.call(method, path, claims=body, request_id=request.get(REQUEST_ID), **kwargs)
+

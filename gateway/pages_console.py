@@ -1,0 +1,198 @@
+"""The agency console (``/agence``): staff login, invitation, directory, team.
+
+Staff reach it at ``/agence?client=C&societe=S``; its session and its CSRF scope are its own
+(``gateway/console.py``, ``gateway/visit.py``). What it shows and changes goes through the public
+API's routes, as the agency, on behalf of the staff member.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from common.logging import get_logger
+from gateway import messages
+from gateway.console import STAFF, agency_call, optional_staff, require_admin, require_staff
+from gateway.context import call, now, redirect, render, require_tenant
+from gateway.edge import EDGE, TOKEN_PAGE, VISIT, PageError
+from gateway.labels import ROLE_LABELS
+from gateway.pages_activation import password_criteria
+
+__all__ = ["ACCESS_LABELS", "routes"]
+
+log = get_logger(__name__)
+routes = web.RouteTableDef()
+
+ACCESS_LABELS = {"none": "Sans identifiants", "credentials_issued": "Identifiants provisoires remis",
+                 "expired": "Identifiants expirés", "pending_verification": "Email à vérifier",
+                 "activated": "Activé", "merged": "Activé (compte fusionné)"}
+STAFF_ROLE_LABELS = {"admin": "Administrateur", "gestionnaire": "Gestionnaire"}
+STAFF_STATUS_LABELS = {"invited": "Invitation envoyée", "active": "Actif", "disabled": "Désactivé"}
+STAFF_EMAIL_TAKEN = "Cette adresse est déjà celle d'un collaborateur de l'agence."
+INVITATION_SENT = "Invitation envoyée à {email}. Le lien est valable 7 jours."
+ACCESS_READY = "Votre accès est prêt : connectez-vous avec votre adresse mail et votre mot de passe."
+_LISTING_FILTERS = ("q", "residence_ref", "role", "access")
+
+
+def _page(request: web.Request, template: str, **context) -> web.Response:
+    return render(request, f"console/{template}", staff=request.get(STAFF), **context)
+
+
+@routes.get("/agence")
+async def home(request: web.Request) -> web.Response:
+    await require_tenant(request)
+    staff = await optional_staff(request)
+    return redirect(request, "/agence/annuaire" if staff else "/agence/connexion")
+
+
+@routes.get("/agence/connexion")
+async def login_form(request: web.Request) -> web.Response:
+    await require_tenant(request)
+    notice = ACCESS_READY if request.query.get("pret") else (
+        messages.SESSION_EXPIRED if request.query.get("expired") else None)
+    return _page(request, "login.html", errors={}, notice=notice)
+
+
+@routes.post("/agence/connexion")
+async def login(request: web.Request) -> web.Response:
+    await require_tenant(request)
+    form = await request.post()
+    email, password = form.get("email", "").strip(), form.get("password", "")
+    errors = {name: messages.REQUIRED for name, value in (("email", email), ("password", password)) if not value}
+    if errors:
+        return _page(request, "login.html", status=422, errors=errors, email=email)
+    reply = await call(request, "identity", "POST", "/v1/staff/login", json={"email": email, "password": password})
+    if reply.status == 429:
+        return _page(request, "login.html", status=429, errors={}, email=email,
+                     wait_message=messages.wait_message(reply, messages.LOGIN_WAIT, now=now(request)))
+    if reply.status != 200:
+        return _page(request, "login.html", status=401, email=email, errors={"password": messages.LOGIN_INVALID})
+    request[VISIT].rotate()  # a new visit id (and CSRF tokens) with the new session
+    edge = request.app[EDGE]
+    response = redirect(request, "/agence/annuaire")
+    response.set_cookie(edge.staff_cookie, reply.body["session_id"], **edge.cookie_options(None))
+    log.info("console.login_succeeded")
+    return response
+
+
+@routes.post("/agence/deconnexion")
+async def logout(request: web.Request) -> web.Response:
+    await require_tenant(request)
+    edge = request.app[EDGE]
+    session_id = request.cookies.get(edge.staff_cookie)
+    if session_id:
+        await call(request, "identity", "POST", "/v1/staff/sessions/logout", json={"session_id": session_id})
+    request[VISIT].rotate()
+    response = redirect(request, "/agence/connexion")
+    response.del_cookie(edge.staff_cookie, path="/")
+    return response
+
+
+# ---- invitation: the first password ------------------------------------------------------------
+
+async def _invited(request: web.Request, token: str) -> dict:
+    request[TOKEN_PAGE] = True  # no-referrer, no-store: the URL holds a secret
+    if not token:
+        raise PageError(400, "console/invitation_invalid.html")
+    reply = await call(request, "identity", "POST", "/v1/staff/invitations/check", json={"token": token}, safe=True)
+    if reply.status != 200:
+        raise PageError(400, "console/invitation_invalid.html")
+    return reply.body
+
+
+@routes.get("/agence/invitation")
+async def invitation_form(request: web.Request) -> web.Response:
+    await require_tenant(request)
+    token = request.query.get("token", "")
+    invited = await _invited(request, token)
+    criteria, _ = await password_criteria(request, email=invited["email"])
+    return _page(request, "invitation.html", invited=invited, token=token, errors={}, criteria=criteria,
+                 problems=[], role_label=STAFF_ROLE_LABELS[invited["role"]].lower())
+
+
+@routes.post("/agence/invitation")
+async def invitation_accept(request: web.Request) -> web.Response:
+    await require_tenant(request)
+    form = await request.post()
+    token, password, confirmation = form.get("token", ""), form.get("password", ""), form.get("confirmation", "")
+    invited = await _invited(request, token)
+    reply = await call(request, "identity", "POST", "/v1/staff/invitations/accept",
+                       json={"token": token, "password": password, "confirmation": confirmation})
+    if reply.status == 200:
+        return redirect(request, "/agence/connexion", pret="1")
+    if reply.error == "invalid_token":
+        raise PageError(400, "console/invitation_invalid.html")
+    errors = {}
+    if reply.error == "password_policy":
+        criteria, problems = reply.body.get("criteria", []), reply.body.get("problems", [])
+        errors["password"] = messages.POLICY_FAILED
+    else:
+        criteria, problems = await password_criteria(request, password, confirmation=confirmation)
+    if reply.error == "confirmation_mismatch":
+        errors["confirmation"] = messages.CONFIRMATION_MISMATCH
+    wait = messages.wait_message(reply, messages.OTHER_WAIT, now=now(request)) if reply.status == 429 else None
+    if not errors and wait is None:
+        errors["password"] = messages.POLICY_FAILED
+    return _page(request, "invitation.html", status=429 if wait else 422, invited=invited, token=token,
+                 errors=errors, criteria=criteria, problems=problems, wait_message=wait,
+                 role_label=STAFF_ROLE_LABELS[invited["role"]].lower())
+
+
+# ---- directory ----------------------------------------------------------------------------------
+
+@routes.get("/agence/annuaire")
+async def directory(request: web.Request) -> web.Response:
+    await require_tenant(request)
+    await require_staff(request)
+    filters = {k: request.query.get(k) or None for k in _LISTING_FILTERS}
+    params = {**filters, "cursor": request.query.get("cursor") or None, "limit": "50"}
+    reply = await agency_call(request, "tenancy", "GET", "/api/v1/directory/accounts", params=params)
+    body = reply.body if reply.status == 200 else {}
+    error_message = None if reply.status == 200 else "Ces critères de recherche ne sont pas valides."
+    return _page(request, "directory.html", status=200 if reply.status == 200 else 422, active="annuaire",
+                 accounts=body.get("accounts", []), next_cursor=body.get("next_cursor"),
+                 residences=body.get("residences", []), filters=filters, role_labels=ROLE_LABELS,
+                 access_labels=ACCESS_LABELS, error_message=error_message)
+
+
+# ---- team ---------------------------------------------------------------------------------------
+
+async def _team(request: web.Request, *, status: int = 200, **context) -> web.Response:
+    reply = await agency_call(request, "identity", "GET", "/api/v1/staff")
+    members = reply.body.get("staff", []) if reply.status == 200 else []
+    context.setdefault("form", {})
+    context.setdefault("errors", {})
+    return _page(request, "team.html", status=status, active="equipe", members=members,
+                 staff_roles=STAFF_ROLE_LABELS, staff_statuses=STAFF_STATUS_LABELS, **context)
+
+
+@routes.get("/agence/equipe")
+async def team(request: web.Request) -> web.Response:
+    await require_tenant(request)
+    await require_staff(request)
+    return await _team(request, notice=INVITATION_SENT.format(email=request.query["invite"])
+                       if request.query.get("invite") else None)
+
+
+@routes.post("/agence/equipe")
+async def invite(request: web.Request) -> web.Response:
+    await require_tenant(request)
+    staff = await require_staff(request)
+    require_admin(staff)
+    raw = await request.post()
+    form = {"email": raw.get("email", "").strip(), "display_name": raw.get("display_name", "").strip(),
+            "role": raw.get("role") if raw.get("role") in STAFF_ROLE_LABELS else "gestionnaire"}
+    if not form["email"]:
+        return await _team(request, status=422, form=form, errors={"email": messages.REQUIRED})
+    if len(form["display_name"]) > 200:
+        return await _team(request, status=422, form=form, errors={"display_name": "200 caractères au plus."})
+    reply = await agency_call(request, "identity", "POST", "/api/v1/staff", json=form)
+    if reply.status == 201:
+        return redirect(request, "/agence/equipe", invite=reply.body["email"])
+    if reply.error == "staff_email_taken":
+        return await _team(request, status=409, form=form, errors={"email": STAFF_EMAIL_TAKEN})
+    if reply.error in ("invalid_email", "validation_failed"):
+        return await _team(request, status=422, form=form, errors={"email": messages.EMAIL_INVALID})
+    if reply.status == 403:
+        raise PageError(403, "console/forbidden.html")
+    return await _team(request, status=reply.status, form=form, form_message=messages.OTHER_WAIT.format(
+        when="dans quelques instants") if reply.status == 429 else "L'invitation n'a pas pu être envoyée.")

@@ -1,0 +1,96 @@
+"""The agency console in a real browser (issue 13, first slice): the operator invites the first
+administrator, who sets a password from the email, logs in, reads the directory with each account's
+access state, invites a colleague; the colleague (gestionnaire) joins; a console session never opens
+another agency."""
+
+from __future__ import annotations
+
+from playwright.sync_api import expect
+
+from tests.e2e.flows import residence_directory, strong_password
+from tests.e2e.system import link_in, unique_email
+
+
+def _accept_invitation(journey, system, email: str, password: str) -> None:
+    mail = system.wait_for_email(email, subject="Invitation à la console")
+    journey.goto(link_in(mail, "/agence/invitation"))
+    journey.see_heading("Votre accès à la console")
+    journey.see(email)
+    journey.fill("Mot de passe", password)
+    journey.fill("Confirmation du mot de passe", password)
+    journey.click("VALIDER MON ACCÈS")
+    journey.see("Votre accès est prêt")
+
+
+def _log_in(journey, email: str, password: str) -> None:
+    journey.fill("Adresse mail professionnelle", email)
+    journey.fill("Mot de passe", password)
+    journey.click("SE CONNECTER")
+    journey.see_heading("Annuaire")
+
+
+def test_first_administrator_invites_a_colleague_and_both_read_the_directory(system, new_journey):
+    tenant = system.new_tenant(name="Syndic Console E2E")
+    directory = residence_directory(tenant, ("C1", "coproprietaire", None), ("C2", "locataire", None),
+                                    council=("C1",))
+    tenant.issue_credentials("C1")
+    names = {a["ref"]: a["display_name"] for a in directory["accounts"]}
+    admin_email, admin_password = unique_email("admin"), strong_password()
+    system.operator.call("POST", "/api/v1/staff", {"tenant_id": tenant.id, "email": admin_email,
+                                                   "display_name": "Alice Admin", "role": "admin"})
+
+    admin = new_journey()
+    _accept_invitation(admin, system, admin_email, admin_password)
+    admin.checkpoint("console-login")
+    _log_in(admin, admin_email, admin_password)
+    row_c1 = admin.page.get_by_role("row").filter(has_text=names["C1"])
+    expect(row_c1).to_contain_text("Identifiants provisoires remis")
+    expect(row_c1).to_contain_text("Conseil syndical")
+    expect(row_c1).to_contain_text("Résidence Les Tilleuls, lot 1")
+    expect(admin.page.get_by_role("row").filter(has_text=names["C2"])).to_contain_text("Sans identifiants")
+    admin.checkpoint("console-directory")
+    admin.page.get_by_label("Accès extranet").select_option(label="Sans identifiants")
+    admin.click("FILTRER")
+    admin.see(names["C2"])
+    admin.absent(names["C1"])
+    admin.see("1 compte affiché")
+
+    admin.click("Équipe")
+    admin.see_heading("Équipe de l'agence")
+    colleague_email, colleague_password = unique_email("gest"), strong_password()
+    admin.fill("Nom et prénom", "Bruno Gestion")
+    admin.fill("Adresse mail professionnelle", colleague_email)
+    admin.click("ENVOYER L'INVITATION")
+    admin.see(f"Invitation envoyée à {colleague_email}")
+    expect(admin.page.get_by_role("row").filter(has_text=colleague_email)).to_contain_text("Invitation envoyée")
+    admin.checkpoint("console-team")
+    admin.fill("Adresse mail professionnelle", admin_email.upper())
+    admin.click("ENVOYER L'INVITATION")
+    admin.see("Cette adresse est déjà celle d'un collaborateur de l'agence.")
+
+    colleague = new_journey()
+    _accept_invitation(colleague, system, colleague_email, colleague_password)
+    _log_in(colleague, colleague_email, colleague_password)
+    colleague.see(names["C1"])
+    colleague.click("Équipe")
+    colleague.see("Seuls les administrateurs invitent de nouveaux collaborateurs.")
+    colleague.absent("ENVOYER L'INVITATION")
+
+    # The colleague's console session opens neither another agency's console nor the persons' pages.
+    other = system.new_tenant(name="Autre agence E2E")
+    colleague.goto(f"/agence/annuaire?client={other.client_code}&societe={other.societe_code}")
+    colleague.see_heading("Console de l'agence")
+    colleague.goto(f"/dashboard?client={tenant.client_code}&societe={tenant.societe_code}")
+    colleague.see_heading("Mon compte immobilier")
+
+    admin.click("Se déconnecter")
+    admin.see_heading("Console de l'agence")
+    admin.goto(f"/agence/annuaire?client={tenant.client_code}&societe={tenant.societe_code}")
+    admin.see_heading("Console de l'agence")
+
+
+def test_a_used_or_unknown_invitation_link_gets_a_clear_page(system, journey):
+    tenant = system.new_tenant(name="Syndic Invitation E2E")
+    journey.goto(f"/agence/invitation?client={tenant.client_code}&societe={tenant.societe_code}&token=nope")
+    journey.see_heading("Lien d'invitation non valide")
+    journey.checkpoint("console-invitation-invalid")
