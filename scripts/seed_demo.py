@@ -275,6 +275,17 @@ def _seed_tenant(operator: PublicApi, key: str, spec: dict, state: dict, state_p
         agency.upload_when_known(metadata, make_pdf(title, (spec["tenant"]["name"], f"Date : {date}")), "document.pdf")
         saved["documents"].append(title)
         _save_state(state_path, state)
+    if not saved.get("console_admin"):
+        # The agency's console: its first administrator gets the invitation email (the dev mailbox).
+        admin = f"console@{tenant_domain(spec)}"
+        try:
+            operator.call("POST", "/api/v1/staff", {"tenant_id": saved["id"], "email": admin, "role": "admin",
+                                                     "display_name": "Console démo"})
+        except ApiError as exc:
+            if exc.status != 409:  # 409: already active from an earlier run
+                raise
+        saved["console_admin"] = admin
+        _save_state(state_path, state)
     missing = [a["ref"] for a in spec["directory"]["accounts"] if a["ref"] not in saved["credentials"]]
     if missing:
         # Issuing again would revoke credentials already handed out: only accounts never issued.
@@ -283,6 +294,12 @@ def _seed_tenant(operator: PublicApi, key: str, spec: dict, state: dict, state_p
                                      for ref, c in issued.items()})
         _save_state(state_path, state)
     return saved
+
+
+def tenant_domain(spec: dict) -> str:
+    """A demo address domain per agency (``demo-syndic.example.org``)."""
+    tenant = spec["tenant"]
+    return f"{tenant['client_code']}-{tenant['societe_code']}.example.org".lower()
 
 
 def _credentials_text(state: dict, base_url: str) -> str:
@@ -295,6 +312,10 @@ def _credentials_text(state: dict, base_url: str) -> str:
         login_url = saved["login_url"] or (f"{base_url}/login?client={tenant['client_code']}"
                                            f"&societe={tenant['societe_code']}")
         lines += [f"{tenant['name']} ({tenant['kind']}): {login_url}"]
+        if saved.get("console_admin"):
+            lines.append(f"  console de l'agence: {base_url}/agence?client={tenant['client_code']}"
+                         f"&societe={tenant['societe_code']} (invitation sent to {saved['console_admin']}: "
+                         "open it in the mailbox)")
         names = {a["ref"]: (a["display_name"], a["role"], a.get("email", "")) for a in spec["directory"]["accounts"]}
         for ref, creds in saved["credentials"].items():
             name, role, email = names.get(ref, ("?", "?", ""))
