@@ -9,6 +9,9 @@ public API (``/api/v1/...``), called as the agency (``act=agency``, ``tid``) wit
 
 from __future__ import annotations
 
+import json as json_module
+from dataclasses import dataclass
+
 from aiohttp import web
 
 from common.http import REQUEST_ID
@@ -17,7 +20,7 @@ from gateway.context import UPSTREAMS, SeeOther, call, claims, redirect
 from gateway.edge import EDGE, NO_STORE, PageError
 from gateway.upstream import Reply
 
-__all__ = ["STAFF", "agency_call", "optional_staff", "require_admin", "require_staff"]
+__all__ = ["STAFF", "FileReply", "agency_call", "agency_file", "optional_staff", "require_admin", "require_staff"]
 
 STAFF = web.RequestKey("staff", dict)
 
@@ -58,10 +61,42 @@ def require_admin(staff: dict) -> None:
         raise PageError(403, "console/forbidden.html")
 
 
-async def agency_call(request: web.Request, service: str, method: str, path: str, **kwargs) -> Reply:
-    """A call to a public-API route as the agency, on behalf of the logged-in staff member."""
+def _agency_claims(request: web.Request) -> dict:
     staff = request[STAFF]
-    body = {**claims(request), "act": "agency", "sid": staff["staff_id"], "srole": staff["role"]}
+    return {**claims(request), "act": "agency", "sid": staff["staff_id"], "srole": staff["role"]}
+
+
+async def agency_call(request: web.Request, service: str, method: str, path: str, **kwargs) -> Reply:
+    """A JSON call to a public-API route as the agency, on behalf of the logged-in staff member."""
     upstream = request.app[UPSTREAMS][service]
-    return await upstream.call(method, path, claims=body, request_id=request.get(REQUEST_ID), **kwargs)
+    return await upstream.call(method, path, claims=_agency_claims(request), request_id=request.get(REQUEST_ID),
+                               **kwargs)
+
+
+@dataclass(frozen=True)
+class FileReply:
+    """A file answer (``body``: its bytes on success) or an error (``json``: its decoded body)."""
+
+    status: int
+    headers: dict
+    body: bytes = b""
+    json: dict | None = None
+
+
+async def agency_file(request: web.Request, service: str, method: str, path: str, *, accept: str,
+                      json: dict) -> FileReply:
+    """A call as the agency whose success is a file (``accept``); read whole: letters are small."""
+    upstream = request.app[UPSTREAMS][service]
+    response = await upstream.open(method, path, claims=_agency_claims(request), request_id=request.get(REQUEST_ID),
+                                   headers={"Accept": accept}, json=json)
+    async with response:
+        raw = await response.read()
+        headers = dict(response.headers)
+        if response.status == 201 and response.content_type == accept:
+            return FileReply(response.status, headers, body=raw)
+        try:
+            decoded = json_module.loads(raw) if raw else None
+        except ValueError:
+            decoded = None
+        return FileReply(response.status, headers, json=decoded if isinstance(decoded, dict) else None)
 

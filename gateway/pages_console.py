@@ -11,7 +11,7 @@ from aiohttp import web
 
 from common.logging import get_logger
 from gateway import messages
-from gateway.console import STAFF, agency_call, optional_staff, require_admin, require_staff
+from gateway.console import STAFF, agency_call, agency_file, optional_staff, require_admin, require_staff
 from gateway.context import call, now, redirect, render, require_tenant
 from gateway.edge import EDGE, TOKEN_PAGE, VISIT, PageError
 from gateway.labels import ROLE_LABELS
@@ -139,19 +139,65 @@ async def invitation_accept(request: web.Request) -> web.Response:
 
 # ---- directory ----------------------------------------------------------------------------------
 
+async def _directory(request: web.Request, *, status: int = 200, error_message: str | None = None,
+                     query=None) -> web.Response:
+    query = request.query if query is None else query
+    filters = {k: query.get(k) or None for k in _LISTING_FILTERS}
+    params = {**filters, "cursor": query.get("cursor") or None, "limit": "50"}
+    reply = await agency_call(request, "tenancy", "GET", "/api/v1/directory/accounts", params=params)
+    body = reply.body if reply.status == 200 else {}
+    if reply.status != 200:
+        status, error_message = 422, "Ces critères de recherche ne sont pas valides."
+    return _page(request, "directory.html", status=status, active="annuaire",
+                 accounts=body.get("accounts", []), next_cursor=body.get("next_cursor"),
+                 residences=body.get("residences", []), filters=filters, role_labels=ROLE_LABELS,
+                 access_labels=ACCESS_LABELS, error_message=error_message)
+
+
 @routes.get("/agence/annuaire")
 async def directory(request: web.Request) -> web.Response:
     await require_tenant(request)
     await require_staff(request)
-    filters = {k: request.query.get(k) or None for k in _LISTING_FILTERS}
-    params = {**filters, "cursor": request.query.get("cursor") or None, "limit": "50"}
-    reply = await agency_call(request, "tenancy", "GET", "/api/v1/directory/accounts", params=params)
-    body = reply.body if reply.status == 200 else {}
-    error_message = None if reply.status == 200 else "Ces critères de recherche ne sont pas valides."
-    return _page(request, "directory.html", status=200 if reply.status == 200 else 422, active="annuaire",
-                 accounts=body.get("accounts", []), next_cursor=body.get("next_cursor"),
-                 residences=body.get("residences", []), filters=filters, role_labels=ROLE_LABELS,
-                 access_labels=ACCESS_LABELS, error_message=error_message)
+    return await _directory(request)
+
+
+# ---- provisional credentials: the letters (PDF) or the mail-merge file (CSV) ---------------------
+
+LETTER_TYPES = {"pdf": "application/pdf", "csv": "text/csv"}
+NOTHING_SELECTED = "Sélectionnez au moins un compte, ou choisissez « pour tous les comptes sans accès »."
+ALL_REFUSED = ("Ces comptes ont déjà un accès activé : de nouveaux identifiants ne leur servent pas. "
+               "Comptes concernés : {refs}.")
+NOBODY_WITHOUT_ACCESS = "Tous les comptes ont déjà un accès ou des identifiants en cours de validité."
+
+
+@routes.post("/agence/identifiants")
+async def issue_letters(request: web.Request) -> web.StreamResponse:
+    await require_tenant(request)
+    await require_staff(request)
+    form = await request.post()
+    media_type = LETTER_TYPES.get(form.get("format", "pdf"), "application/pdf")
+    if form.get("scope") == "all":
+        body: dict = {"all_without_access": True}
+    else:
+        refs = [r for r in form.getall("refs", []) if isinstance(r, str) and r]
+        if not refs:
+            return await _directory(request, status=422, error_message=NOTHING_SELECTED, query={})
+        body = {"account_refs": refs}
+    reply = await agency_file(request, "tenancy", "POST", "/api/v1/provisional-credentials", json=body,
+                              accept=media_type)
+    if reply.status == 201 and reply.body:
+        log.info("console.credentials_issued", format=form.get("format", "pdf"),
+                 refused=reply.headers.get("X-Refused-Count", "0"))
+        headers = {"Cache-Control": "no-store", "Content-Disposition": reply.headers.get("Content-Disposition") or
+                   'attachment; filename="identifiants-provisoires.csv"'}
+        return web.Response(body=reply.body, content_type=media_type, headers=headers)
+    if reply.status == 201:  # nothing to issue: every account has its access or live credentials
+        return await _directory(request, status=200, error_message=NOBODY_WITHOUT_ACCESS, query={})
+    if reply.status == 409:
+        refs = ", ".join(item.get("account_ref", "?") for item in (reply.json or {}).get("refused", []))
+        return await _directory(request, status=409, error_message=ALL_REFUSED.format(refs=refs), query={})
+    return await _directory(request, status=422, error_message="Ces comptes n'ont pas pu recevoir d'identifiants.",
+                            query={})
 
 
 # ---- team ---------------------------------------------------------------------------------------

@@ -50,7 +50,8 @@ async def issue_credentials(deps: Deps, caller: Caller, *, tenant_id: uuid.UUID,
             await _revoke(conn, deps, caller, tenant_id=tenant_id, account_id=account_id, reason="reissue")
             login = await _insert_credential(conn, tenant_id=tenant_id, account=account, password_hash=password_hash,
                                              now=now, expires_at=expires_at)
-            await audit(conn, deps, "credentials_issued", tenant_id=tenant_id, account_id=account_id, ip=caller.ip)
+            await audit(conn, deps, "credentials_issued", tenant_id=tenant_id, account_id=account_id, ip=caller.ip,
+                        staff_id=caller.staff_id)
             issued.append({"account_id": str(account_id), "login": login, "password": password,
                            "expires_at": expires_at.isoformat()})
     return {"credentials": issued, "refused": refused}

@@ -45,7 +45,8 @@ async def _selected_accounts(pool: asyncpg.Pool, identity: IdentityClient, *, te
 
 
 async def issue_credentials(pool: asyncpg.Pool, identity: IdentityClient, *, tenant_id: uuid.UUID,
-                            request: CredentialsRequest, request_id: str | None = None) -> dict[str, Any]:
+                            request: CredentialsRequest, request_id: str | None = None,
+                            staff_id: str | None = None) -> dict[str, Any]:
     """Ask identity for provisional credentials of the selected accounts; the answer is shown once.
 
     Accounts already linked to a person come back in ``refused`` (status 409 each) unless
@@ -59,6 +60,7 @@ async def issue_credentials(pool: asyncpg.Pool, identity: IdentityClient, *, ten
     by_id = {str(a["id"]): a for a in accounts}
     answer = await identity.issue_credentials(
         tenant_id=tenant_id, ttl_days=tenant["credential_ttl_days"], reset=request.reset, request_id=request_id,
+        staff_id=staff_id,
         accounts=[{"account_id": str(a["id"]), "role": a["role"], "display_name": a["display_name"],
                    "suggested_email": a["email"]} for a in accounts],
     )
@@ -68,8 +70,8 @@ async def issue_credentials(pool: asyncpg.Pool, identity: IdentityClient, *, ten
         if account is None:
             continue  # identity never answers for an account we did not send; never leak one if it did
         credentials.append({"account_ref": account["ref"], "display_name": account["display_name"],
-                            "email": account["email"], "login": item["login"], "password": item["password"],
-                            "expires_at": item["expires_at"]})
+                            "role": account["role"], "email": account["email"], "login": item["login"],
+                            "password": item["password"], "expires_at": item["expires_at"]})
     refused = [{"account_ref": by_id[item["account_id"]]["ref"], "status": 409, "error": item.get("error")}
                for item in answer["refused"] if item["account_id"] in by_id]
     log.info("credentials.issued", tenant_id=str(tenant_id), issued=len(credentials), refused=len(refused),

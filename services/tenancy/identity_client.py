@@ -26,9 +26,10 @@ class IdentityClient:
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
 
     async def _post(self, path: str, body: dict[str, Any], *, tenant_id: uuid.UUID, request_id: str | None,
-                    expect: int) -> dict[str, Any]:
+                    expect: int, staff_id: str | None = None) -> dict[str, Any]:
+        # ``sid``: the console user the agency's call is made for, so that identity's audit names them.
         token = issue_token(self._secret, issuer="tenancy", audience="identity", request_id=request_id,
-                            tid=str(tenant_id))
+                            tid=str(tenant_id), sid=staff_id)
         headers = {HEADER: f"{SCHEME} {token}"}
         if request_id:
             headers["X-Request-ID"] = request_id
@@ -44,10 +45,11 @@ class IdentityClient:
             raise IdentityUnavailable() from exc
 
     async def issue_credentials(self, *, tenant_id: uuid.UUID, ttl_days: int, reset: bool,
-                                accounts: list[dict[str, Any]], request_id: str | None) -> dict[str, Any]:
+                                accounts: list[dict[str, Any]], request_id: str | None,
+                                staff_id: str | None = None) -> dict[str, Any]:
         """``{"credentials": [...], "refused": [...]}``; identity revokes earlier credentials of each account."""
         body = {"tenant_id": str(tenant_id), "ttl_days": ttl_days, "reset": reset, "accounts": accounts}
-        answer = await self._post("/internal/provisional-credentials", body, tenant_id=tenant_id,
+        answer = await self._post("/internal/provisional-credentials", body, tenant_id=tenant_id, staff_id=staff_id,
                                   request_id=request_id, expect=201)
         return {"credentials": answer.get("credentials") or [], "refused": answer.get("refused") or []}
 

@@ -50,6 +50,7 @@ _RESPONSE_SCHEMAS: dict[str, Any] = {
     "Credentials": _obj({
         "credentials": {"type": "array", "items": _obj({
             "account_ref": {"type": "string"}, "display_name": {"type": "string"},
+            "role": {"enum": ["coproprietaire", "bailleur", "locataire"]},
             "email": {"type": ["string", "null"]}, "login": {"type": "string"}, "password": {"type": "string"},
             "expires_at": {"type": "string", "format": "date-time"}})},
         "refused": {"type": "array", "items": _obj({
@@ -160,8 +161,11 @@ def _paths() -> dict[str, Any]:
             "summary": "Issue provisional credentials (shown once)", "operationId": "issueCredentials",
             "security": _AGENCY, "requestBody": _body("CredentialsRequest"),
             "responses": {
-                "201": {"description": "The credentials; refused items are accounts already linked",
+                "201": {"description": "The credentials; refused items are accounts already linked. With "
+                                       "`Accept: application/pdf`, the letters to mail or hand out (one A4 page "
+                                       "per account); with `Accept: text/csv`, a mail-merge file",
                         "content": {"application/json": {"schema": {"$ref": _REF.format(model="Credentials")}},
+                                    "application/pdf": {"schema": {"type": "string", "format": "binary"}},
                                     "text/csv": {"schema": {"type": "string"},
                                                  "example": "account_ref;display_name;email;login;password;"
                                                             "expires_at\r\n"}}},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -11,7 +12,7 @@ from common.db import POOL
 from common.errors import BadRequest, ValidationFailed
 from common.http import REQUEST_ID, SETTINGS
 from common.internal_auth import CLAIMS
-from services.tenancy import credentials, directory, listing, service
+from services.tenancy import credentials, directory, letters, listing, service
 from services.tenancy.csvformat import CsvAccountsParser, write_csv
 from services.tenancy.errors import BodyTooLarge, Forbidden, UnsupportedMediaType
 from services.tenancy.keys import CLOCK, IDENTITY
@@ -214,9 +215,9 @@ async def close_account(request: web.Request) -> web.Response:
 
 # --- public API: credentials and statistics (agency) ----------------------------------------------
 
-def _wants_csv(request: web.Request) -> bool:
+def _wants(request: web.Request, media_type: str) -> bool:
     accept = request.headers.get("Accept", "")
-    return "text/csv" in accept and "application/json" not in accept
+    return media_type in accept and "application/json" not in accept
 
 
 @routes.post("/api/v1/provisional-credentials")
@@ -225,13 +226,22 @@ async def issue_credentials(request: web.Request) -> web.Response:
     await service.require_active_tenant(request.app[POOL], tenant_id)
     body = await _parse(request, CredentialsRequest, limit=request.app[SETTINGS].max_import_bytes)
     issued: dict[str, Any] = await credentials.issue_credentials(
-        request.app[POOL], request.app[IDENTITY], tenant_id=tenant_id, request=body, request_id=_rid(request))
+        request.app[POOL], request.app[IDENTITY], tenant_id=tenant_id, request=body, request_id=_rid(request),
+        staff_id=request[CLAIMS].get("sid"))
     headers = {"Cache-Control": "no-store"}  # shown once: no cache may keep the passwords
-    if _wants_csv(request):
-        refused = issued["refused"]
-        if refused:
-            headers["X-Refused-Count"] = str(len(refused))
-            headers["X-Refused-Accounts"] = ",".join(r["account_ref"] for r in refused[:200])
+    refused = issued["refused"]
+    if refused:
+        headers["X-Refused-Count"] = str(len(refused))
+        headers["X-Refused-Accounts"] = ",".join(r["account_ref"] for r in refused[:200])
+    if _wants(request, "application/pdf") and issued["credentials"]:
+        tenant = service.tenant_json(await service.get_tenant(request.app[POOL], tenant_id),
+                                     request.app[SETTINGS].public_base_url)
+        # CPU-bound (about 2 ms a page): off the event loop, so a big batch never stalls other requests.
+        pdf = await asyncio.to_thread(letters.render_letters, tenant, issued["credentials"],
+                                      login_url=tenant["login_url"])
+        headers["Content-Disposition"] = f'attachment; filename="identifiants-provisoires-{tenant["client_code"]}.pdf"'
+        return web.Response(body=pdf, status=201, content_type="application/pdf", headers=headers)
+    if _wants(request, "text/csv"):
         return web.Response(text=write_csv(credentials.CSV_COLUMNS, issued["credentials"]), status=201,
                             content_type="text/csv", charset="utf-8", headers=headers)
     return web.json_response(issued, status=201, headers=headers)

@@ -94,3 +94,58 @@ def test_a_used_or_unknown_invitation_link_gets_a_clear_page(system, journey):
     journey.goto(f"/agence/invitation?client={tenant.client_code}&societe={tenant.societe_code}&token=nope")
     journey.see_heading("Lien d'invitation non valide")
     journey.checkpoint("console-invitation-invalid")
+
+
+def test_letters_for_a_selection_then_for_everyone_without_access(system, new_journey, tmp_path):
+    import io
+
+    from pypdf import PdfReader
+
+    tenant = system.new_tenant(name="Syndic Courriers E2E", support={"email": "aide@courriers.example.org",
+                                                                    "phone": "01 99 88 77 66", "hours": "9h-12h"})
+    directory = residence_directory(tenant, ("C1", "coproprietaire", None), ("C2", "bailleur", None),
+                                    ("C3", "locataire", None))
+    names = {a["ref"]: a["display_name"] for a in directory["accounts"]}
+    email, password = unique_email("courriers"), strong_password()
+    system.operator.call("POST", "/api/v1/staff", {"tenant_id": tenant.id, "email": email, "role": "gestionnaire"})
+    journey = new_journey()
+    _accept_invitation(journey, system, email, password)
+    _log_in(journey, email, password)
+
+    journey.click("POUR LES COMPTES SÉLECTIONNÉS")  # nothing selected: told, nothing issued
+    journey.see("Sélectionnez au moins un compte")
+    journey.page.get_by_label(f"Sélectionner {names['C1']} (C1)").check()
+    journey.page.get_by_label(f"Sélectionner {names['C2']} (C2)").check()
+    with journey.page.expect_download() as download:
+        journey.click("POUR LES COMPTES SÉLECTIONNÉS")
+    path = tmp_path / "letters.pdf"
+    download.value.save_as(path)
+    pages = [" ".join(p.extract_text().split()) for p in PdfReader(io.BytesIO(path.read_bytes())).pages]
+    assert len(pages) == 2
+    assert names["C1"] in pages[0] and names["C2"] in pages[1]
+    assert f"login?client={tenant.client_code}&societe={tenant.societe_code}" in pages[0]
+    assert "aide@courriers.example.org · 01 99 88 77 66 (9h-12h)" in pages[0]
+    login = pages[0].split("Identifiant provisoire ")[1].split()[0]
+    secret = pages[0].split("Mot de passe provisoire ")[1].split()[0]
+
+    journey.goto(f"/agence/annuaire?client={tenant.client_code}&societe={tenant.societe_code}")
+    expect(journey.page.get_by_role("row").filter(has_text=names["C1"])).to_contain_text(
+        "Identifiants provisoires remis")
+    expect(journey.page.get_by_role("row").filter(has_text=names["C3"])).to_contain_text("Sans identifiants")
+    journey.page.get_by_label("Fichier pour publipostage (CSV)").check()
+    with journey.page.expect_download() as download:
+        journey.click("POUR TOUS LES COMPTES SANS ACCÈS")
+    rows = download.value.path().read_text(encoding="utf-8").splitlines()
+    assert rows[0].startswith("account_ref;") and [r.split(";")[0] for r in rows[1:]] == ["C3"]
+    journey.goto(f"/agence/annuaire?client={tenant.client_code}&societe={tenant.societe_code}")
+    journey.click("POUR TOUS LES COMPTES SANS ACCÈS")
+    journey.see("Tous les comptes ont déjà un accès ou des identifiants en cours de validité.")
+
+    # The letter's identifiers open an activation at the agency's login page.
+    person = new_journey()
+    person.goto(tenant.login_path())
+    person.click("Je n'ai pas de compte")
+    person.fill("Identifiant provisoire", login)
+    person.fill("Mot de passe provisoire", secret)
+    person.click("CONTINUER")
+    person.see_heading("Sécuriser mon compte")

@@ -175,3 +175,34 @@ async def test_identity_down_is_a_503_and_nothing_is_issued(fresh_database, exch
         response = await tenancy.client.request(method, path, json=body, headers=tenancy.agency(tenant["id"]))
         assert response.status == 503
         assert (await response.json())["error"] == "identity_unavailable"
+
+
+async def test_letters_as_pdf_one_page_per_account_and_the_passwords_nowhere_else(tenancy: Tenancy, identity: Identity):
+    import io
+
+    from pypdf import PdfReader
+
+    tenant, _ids = await _tenant(tenancy, support={"email": "aide@parc.example.org", "phone": "01 02 03 04 05"})
+    response = await tenancy.client.post(PATH, json={"account_refs": ["C1", "C3"]},
+                                         headers={**tenancy.agency(tenant["id"]), "Accept": "application/pdf"})
+    assert response.status == 201 and response.content_type == "application/pdf"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Content-Disposition"] == \
+        f'attachment; filename="identifiants-provisoires-{tenant["client_code"]}.pdf"'
+    pages = [" ".join(p.extract_text().split()) for p in PdfReader(io.BytesIO(await response.read())).pages]
+    assert len(pages) == 2
+    assert "M. Jean Dupont · copropriétaire · compte C1" in pages[0] and "SCI Horizon" in pages[1]
+    assert f"login?client={tenant['client_code']}&societe={tenant['societe_code']}" in pages[0]
+    assert "aide@parc.example.org · 01 02 03 04 05" in pages[0]
+    # The letters' identifiers are live (they open an activation); identity keeps only hashes.
+    stored = await _identity_credentials(identity, tenant)
+    assert len(stored) == 2
+    conn = await asyncpg.connect(identity.dsn)
+    try:
+        logins = [r["login"] for r in await conn.fetch("SELECT login, password_hash FROM credentials"
+                                                        " WHERE tenant_id = $1", tenant["id"])]
+        hashes = await conn.fetch("SELECT password_hash FROM credentials WHERE tenant_id = $1", tenant["id"])
+    finally:
+        await conn.close()
+    assert all(login in " ".join(pages) for login in logins)
+    assert all(h["password_hash"].startswith("$argon2id$") for h in hashes)
