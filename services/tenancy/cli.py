@@ -104,7 +104,8 @@ def import_command(settings: TenancySettings, args: list[str]) -> int:
         try:
             tenant = await service.resolve_tenant(pool, parsed.client, parsed.societe)
             return await directory.import_directory(pool, tenant_id=tenant["id"], document=document,
-                                                    clock=SystemClock(), correlation_id="cli-import")
+                                                    clock=SystemClock(), correlation_id="cli-import",
+                                                    event_batch=settings.directory_event_batch)
         finally:
             await pool.close()
 

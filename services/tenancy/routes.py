@@ -154,7 +154,8 @@ async def put_directory(request: web.Request) -> web.Response:
                        error=directory.DirectoryInvalid)
     result = await directory.import_directory(request.app[POOL], tenant_id=tenant_id, clock=request.app[CLOCK],
                                               document=directory.DirectoryDocument.from_json(doc),
-                                              correlation_id=_rid(request))
+                                              correlation_id=_rid(request),
+                                              event_batch=request.app[SETTINGS].directory_event_batch)
     return web.json_response(result)
 
 
@@ -177,7 +178,8 @@ async def put_directory_csv(request: web.Request) -> web.Response:
         directory.raise_invalid(parser.errors, parser.error_count)
     result = await directory.import_directory(request.app[POOL], tenant_id=tenant_id, clock=request.app[CLOCK],
                                               document=directory.DirectoryDocument(accounts=parser.accounts),
-                                              correlation_id=_rid(request))
+                                              correlation_id=_rid(request),
+                                              event_batch=request.app[SETTINGS].directory_event_batch)
     return web.json_response(result)
 
 
