@@ -69,8 +69,8 @@ SELECT_RESIDENCE_REFS = """
 SELECT r.ref FROM unnest($2::text[]) AS i(ref) JOIN residences r ON r.tenant_id = $1 AND r.ref = i.ref
 """
 
-SELECT_LOT_REFS = """
-SELECT l.ref FROM unnest($2::text[]) AS i(ref) JOIN lots l ON l.tenant_id = $1 AND l.ref = i.ref
+SELECT_LOT_IDS = """
+SELECT l.ref, l.id FROM unnest($2::text[]) AS i(ref) JOIN lots l ON l.tenant_id = $1 AND l.ref = i.ref
 """
 
 UPSERT_RESIDENCES = """
@@ -91,22 +91,21 @@ JOIN residences r ON r.tenant_id = $1 AND r.ref = i.residence_ref
 ON CONFLICT (tenant_id, ref) DO UPDATE
     SET residence_id = EXCLUDED.residence_id, number = EXCLUDED.number, kind = EXCLUDED.kind, updated_at = now()
     WHERE (l.residence_id, l.number, l.kind) IS DISTINCT FROM (EXCLUDED.residence_id, EXCLUDED.number, EXCLUDED.kind)
-RETURNING l.id, (l.xmax = 0) AS created
+RETURNING l.id, l.ref, (l.xmax = 0) AS created
 """
 
+# lot_ids arrive resolved and sorted (directory._sorted_ids): resolving them here with a subquery
+# per account cost a third of this statement (EXPLAIN ANALYZE, 50,000 accounts: 347 of 1,057 ms).
 CREATE_ACCOUNT_INPUT = """
 CREATE TEMPORARY TABLE account_input (
-    ref text, role text, display_name text, email text, council boolean, lot_refs text[]
+    ref text, role text, display_name text, email text, council boolean, lot_ids uuid[]
 ) ON COMMIT DROP
 """
-ACCOUNT_INPUT_COLUMNS = ("ref", "role", "display_name", "email", "council", "lot_refs")
+ACCOUNT_INPUT_COLUMNS = ("ref", "role", "display_name", "email", "council", "lot_ids")
 
 UPSERT_ACCOUNTS = """
 INSERT INTO accounts AS a (tenant_id, ref, role, display_name, email, council, lot_ids, status)
-SELECT $1, i.ref, i.role, i.display_name, i.email, i.council,
-       ARRAY(SELECT l.id FROM unnest(i.lot_refs) AS r(ref) JOIN lots l ON l.tenant_id = $1 AND l.ref = r.ref
-             ORDER BY l.id),
-       'active'
+SELECT $1, i.ref, i.role, i.display_name, i.email, i.council, i.lot_ids, 'active'
 FROM account_input i
 ON CONFLICT (tenant_id, ref) DO UPDATE
     SET role = EXCLUDED.role, display_name = EXCLUDED.display_name, email = EXCLUDED.email,
