@@ -119,6 +119,11 @@ def import_command(settings: TenancySettings, args: list[str]) -> int:
 
 
 def _read_document(path: Path) -> directory.DirectoryDocument:
+    with directory.paused_gc():  # bulk rows: see directory.paused_gc
+        return _parse_document(path)
+
+
+def _parse_document(path: Path) -> directory.DirectoryDocument:
     if path.suffix.lower() == ".json":
         try:
             return directory.DirectoryDocument.from_json(DirectoryIn.model_validate_json(path.read_bytes()))
