@@ -332,19 +332,22 @@ class Relay:
                 await listener.close()
 
 
-def install_relay(app: web.Application, settings: ServiceSettings, *, optional_types: Collection[str] = ()) -> None:
+def install_relay(app: web.Application, settings: ServiceSettings, *, optional_types: Collection[str] = (),
+                  batch_size: int = 500) -> None:
     """Publish ``app[POOL]``'s outbox to ``settings.events_exchange`` for the app's lifetime.
 
     Call it after ``install_pool``. The relay has its own broker connection and its own
     ``LISTEN`` connection (to ``settings.database_url``); its metrics go to ``app[METRICS_REGISTRY]``.
     ``optional_types``: event types no service is required to receive (see the module docstring).
+    ``batch_size``: rows claimed per batch (two batches may be in flight); lower it where events
+    are large, since every claimed row is held decoded until the broker confirms it.
     """
     from common.http import METRICS_REGISTRY
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         relay = Relay(app[POOL], amqp_url=settings.amqp_url, exchange=settings.events_exchange,
                       listen_dsn=settings.database_url, registry=app.get(METRICS_REGISTRY),
-                      optional_types=optional_types)
+                      optional_types=optional_types, batch_size=batch_size)
         await relay.start()
         yield
         await relay.stop()

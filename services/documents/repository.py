@@ -27,6 +27,29 @@ ON CONFLICT (id) DO UPDATE SET tenant_id = EXCLUDED.tenant_id, ref = EXCLUDED.re
 WHERE accounts.event_at <= EXCLUDED.event_at
 """
 
+# The set-based forms for a tenancy.accounts_upserted batch, with the same rules as the two
+# above: residences (distinct ids) overwritten when different, accounts only by an event at
+# least as recent as the applied one. residence_ids come as '{uuid,...}' texts ($7).
+UPSERT_RESIDENCES = """
+INSERT INTO residences (id, tenant_id, ref, name)
+SELECT i.id, $2, i.ref, i.name FROM unnest($1::uuid[], $3::text[], $4::text[]) AS i(id, ref, name)
+ON CONFLICT (id) DO UPDATE SET tenant_id = EXCLUDED.tenant_id, ref = EXCLUDED.ref, name = EXCLUDED.name,
+                               updated_at = now()
+WHERE (residences.tenant_id, residences.ref, residences.name)
+      IS DISTINCT FROM (EXCLUDED.tenant_id, EXCLUDED.ref, EXCLUDED.name)
+"""
+
+UPSERT_ACCOUNTS = """
+INSERT INTO accounts (id, tenant_id, ref, role, council, status, residence_ids, event_at)
+SELECT i.id, $2, i.ref, i.role, i.council, i.status, i.residence_ids::uuid[], $8
+FROM unnest($1::uuid[], $3::text[], $4::text[], $5::boolean[], $6::text[], $7::text[])
+     AS i(id, ref, role, council, status, residence_ids)
+ON CONFLICT (id) DO UPDATE SET tenant_id = EXCLUDED.tenant_id, ref = EXCLUDED.ref, role = EXCLUDED.role,
+    council = EXCLUDED.council, status = EXCLUDED.status, residence_ids = EXCLUDED.residence_ids,
+    event_at = EXCLUDED.event_at, updated_at = now()
+WHERE accounts.event_at <= EXCLUDED.event_at
+"""
+
 CLOSE_ACCOUNT = """
 INSERT INTO accounts (id, tenant_id, ref, role, status, event_at) VALUES ($1, $2, $3, '', 'closed', $4)
 ON CONFLICT (id) DO UPDATE SET status = 'closed', event_at = EXCLUDED.event_at, updated_at = now()

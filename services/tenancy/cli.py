@@ -104,7 +104,8 @@ def import_command(settings: TenancySettings, args: list[str]) -> int:
         try:
             tenant = await service.resolve_tenant(pool, parsed.client, parsed.societe)
             return await directory.import_directory(pool, tenant_id=tenant["id"], document=document,
-                                                    clock=SystemClock(), correlation_id="cli-import")
+                                                    clock=SystemClock(), correlation_id="cli-import",
+                                                    event_batch=settings.directory_event_batch)
         finally:
             await pool.close()
 
@@ -118,6 +119,11 @@ def import_command(settings: TenancySettings, args: list[str]) -> int:
 
 
 def _read_document(path: Path) -> directory.DirectoryDocument:
+    with directory.paused_gc():  # bulk rows: see directory.paused_gc
+        return _parse_document(path)
+
+
+def _parse_document(path: Path) -> directory.DirectoryDocument:
     if path.suffix.lower() == ".json":
         try:
             return directory.DirectoryDocument.from_json(DirectoryIn.model_validate_json(path.read_bytes()))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +22,8 @@ from services.tenancy.errors import AccountNotFound, DirectoryInvalid
 from services.tenancy.schemas import DirectoryIn
 from services.tenancy.service import require_active_tenant
 
-__all__ = ["DirectoryDocument", "LookupScope", "close_account", "import_directory", "lookup_accounts", "raise_invalid"]
+__all__ = ["DirectoryDocument", "LookupScope", "close_account", "import_directory", "lookup_accounts", "paused_gc",
+           "raise_invalid"]
 
 log = get_logger(__name__)
 
@@ -42,10 +46,35 @@ class DirectoryDocument:
         )
 
 
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector around a synchronous block that builds a document's rows.
+
+    Tens of thousands of new, acyclic objects (models, tuples, lists) trigger collection after
+    collection, each scanning the growing document: measured on the 50,000-account JSON document,
+    parse + rows took 0.96-1.04 s of CPU with the collector and 0.29-0.39 s without (CSV:
+    0.67-0.71 s against 0.40-0.49 s). Reference counting still frees everything; only cycles
+    wait for the next collection. Wrap synchronous code only (no ``await`` inside), so that no
+    other request runs while the collector is paused.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def raise_invalid(errors: list[FieldError], error_count: int | None = None) -> None:
     """Raise the 422 listing ``errors`` (at most MAX_REPORTED_ERRORS, with the total count)."""
     total = error_count if error_count is not None else len(errors)
     raise DirectoryInvalid(errors=errors[:MAX_REPORTED_ERRORS], error_count=total)
+
+
+# Accounts per ``tenancy.accounts_upserted`` event (TENANCY_DIRECTORY_EVENT_BATCH): ~300 KB of
+# JSON per message at 1,000, so a 50,000-account import is 50 messages instead of 50,000.
+EVENT_BATCH = 1000
 
 
 def _counts(returned: list[asyncpg.Record], total: int) -> dict[str, int]:
@@ -55,25 +84,30 @@ def _counts(returned: list[asyncpg.Record], total: int) -> dict[str, int]:
 
 async def import_directory(
     pool: asyncpg.Pool, *, tenant_id: uuid.UUID, document: DirectoryDocument, clock: Clock,
-    correlation_id: str | None = None,
+    correlation_id: str | None = None, event_batch: int = EVENT_BATCH,
 ) -> dict[str, dict[str, int]]:
     """Validate the whole document against the stored directory, then apply it all or nothing.
 
-    Idempotent: rows equal to the stored ones are counted ``unchanged`` and write nothing, and
-    ``tenancy.account_upserted`` is written only for accounts created or changed (their own row,
-    or one of their lots or residences).
+    Idempotent: rows equal to the stored ones are counted ``unchanged`` and write nothing. The
+    accounts created or changed (their own row, or one of their lots or residences) are written
+    to the outbox as ``tenancy.accounts_upserted`` events of at most ``event_batch`` accounts
+    each, in the same transaction (docs/events.md, "Directory events").
     """
     async with pool.acquire() as conn, conn.transaction():
         await require_active_tenant(conn, tenant_id, lock=True)
         await conn.execute(sql.TUNE_BULK_TRANSACTION)
-        residence_refs, lot_refs = domain.referenced_refs(document.residences, document.lots, document.accounts)
+        residence_refs, _ = domain.referenced_refs(document.residences, document.lots, ())
         known_residences = [r["ref"] for r in await conn.fetch(sql.SELECT_RESIDENCE_REFS, tenant_id,
                                                                list(residence_refs))] if residence_refs else []
-        known_lots = [r["ref"] for r in await conn.fetch(sql.SELECT_LOT_REFS, tenant_id,
-                                                         list(lot_refs))] if lot_refs else []
+        # The stored lots of every ref the accounts name (defined in this document or not): their
+        # refs for the cross-checks, their ids for the accounts' lot_ids (resolved here, not by
+        # a subquery per account in the upsert: measured in the commit that made this change).
+        account_lot_refs = {ref for account in document.accounts for ref in account.lot_refs}
+        lot_ids: dict[str, uuid.UUID] = dict(
+            await conn.fetch(sql.SELECT_LOT_IDS, tenant_id, list(account_lot_refs))) if account_lot_refs else {}
         errors = domain.check_directory_references(
             residences=document.residences, lots=document.lots, accounts=document.accounts,
-            known_residence_refs=known_residences, known_lot_refs=known_lots,
+            known_residence_refs=known_residences, known_lot_refs=lot_ids,
         )
         if errors:
             raise_invalid(errors)
@@ -81,10 +115,15 @@ async def import_directory(
         residences = await conn.fetch(
             sql.UPSERT_RESIDENCES, tenant_id, *_columns(document.residences, 3)) if document.residences else []
         lots = await conn.fetch(sql.UPSERT_LOTS, tenant_id, *_columns(document.lots, 4)) if document.lots else []
+        lot_ids.update((r["ref"], r["id"]) for r in lots if r["created"])  # a lot keeps its id when updated
         changed_accounts: set[uuid.UUID] = set()
         accounts: list[asyncpg.Record] = []
         if document.accounts:
-            await sql.copy_account_input(conn, [a[:6] for a in document.accounts])
+            with paused_gc():
+                records = [(a.ref, a.role, a.display_name, a.email, a.council, _sorted_ids(a.lot_refs, lot_ids))
+                           for a in document.accounts]
+            await sql.copy_account_input(conn, records)
+            del records
             accounts = await conn.fetch(sql.UPSERT_ACCOUNTS, tenant_id)
             changed_accounts.update(r["id"] for r in accounts)
         moved_lots = [r["id"] for r in lots if not r["created"]]
@@ -93,16 +132,24 @@ async def import_directory(
             touched = await conn.fetch(sql.SELECT_ACCOUNTS_TOUCHED, tenant_id, moved_lots, renamed_residences)
             changed_accounts.update(r["id"] for r in touched)
         if changed_accounts:
-            await conn.execute(sql.INSERT_ACCOUNT_UPSERTED_EVENTS, list(changed_accounts), clock.now(),
-                               correlation_id)
+            await conn.execute(sql.INSERT_ACCOUNTS_UPSERTED_EVENTS, list(changed_accounts), clock.now(),
+                               correlation_id, event_batch)
     result = {
         "residences": _counts(residences, len(document.residences)),
         "lots": _counts(lots, len(document.lots)),
         "accounts": _counts(accounts, len(document.accounts)),
     }
-    log.info("directory.imported", tenant_id=str(tenant_id), events=len(changed_accounts),
+    log.info("directory.imported", tenant_id=str(tenant_id), accounts_in_events=len(changed_accounts),
+             events=-(-len(changed_accounts) // event_batch),
              **{f"{kind}_{k}": v for kind, counts in result.items() for k, v in counts.items()})
     return result
+
+
+def _sorted_ids(refs: list[str], ids: dict[str, uuid.UUID]) -> list[uuid.UUID]:
+    """The lot ids of ``refs`` in PostgreSQL's uuid order (byte order = ``UUID`` order), as stored."""
+    if len(refs) == 1:
+        return [ids[refs[0]]]
+    return sorted(ids[ref] for ref in refs)
 
 
 def _columns(rows: list[tuple], width: int) -> list[list[Any]]:

@@ -69,8 +69,8 @@ SELECT_RESIDENCE_REFS = """
 SELECT r.ref FROM unnest($2::text[]) AS i(ref) JOIN residences r ON r.tenant_id = $1 AND r.ref = i.ref
 """
 
-SELECT_LOT_REFS = """
-SELECT l.ref FROM unnest($2::text[]) AS i(ref) JOIN lots l ON l.tenant_id = $1 AND l.ref = i.ref
+SELECT_LOT_IDS = """
+SELECT l.ref, l.id FROM unnest($2::text[]) AS i(ref) JOIN lots l ON l.tenant_id = $1 AND l.ref = i.ref
 """
 
 UPSERT_RESIDENCES = """
@@ -91,22 +91,21 @@ JOIN residences r ON r.tenant_id = $1 AND r.ref = i.residence_ref
 ON CONFLICT (tenant_id, ref) DO UPDATE
     SET residence_id = EXCLUDED.residence_id, number = EXCLUDED.number, kind = EXCLUDED.kind, updated_at = now()
     WHERE (l.residence_id, l.number, l.kind) IS DISTINCT FROM (EXCLUDED.residence_id, EXCLUDED.number, EXCLUDED.kind)
-RETURNING l.id, (l.xmax = 0) AS created
+RETURNING l.id, l.ref, (l.xmax = 0) AS created
 """
 
+# lot_ids arrive resolved and sorted (directory._sorted_ids): resolving them here with a subquery
+# per account cost a third of this statement (EXPLAIN ANALYZE, 50,000 accounts: 347 of 1,057 ms).
 CREATE_ACCOUNT_INPUT = """
 CREATE TEMPORARY TABLE account_input (
-    ref text, role text, display_name text, email text, council boolean, lot_refs text[]
+    ref text, role text, display_name text, email text, council boolean, lot_ids uuid[]
 ) ON COMMIT DROP
 """
-ACCOUNT_INPUT_COLUMNS = ("ref", "role", "display_name", "email", "council", "lot_refs")
+ACCOUNT_INPUT_COLUMNS = ("ref", "role", "display_name", "email", "council", "lot_ids")
 
 UPSERT_ACCOUNTS = """
 INSERT INTO accounts AS a (tenant_id, ref, role, display_name, email, council, lot_ids, status)
-SELECT $1, i.ref, i.role, i.display_name, i.email, i.council,
-       ARRAY(SELECT l.id FROM unnest(i.lot_refs) AS r(ref) JOIN lots l ON l.tenant_id = $1 AND l.ref = r.ref
-             ORDER BY l.id),
-       'active'
+SELECT $1, i.ref, i.role, i.display_name, i.email, i.council, i.lot_ids, 'active'
 FROM account_input i
 ON CONFLICT (tenant_id, ref) DO UPDATE
     SET role = EXCLUDED.role, display_name = EXCLUDED.display_name, email = EXCLUDED.email,
@@ -126,42 +125,48 @@ WHERE a.tenant_id = $1 AND a.status = 'active'
   AND a.lot_ids && (SELECT array_agg(l.id) FROM lots l WHERE l.id = ANY($2::uuid[]) OR l.residence_id = ANY($3::uuid[]))
 """
 
-# The bulk form of common.events.write_event: one tenancy.account_upserted envelope per account,
-# built in SQL so that a 50,000-account import writes its events in one statement (the payload
-# is the one of docs/internal-api.md, the columns those of common.events._INSERT_OUTBOX). The
-# account -> lot -> residence rows are joined once, set-based, then aggregated per account.
-INSERT_ACCOUNT_UPSERTED_EVENTS = """
+# The bulk form of common.events.write_event: the changed accounts ($1) in
+# ``tenancy.accounts_upserted`` envelopes of at most $4 accounts each (ordered by ref), in the
+# positional layout of common/directory_events.py, built in SQL so that a 50,000-account import
+# writes its 50 outbox rows in one statement (columns those of common.events._INSERT_OUTBOX).
+# The account -> lot -> residence rows are joined once, set-based, then aggregated per account
+# and per batch. Measured for 50,000 accounts (5 rounds, same run): one jsonb object per account
+# and per lot 1.08 s, the same with json functions 0.83 s, this layout (arrays, json, one cast
+# per batch) 0.47 s: the cost is building the objects, not the number of outbox rows.
+INSERT_ACCOUNTS_UPSERTED_EVENTS = """
 WITH changed AS (
-    SELECT a.id, a.tenant_id, a.ref, a.role, a.display_name, a.council, a.status, a.lot_ids
+    SELECT a.id, a.tenant_id, a.ref, a.role, a.display_name, a.council, a.status, a.lot_ids,
+           (row_number() OVER (ORDER BY a.ref) - 1) / $4 AS batch
     FROM unnest($1::uuid[]) AS c(id) JOIN accounts a ON a.id = c.id
 ), account_lots AS (
-    SELECT c.id AS account_id, l.ref, l.number, r.id AS residence_id, r.ref AS residence_ref,
+    SELECT c.id AS account_id, c.batch, l.ref, l.number, r.id AS residence_id, r.ref AS residence_ref,
            r.name AS residence_name
     FROM changed c
     CROSS JOIN LATERAL unnest(c.lot_ids) AS u(lot_id)
     JOIN lots l ON l.id = u.lot_id
     JOIN residences r ON r.id = l.residence_id
-), lots_json AS (
-    SELECT account_id,
-           jsonb_agg(jsonb_build_object('ref', ref, 'number', number, 'residence_ref', residence_ref)
-                     ORDER BY ref) AS lots
+), account_json AS (
+    SELECT account_id, json_agg(json_build_array(ref, number, residence_ref) ORDER BY ref) AS lots
     FROM account_lots GROUP BY account_id
-), residences_json AS (
-    SELECT account_id,
-           jsonb_agg(jsonb_build_object('id', residence_id, 'ref', residence_ref, 'name', residence_name)
-                     ORDER BY residence_ref) AS residences
-    FROM (SELECT DISTINCT account_id, residence_id, residence_ref, residence_name FROM account_lots) AS d
-    GROUP BY account_id
+), batch_residences AS (
+    SELECT batch, json_agg(json_build_object('id', residence_id, 'ref', residence_ref, 'name', residence_name)
+                           ORDER BY residence_ref)::text AS residences
+    FROM (SELECT DISTINCT batch, residence_id, residence_ref, residence_name FROM account_lots) AS d
+    GROUP BY batch
 )
 INSERT INTO outbox (id, type, version, occurred_at, tenant_id, correlation_id, payload)
-SELECT gen_random_uuid(), 'tenancy.account_upserted', 1, $2, c.tenant_id, $3,
-       jsonb_build_object(
-           'account_id', c.id, 'tenant_id', c.tenant_id, 'ref', c.ref, 'role', c.role,
-           'display_name', c.display_name, 'council', c.council, 'status', c.status,
-           'residences', COALESCE(rj.residences, '[]'), 'lots', COALESCE(lj.lots, '[]'))
+SELECT gen_random_uuid(), 'tenancy.accounts_upserted', 1, $2, c.tenant_id, $3,
+       json_build_object(
+           'tenant_id', c.tenant_id,
+           'account_fields', json_build_array('account_id', 'ref', 'role', 'display_name', 'council', 'status', 'lots'),
+           'lot_fields', json_build_array('ref', 'number', 'residence_ref'),
+           'residences', COALESCE(min(br.residences), '[]')::json,
+           'accounts', json_agg(json_build_array(c.id, c.ref, c.role, c.display_name, c.council, c.status,
+                                                 COALESCE(aj.lots, '[]')) ORDER BY c.ref))::jsonb
 FROM changed c
-LEFT JOIN lots_json lj ON lj.account_id = c.id
-LEFT JOIN residences_json rj ON rj.account_id = c.id
+LEFT JOIN account_json aj ON aj.account_id = c.id
+LEFT JOIN batch_residences br ON br.batch = c.batch
+GROUP BY c.batch, c.tenant_id
 """
 
 CLOSE_ACCOUNT = """

@@ -61,7 +61,10 @@ def _require_type(request: web.Request, *types: str) -> None:
 async def _parse(request: web.Request, model: type[_M], *, limit: int = SMALL_BODY,
                  error: type[ValidationFailed] = ValidationFailed) -> _M:
     _require_type(request, "application/json")
-    body = await _read_body(request, limit)
+    return _validate(await _read_body(request, limit), model, error=error)
+
+
+def _validate(body: bytes, model: type[_M], *, error: type[ValidationFailed] = ValidationFailed) -> _M:
     try:
         return model.model_validate_json(body)
     except ValidationError as exc:
@@ -165,11 +168,16 @@ async def rotate_api_key(request: web.Request) -> web.Response:
 async def put_directory(request: web.Request) -> web.Response:
     tenant_id = _agency_tenant(request)
     await service.require_active_tenant(request.app[POOL], tenant_id)
-    doc = await _parse(request, DirectoryIn, limit=request.app[SETTINGS].max_import_bytes,
-                       error=directory.DirectoryInvalid)
+    _require_type(request, "application/json")
+    body = await _read_body(request, request.app[SETTINGS].max_import_bytes)
+    with directory.paused_gc():  # 50,000 models: see paused_gc
+        doc = _validate(body, DirectoryIn, error=directory.DirectoryInvalid)
+        document = directory.DirectoryDocument.from_json(doc)
+        del doc, body
     result = await directory.import_directory(request.app[POOL], tenant_id=tenant_id, clock=request.app[CLOCK],
-                                              document=directory.DirectoryDocument.from_json(doc),
-                                              correlation_id=_rid(request))
+                                              document=document,
+                                              correlation_id=_rid(request),
+                                              event_batch=request.app[SETTINGS].directory_event_batch)
     return web.json_response(result)
 
 
@@ -186,13 +194,15 @@ async def put_directory_csv(request: web.Request) -> web.Response:
         size += len(chunk)
         if size > limit:
             raise BodyTooLarge(f"The request body is larger than {limit} bytes", limit=limit)
-        parser.feed(chunk)
+        with directory.paused_gc():  # a chunk is parsed without awaiting: see paused_gc
+            parser.feed(chunk)
     parser.finish()
     if parser.error_count:
         directory.raise_invalid(parser.errors, parser.error_count)
     result = await directory.import_directory(request.app[POOL], tenant_id=tenant_id, clock=request.app[CLOCK],
                                               document=directory.DirectoryDocument(accounts=parser.accounts),
-                                              correlation_id=_rid(request))
+                                              correlation_id=_rid(request),
+                                              event_batch=request.app[SETTINGS].directory_event_batch)
     return web.json_response(result)
 
 

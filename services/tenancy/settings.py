@@ -19,3 +19,6 @@ class TenancySettings(ServiceSettings):
     # TENANCY_MAX_IMPORT_BYTES: largest directory document (JSON or CSV); 413 beyond. 50,000
     # accounts take about 8 MB of JSON.
     max_import_bytes: int = Field(32 * 1024 * 1024, ge=1024)
+    # TENANCY_DIRECTORY_EVENT_BATCH: accounts per tenancy.accounts_upserted event written by an
+    # import (docs/events.md): larger batches mean fewer, bigger messages (about 300 bytes each).
+    directory_event_batch: int = Field(1000, ge=1, le=10_000)

@@ -14,6 +14,7 @@ import pytest
 
 from common.clock import FrozenClock
 from common.db import migrate
+from common.directory_events import ACCOUNT_UPSERTED, ACCOUNTS_UPSERTED, accounts_of_batch
 from common.internal_auth import issue_token
 from common.settings import DEV_INTERNAL_AUTH_SECRET, load_settings
 from common.testing import create_test_database, drop_test_database, free_port
@@ -123,11 +124,22 @@ class Tenancy:
     async def outbox(self, type_: str | None = None) -> list[dict]:
         conn = await asyncpg.connect(self.dsn)
         try:
-            rows = await conn.fetch("SELECT type, tenant_id, correlation_id, payload FROM outbox ORDER BY created_at")
+            rows = await conn.fetch("SELECT type, tenant_id, correlation_id, payload FROM outbox"
+                                    " ORDER BY created_at, payload->'accounts'->0->>1")
         finally:
             await conn.close()
         return [{"type": r["type"], "tenant_id": str(r["tenant_id"]), "correlation_id": r["correlation_id"],
                  "payload": json.loads(r["payload"])} for r in rows if type_ is None or r["type"] == type_]
+
+    async def account_events(self) -> list[dict]:
+        """Every account carried by the ``tenancy.accounts_upserted`` batches, in outbox order, each
+        as ``{type, tenant_id, correlation_id, batch, payload}`` with the single-account payload shape
+        (common.directory_events). Tenancy no longer writes the single-account type: checked here."""
+        events = await self.outbox()
+        assert not [e for e in events if e["type"] == ACCOUNT_UPSERTED]
+        batches = [e for e in events if e["type"] == ACCOUNTS_UPSERTED]
+        return [{"type": e["type"], "tenant_id": e["tenant_id"], "correlation_id": e["correlation_id"], "batch": i,
+                 "payload": account} for i, e in enumerate(batches) for account in accounts_of_batch(e["payload"])]
 
 
 async def make_tenancy(dsn: str, exchange_name: str, aiohttp_client, identity_url: str) -> Tenancy:

@@ -56,4 +56,4 @@ async def test_onboard_then_import_a_csv_without_code(tenancy: Tenancy, tmp_path
     assert code == 1 and "line 3.role" in err
     code, _, err = await _run(tenancy.dsn, "import", "--client", "NOPE", "--societe", "02", str(good))
     assert code == 1 and "tenant_not_found" in err
-    assert [e["payload"]["ref"] for e in await tenancy.outbox("tenancy.account_upserted")] == ["C1"]
+    assert [e["payload"]["ref"] for e in await tenancy.account_events()] == ["C1"]

@@ -24,7 +24,7 @@ async def _tenant(tenancy: Tenancy, **overrides) -> tuple[dict, dict[str, str]]:
     tenant = await tenancy.onboard(**overrides)
     await tenancy.put_directory(tenant["id"], sample_directory())
     ids = {e["payload"]["ref"]: e["payload"]["account_id"]
-           for e in await tenancy.outbox("tenancy.account_upserted") if e["tenant_id"] == tenant["id"]}
+           for e in await tenancy.account_events() if e["tenant_id"] == tenant["id"]}
     return tenant, ids
 
 

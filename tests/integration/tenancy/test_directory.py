@@ -27,17 +27,19 @@ async def _lookup(tenancy: Tenancy, ids: list[str]) -> list[dict]:
 async def test_import_creates_everything_then_the_same_document_is_all_unchanged(tenancy: Tenancy):
     tenant = await tenancy.onboard()
     assert await tenancy.put_directory(tenant["id"], sample_directory()) == ALL_CREATED
-    events = await tenancy.outbox("tenancy.account_upserted")
+    events = await tenancy.account_events()
     assert len(events) == 3
+    assert len(await tenancy.outbox("tenancy.accounts_upserted")) == 1  # one batch for the 3 accounts
 
     assert await tenancy.put_directory(tenant["id"], sample_directory()) == ALL_UNCHANGED
-    assert len(await tenancy.outbox("tenancy.account_upserted")) == 3  # nothing new
+    assert len(await tenancy.account_events()) == 3  # nothing new
+    assert len(await tenancy.outbox("tenancy.accounts_upserted")) == 1
 
 
 async def test_account_upserted_carries_the_contract_payload(tenancy: Tenancy):
     tenant = await tenancy.onboard()
     await tenancy.put_directory(tenant["id"], sample_directory())
-    events = {e["payload"]["ref"]: e for e in await tenancy.outbox("tenancy.account_upserted")}
+    events = {e["payload"]["ref"]: e for e in await tenancy.account_events()}
     c1 = events["C1"]
     assert c1["tenant_id"] == tenant["id"] and c1["correlation_id"]
     payload = c1["payload"]
@@ -56,7 +58,7 @@ async def test_account_upserted_carries_the_contract_payload(tenancy: Tenancy):
 async def test_changes_are_counted_and_only_touched_accounts_get_events(tenancy: Tenancy):
     tenant = await tenancy.onboard()
     await tenancy.put_directory(tenant["id"], sample_directory())
-    before = len(await tenancy.outbox("tenancy.account_upserted"))
+    before = len(await tenancy.account_events())
 
     changed = sample_directory()
     changed["accounts"][1]["display_name"] = "Mme Claire Martin-Durand"  # C2 itself changes
@@ -64,17 +66,17 @@ async def test_changes_are_counted_and_only_touched_accounts_get_events(tenancy:
     result = await tenancy.put_directory(tenant["id"], changed)
     assert result["accounts"] == {"created": 0, "updated": 1, "unchanged": 2}
     assert result["residences"] == {"created": 0, "updated": 1, "unchanged": 1}
-    new = (await tenancy.outbox("tenancy.account_upserted"))[before:]
+    new = (await tenancy.account_events())[before:]
     assert sorted(e["payload"]["ref"] for e in new) == ["C2", "C3"]
     c3 = next(e["payload"] for e in new if e["payload"]["ref"] == "C3")
     assert c3["residences"][0]["name"] == "Le Clos Fleuri"
 
     # A lot moved to another residence: the accounts on it get an event, with the new residence.
-    before = len(await tenancy.outbox("tenancy.account_upserted"))
+    before = len(await tenancy.account_events())
     result = await tenancy.put_directory(tenant["id"], {"lots": [
         {"ref": "L2", "residence_ref": "R2", "number": "13", "kind": "cave"}]})
     assert result["lots"] == {"created": 0, "updated": 1, "unchanged": 0}
-    new = (await tenancy.outbox("tenancy.account_upserted"))[before:]
+    new = (await tenancy.account_events())[before:]
     assert [e["payload"]["ref"] for e in new] == ["C1"]
     assert sorted(r["ref"] for r in new[0]["payload"]["residences"]) == ["R1", "R2"]
 
@@ -110,7 +112,7 @@ async def test_one_bad_document_reports_every_error_path_and_applies_nothing(ten
     assert response.status == 422
     paths = {e["path"] for e in (await response.json())["errors"]}
     assert paths == {"accounts[1].lot_refs[1]", "accounts[3].ref", "accounts[4].council", "lots[2].residence_ref"}
-    assert await tenancy.outbox("tenancy.account_upserted") == []
+    assert await tenancy.account_events() == []
     # Nothing was applied: the good rows of the bad document do not exist.
     assert await tenancy.put_directory(tenant["id"], sample_directory()) == ALL_CREATED
 
@@ -162,7 +164,7 @@ async def test_closing_an_account_writes_one_event_and_a_reimport_reopens_it(ten
     tenant = await tenancy.onboard()
     await tenancy.put_directory(tenant["id"], sample_directory())
     headers = tenancy.agency(tenant["id"])
-    c2 = next(e["payload"] for e in await tenancy.outbox("tenancy.account_upserted") if e["payload"]["ref"] == "C2")
+    c2 = next(e["payload"] for e in await tenancy.account_events() if e["payload"]["ref"] == "C2")
     assert (await tenancy.client.delete("/api/v1/directory/accounts/C2", headers=headers)).status == 204
     assert (await tenancy.client.delete("/api/v1/directory/accounts/C2", headers=headers)).status == 204
     assert (await tenancy.client.delete("/api/v1/directory/accounts/NOPE", headers=headers)).status == 404
@@ -181,7 +183,7 @@ async def test_closing_an_account_writes_one_event_and_a_reimport_reopens_it(ten
 async def test_lookup_returns_role_lots_and_residence_and_leaves_unknown_ids_out(tenancy: Tenancy):
     tenant = await tenancy.onboard()
     await tenancy.put_directory(tenant["id"], sample_directory())
-    c1 = next(e["payload"] for e in await tenancy.outbox("tenancy.account_upserted") if e["payload"]["ref"] == "C1")
+    c1 = next(e["payload"] for e in await tenancy.account_events() if e["payload"]["ref"] == "C1")
     [account] = await _lookup(tenancy, [c1["account_id"], "6f1c9d8e-0000-4000-8000-000000000000"])
     assert account == {
         "id": c1["account_id"], "tenant_id": tenant["id"], "ref": "C1", "role": "coproprietaire",

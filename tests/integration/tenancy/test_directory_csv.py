@@ -30,13 +30,13 @@ async def test_csv_import_creates_accounts_and_a_second_send_changes_nothing(ten
     response = await _put_csv(tenancy, tenant["id"], text)
     assert response.status == 200, await response.text()
     assert (await response.json())["accounts"] == {"created": 3, "updated": 0, "unchanged": 0}
-    events = {e["payload"]["ref"]: e["payload"] for e in await tenancy.outbox("tenancy.account_upserted")}
+    events = {e["payload"]["ref"]: e["payload"] for e in await tenancy.account_events()}
     assert events["C1"]["council"] is True and events["C2"]["display_name"] == "Martin; Claire"
     assert [lot["ref"] for lot in events["C1"]["lots"]] == ["L1", "L2"]
 
     response = await _put_csv(tenancy, tenant["id"], text)
     assert (await response.json())["accounts"] == {"created": 0, "updated": 0, "unchanged": 3}
-    assert len(await tenancy.outbox("tenancy.account_upserted")) == 3
+    assert len(await tenancy.account_events()) == 3
     # The JSON form of the same accounts is the same directory: unchanged too.
     result = await tenancy.put_directory(tenant["id"], {"accounts": sample_directory()["accounts"]})
     assert result["accounts"] == {"created": 0, "updated": 1, "unchanged": 2}  # only C2's name differs
@@ -69,7 +69,7 @@ async def test_every_bad_line_is_reported_by_number_and_nothing_is_applied(tenan
     # Lines are checked one by one first (cross-line checks need every line to be valid).
     assert paths == ["line 3.role", "line 5", "line 6", "line 8.council", "line 8.email"]
     assert body["error_count"] == 5
-    assert await tenancy.outbox("tenancy.account_upserted") == []
+    assert await tenancy.account_events() == []
     # Once the per-line errors are fixed, the cross-line ones are reported.
     fixed = "\n".join([HEADER, "C1;coproprietaire;M. Jean Dupont;;L1;1", "C3;locataire;Mme Y;;L404;0",
                        "C1;locataire;Doublon;;L1;0", "C9;locataire;Mme V;v@example.org;L1;1"])
@@ -77,7 +77,7 @@ async def test_every_bad_line_is_reported_by_number_and_nothing_is_applied(tenan
     assert response.status == 422
     assert sorted(e["path"] for e in (await response.json())["errors"]) == [
         "line 3.lot_refs[0]", "line 4.ref", "line 5.council"]
-    assert await tenancy.outbox("tenancy.account_upserted") == []
+    assert await tenancy.account_events() == []
 
 
 async def test_bad_header_encoding_and_content_type_are_refused(tenancy: Tenancy):
@@ -105,7 +105,7 @@ async def test_oversize_csv_is_413_and_nothing_is_applied(tenancy: Tenancy):
     response = await tenancy.client.put("/api/v1/directory/accounts", data=chunks(), headers={
         **tenancy.agency(tenant["id"]), "Content-Type": "text/csv"})  # chunked: no Content-Length
     assert response.status == 413
-    assert await tenancy.outbox("tenancy.account_upserted") == []
+    assert await tenancy.account_events() == []
 
 
 async def test_a_csv_import_only_sees_the_agencys_own_lots(tenancy: Tenancy):
@@ -116,4 +116,4 @@ async def test_a_csv_import_only_sees_the_agencys_own_lots(tenancy: Tenancy):
     assert [e["path"] for e in (await response.json())["errors"]] == ["line 2.lot_refs[0]"]
     response = await _put_csv(tenancy, a["id"], HEADER + "\nC1;locataire;X;;L1;0\n")
     assert (await response.json())["accounts"]["created"] == 1
-    assert {e["tenant_id"] for e in await tenancy.outbox("tenancy.account_upserted")} == {a["id"]}
+    assert {e["tenant_id"] for e in await tenancy.account_events()} == {a["id"]}
