@@ -7,6 +7,8 @@ API's routes, as the agency, on behalf of the staff member.
 
 from __future__ import annotations
 
+import re
+
 from aiohttp import web
 
 from common.logging import get_logger
@@ -140,7 +142,7 @@ async def invitation_accept(request: web.Request) -> web.Response:
 # ---- directory ----------------------------------------------------------------------------------
 
 async def _directory(request: web.Request, *, status: int = 200, error_message: str | None = None,
-                     query=None) -> web.Response:
+                     query=None, notice: str | None = None) -> web.Response:
     query = request.query if query is None else query
     filters = {k: query.get(k) or None for k in _LISTING_FILTERS}
     params = {**filters, "cursor": query.get("cursor") or None, "limit": "50"}
@@ -151,14 +153,15 @@ async def _directory(request: web.Request, *, status: int = 200, error_message: 
     return _page(request, "directory.html", status=status, active="annuaire",
                  accounts=body.get("accounts", []), next_cursor=body.get("next_cursor"),
                  residences=body.get("residences", []), filters=filters, role_labels=ROLE_LABELS,
-                 access_labels=ACCESS_LABELS, error_message=error_message)
+                 access_labels=ACCESS_LABELS, error_message=error_message, notice=notice)
 
 
 @routes.get("/agence/annuaire")
 async def directory(request: web.Request) -> web.Response:
     await require_tenant(request)
     await require_staff(request)
-    return await _directory(request)
+    unlinked = request.query.get("delie", "")
+    return await _directory(request, notice=UNLINKED.format(ref=unlinked) if _REF.match(unlinked) else None)
 
 
 # ---- provisional credentials: the letters (PDF) or the mail-merge file (CSV) ---------------------
@@ -198,6 +201,60 @@ async def issue_letters(request: web.Request) -> web.StreamResponse:
         return await _directory(request, status=409, error_message=ALL_REFUSED.format(refs=refs), query={})
     return await _directory(request, status=422, error_message="Ces comptes n'ont pas pu recevoir d'identifiants.",
                             query={})
+
+
+# ---- unlink an account from its person ------------------------------------------------------------
+
+UNLINK_REASONS = {"sold": "Lot vendu", "wrong_merge": "Fusion ou rattachement erroné", "other": "Autre motif"}
+UNLINKED = "Le compte {ref} n'est plus rattaché à son titulaire ; il en a été informé par email."
+NOT_LINKED = "Ce compte n'est rattaché à aucun accès extranet : il n'y a rien à délier."
+# An agency ref (services/tenancy/domain.py REF_PATTERN): checked before it becomes a path segment.
+_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
+
+
+async def _account(request: web.Request, ref: str) -> dict:
+    if not _REF.match(ref):
+        raise PageError(404, "not_found.html")
+    reply = await agency_call(request, "tenancy", "GET", "/api/v1/directory/accounts", params={"ref": ref})
+    found = reply.body.get("accounts", []) if reply.status == 200 else []
+    if not found:
+        raise PageError(404, "not_found.html")
+    return found[0]
+
+
+async def _unlink_page(request: web.Request, account: dict, *, status: int = 200, **context) -> web.Response:
+    return _page(request, "unlink.html", status=status, active="annuaire", account=account, reasons=UNLINK_REASONS,
+                 role_labels=ROLE_LABELS, access_labels=ACCESS_LABELS, **context)
+
+
+@routes.get("/agence/delier")
+async def unlink_form(request: web.Request) -> web.Response:
+    await require_tenant(request)
+    await require_staff(request)
+    return await _unlink_page(request, await _account(request, request.query.get("ref", "")), form={})
+
+
+@routes.post("/agence/delier")
+async def unlink(request: web.Request) -> web.Response:
+    await require_tenant(request)
+    await require_staff(request)
+    form = await request.post()
+    account = await _account(request, form.get("ref", ""))
+    values = {"reason": form.get("reason", ""), "note": form.get("note", "").strip()}
+    if values["reason"] not in UNLINK_REASONS:
+        return await _unlink_page(request, account, status=422, form=values,
+                                  errors={"reason": "Choisissez le motif."})
+    if len(values["note"]) > 500:
+        return await _unlink_page(request, account, status=422, form=values,
+                                  errors={"note": "500 caractères au plus."})
+    reply = await agency_call(request, "tenancy", "POST", f"/api/v1/directory/accounts/{account['ref']}/unlink",
+                              json=values)
+    if reply.status == 200:
+        return redirect(request, "/agence/annuaire", delie=account["ref"])
+    if reply.error == "account_not_linked":
+        return await _unlink_page(request, account, status=409, form=values, form_message=NOT_LINKED)
+    return await _unlink_page(request, account, status=503, form=values,
+                              form_message="Le compte n'a pas pu être délié. Réessayez dans quelques instants.")
 
 
 # ---- team ---------------------------------------------------------------------------------------

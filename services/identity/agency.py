@@ -11,13 +11,14 @@ import asyncpg
 from common.events import Envelope
 from services.identity import repository as sql
 from services.identity.activation import drop_pending_link
-from services.identity.core import Caller, Deps, audit
+from services.identity.core import Caller, Deps, audit, event
 from services.identity.domain import (
     CredentialStatus,
     credential_state,
     generate_login,
     generate_provisional_password,
 )
+from services.identity.errors import AccountNotLinked
 
 _LOGIN_ATTEMPTS = 10
 
@@ -82,7 +83,7 @@ async def _revoke(conn, deps: Deps, caller: Caller, *, tenant_id, account_id, re
                     reason=reason)
 
 
-async def unlink(conn, deps: Deps, caller: Caller, *, account_id, reason: str) -> None:
+async def unlink(conn, deps: Deps, caller: Caller, *, account_id, reason: str, **detail) -> None:
     """Detach an account from its person; the person keeps its other accounts and can still log in."""
     link = await conn.fetchrow(sql.LINK_BY_ACCOUNT, account_id)
     if link is None:
@@ -92,7 +93,28 @@ async def unlink(conn, deps: Deps, caller: Caller, *, account_id, reason: str) -
     else:
         await conn.execute(sql.DELETE_LINK, account_id)
     await audit(conn, deps, "account_unlinked", tenant_id=link["tenant_id"], person_id=link["person_id"],
-                account_id=account_id, ip=caller.ip, reason=reason)
+                account_id=account_id, ip=caller.ip, staff_id=caller.staff_id, reason=reason, **detail)
+
+
+async def unlink_for_agency(deps: Deps, caller: Caller, *, tenant_id: uuid.UUID, account_id: uuid.UUID,
+                            reason: str, note: str) -> dict:
+    """The agency detaches an account from its person (a sold lot, a wrong merge): the person loses that
+    account at once, is told by email (the reason, never the agency's note), and the letters of the
+    account still in circulation die with it."""
+    async with deps.pool.acquire() as conn, conn.transaction():
+        link = await conn.fetchrow(sql.LINK_BY_ACCOUNT, account_id)
+        if link is None or link["tenant_id"] != tenant_id:
+            raise AccountNotLinked()
+        person = await conn.fetchrow(sql.PERSON_BY_ID, link["person_id"])
+        await unlink(conn, deps, caller, account_id=account_id, reason=reason, note=note)
+        await _revoke(conn, deps, caller, tenant_id=tenant_id, account_id=account_id, reason="unlinked")
+        if person is not None and person["email_verified_at"] is not None and link["status"] == "active":
+            await event(conn, deps, "identity.account_unlinked", {
+                "person_id": person["id"], "email": person["email"], "tenant_id": tenant_id,
+                "account_id": account_id, "role": link["role"], "reason": reason,
+            }, tenant_id=tenant_id, caller=caller)
+    return {"account_id": str(account_id), "person_notified": person is not None and link["status"] == "active"
+            and person["email_verified_at"] is not None}
 
 
 async def handle_account_closed(conn: asyncpg.Connection, envelope: Envelope, *, deps: Deps) -> None:

@@ -122,3 +122,10 @@ class StaffEmailTaken(Conflict):
 
     code = "staff_email_taken"
     detail = "A staff member of this agency already uses this email address"
+
+
+class AccountNotLinked(NotFound):
+    """The account is linked to no person of this tenant: there is nothing to unlink."""
+
+    code = "account_not_linked"
+    detail = "This account is not linked to any person"

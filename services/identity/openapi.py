@@ -20,7 +20,8 @@ openapi_routes = web.RouteTableDef()
 
 _REF = "#/components/schemas/{model}"
 _BODIES = (s.IssueCredentials, s.TenantOnly, s.AccountIds, s.Start, s.Email, s.NewPassword, s.Password, s.Token,
-           s.Login, s.SessionId, s.ChangePassword, s.Forgot, s.Reset, s.PolicyCheck, s.StaffInvite, s.StaffAccept)
+           s.Login, s.SessionId, s.ChangePassword, s.Forgot, s.Reset, s.PolicyCheck, s.StaffInvite, s.StaffAccept,
+           s.Unlink)
 
 
 def _obj(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
@@ -83,6 +84,7 @@ _RESPONSE_SCHEMAS: dict[str, Any] = {
         "next_before": {"type": ["integer", "null"], "description": "pass as `before` for the next page"},
     }),
     "EmailOnly": _obj({"email": _STR}),
+    "Unlinked": _obj({"account_id": _UUID, "person_notified": {"type": "boolean"}}),
     "StaffMember": _obj({
         "id": _UUID, "email": _STR, "display_name": _STR, "role": {"enum": ["admin", "gestionnaire"]},
         "status": {"enum": ["invited", "active", "disabled"]}, "activated_at": {**_TIME, "type": ["string", "null"]},
@@ -160,6 +162,11 @@ def _paths() -> dict[str, Any]:
         "/internal/account-states": {"post": _op(
             "accountStates", "Activation state of the tenant's accounts known to identity",
             {"200": _json("AccountStates", "One state per account")}, body=s.TenantOnly)},
+        "/internal/accounts/unlink": {"post": _op(
+            "unlinkAccount", "The agency detaches an account from its person (the person is told by email; the "
+            "account's live letters are revoked); tid is the tenant",
+            {"200": _json("Unlinked", "Done")}, body=s.Unlink,
+            missing={"404": _error("`account_not_linked`: no person of this tenant holds the account")})},
         "/internal/recipients": {"post": _op(
             "recipients", "Persons with a verified email linked to any of the accounts",
             {"200": _json("Recipients", "The recipients")}, body=s.AccountIds)},

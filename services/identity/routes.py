@@ -72,6 +72,15 @@ async def account_states(request: web.Request) -> web.Response:
                                                          account_ids=body.account_ids))
 
 
+@routes.post("/internal/accounts/unlink")
+async def unlink_account(request: web.Request) -> web.Response:
+    body = await s.parse(request, s.Unlink)
+    tenant_id = _caller_tenant(request)
+    return web.json_response(await agency.unlink_for_agency(_deps(request), _caller(request), tenant_id=tenant_id,
+                                                            account_id=body.account_id, reason=body.reason,
+                                                            note=body.note.strip()))
+
+
 @routes.post("/internal/recipients")
 async def recipients(request: web.Request) -> web.Response:
     body = await s.parse(request, s.AccountIds)

@@ -98,6 +98,12 @@ class PolicyCheck(_Body):
     email: str | None = Field(None, max_length=320)
 
 
+class Unlink(_Body):
+    account_id: uuid.UUID
+    reason: Literal["sold", "wrong_merge", "other"]
+    note: str = Field("", max_length=500)
+
+
 class StaffInvite(_Body):
     email: str = Field(max_length=320)
     display_name: str = Field("", max_length=200)

@@ -28,8 +28,11 @@ PASSWORD_CHANGED = "identity.password_changed"  # noqa: S105
 ACCOUNT_LINKED = "identity.account_linked"
 DOCUMENT_PUBLISHED = "documents.document_published"
 STAFF_INVITED = "identity.staff_invited"
+ACCOUNT_UNLINKED = "identity.account_unlinked"
 EVENT_TYPES = (EMAIL_VERIFICATION, PASSWORD_RESET, PASSWORD_CHANGED, ACCOUNT_LINKED, DOCUMENT_PUBLISHED,
-               STAFF_INVITED)
+               STAFF_INVITED, ACCOUNT_UNLINKED)
+UNLINK_REASONS = {"sold": "la vente du lot", "wrong_merge": "un rattachement erroné",
+                  "other": "une décision de votre agence"}
 STAFF_ROLE_LABELS = {"admin": "administrateur", "gestionnaire": "gestionnaire"}
 
 ROLE_LABELS = {"coproprietaire": "copropriétaire", "bailleur": "propriétaire bailleur", "locataire": "locataire"}
@@ -111,6 +114,15 @@ class StaffInvited(_Payload):
     expires_at: datetime
 
 
+class AccountUnlinked(_Payload):
+    person_id: uuid.UUID
+    email: EmailStr
+    tenant_id: uuid.UUID
+    account_id: uuid.UUID
+    role: str = Field(max_length=50)
+    reason: Literal["sold", "wrong_merge", "other"]
+
+
 PAYLOADS: dict[str, type[_Payload]] = {
     EMAIL_VERIFICATION: VerificationRequested,
     PASSWORD_RESET: ResetRequested,
@@ -118,6 +130,7 @@ PAYLOADS: dict[str, type[_Payload]] = {
     ACCOUNT_LINKED: AccountLinked,
     DOCUMENT_PUBLISHED: DocumentPublished,
     STAFF_INVITED: StaffInvited,
+    ACCOUNT_UNLINKED: AccountUnlinked,
 }
 
 

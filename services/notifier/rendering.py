@@ -130,6 +130,21 @@ def staff_invitation_email(payload: domain.StaffInvited, brand: Branding, *, iss
     )
 
 
+def account_unlinked_email(payload: domain.AccountUnlinked, brand: Branding, *, account: dict | None,
+                           public_base_url: str) -> Rendered:
+    """A notice that the agency took an account away from the person's login, and why."""
+    return _render(
+        "account_unlinked", brand=brand,
+        subject="Un compte n'est plus rattaché à votre identifiant",
+        heading="Un compte n'est plus accessible",
+        preheader="Votre agence a retiré un compte de votre accès extranet.",
+        button_label="ME CONNECTER", button_url=login_url(public_base_url, brand),
+        email=payload.email, agency=domain.one_line(brand.name, limit=100),
+        role=domain.ROLE_LABELS.get(payload.role, domain.one_line(payload.role, limit=50)),
+        places=domain.account_places(account), reason=domain.UNLINK_REASONS[payload.reason],
+    )
+
+
 def password_changed_email(payload: domain.PasswordChanged, brand: Branding) -> Rendered:
     """A security notice: no button, nothing in it changes anything; says whom to contact."""
     done = "réinitialisé" if payload.reason == "reset" else "modifié"

@@ -104,6 +104,11 @@ class Notifier:
                     display_name = payload.display_name
                     rendered = rendering.staff_invitation_email(payload, brand, issued_at=envelope.occurred_at,
                                                                 public_base_url=self.settings.public_base_url)
+                case domain.AccountUnlinked():
+                    account = await self.tenancy.account(payload.tenant_id, payload.account_id,
+                                                         request_id=envelope.correlation_id)
+                    rendered = rendering.account_unlinked_email(payload, brand, account=account,
+                                                                public_base_url=self.settings.public_base_url)
                 case domain.PasswordChanged():
                     rendered = rendering.password_changed_email(payload, brand)
                 case domain.AccountLinked():

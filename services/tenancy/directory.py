@@ -18,12 +18,12 @@ from common.logging import get_logger
 from services.tenancy import domain
 from services.tenancy import repository as sql
 from services.tenancy.domain import MAX_REPORTED_ERRORS, Account, Lot, Residence
-from services.tenancy.errors import AccountNotFound, DirectoryInvalid
+from services.tenancy.errors import AccountNotFound, AccountNotLinked, DirectoryInvalid
 from services.tenancy.schemas import DirectoryIn
 from services.tenancy.service import require_active_tenant
 
 __all__ = ["DirectoryDocument", "LookupScope", "close_account", "import_directory", "lookup_accounts", "paused_gc",
-           "raise_invalid"]
+           "raise_invalid", "unlink_account"]
 
 log = get_logger(__name__)
 
@@ -174,6 +174,20 @@ async def close_account(
             payload={"account_id": str(account_id), "tenant_id": str(tenant_id), "ref": ref},
         )
     log.info("directory.account_closed", tenant_id=str(tenant_id), account_id=str(account_id))
+
+
+async def unlink_account(pool: asyncpg.Pool, identity, *, tenant_id: uuid.UUID, ref: str, reason: str, note: str,
+                         request_id: str | None, staff_id: str | None) -> dict:
+    """Take the account ``ref`` away from its person through identity (which tells the person)."""
+    row = await pool.fetchrow(sql.SELECT_ACCOUNT_ID, tenant_id, ref)
+    if row is None:
+        raise AccountNotFound()
+    answer = await identity.unlink(tenant_id=tenant_id, account_id=row["id"], reason=reason, note=note,
+                                   request_id=request_id, staff_id=staff_id)
+    if answer is None:
+        raise AccountNotLinked()
+    log.info("directory.account_unlinked", tenant_id=str(tenant_id), account_id=str(row["id"]), reason=reason)
+    return {"account_ref": ref, "unlinked": True, "person_notified": answer["person_notified"]}
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from common.errors import Forbidden as CommonForbidden
 
 __all__ = [
     "AccountNotFound",
+    "AccountNotLinked",
     "AllCredentialsRefused",
     "BodyTooLarge",
     "DirectoryInvalid",
@@ -98,3 +99,10 @@ class IdentityUnavailable(AppError):
     status = 503
     code = "identity_unavailable"
     detail = "The identity service is unavailable"
+
+
+class AccountNotLinked(Conflict):
+    """The account has no extranet access to take away (no person is linked to it)."""
+
+    code = "account_not_linked"
+    detail = "This account is not linked to any person"

@@ -63,6 +63,25 @@ class IdentityClient:
                                   expect=200)
         return {s["account_id"]: s for s in answer.get("states") or []}
 
+    async def unlink(self, *, tenant_id: uuid.UUID, account_id: uuid.UUID, reason: str, note: str,
+                     request_id: str | None, staff_id: str | None) -> dict[str, Any] | None:
+        """Detach the account from its person; None when no person of the tenant holds it."""
+        token = issue_token(self._secret, issuer="tenancy", audience="identity", request_id=request_id,
+                            tid=str(tenant_id), sid=staff_id)
+        body = {"account_id": str(account_id), "reason": reason, "note": note}
+        try:
+            async with self._session.post(self._base_url + "/internal/accounts/unlink", json=body,
+                                          headers={HEADER: f"{SCHEME} {token}"}, timeout=self._timeout) as response:
+                if response.status == 404:
+                    return None
+                if response.status != 200:
+                    log.error("identity.call_failed", path="/internal/accounts/unlink", status=response.status)
+                    raise IdentityUnavailable()
+                return await response.json()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.error("identity.call_failed", path="/internal/accounts/unlink", error=type(exc).__name__)
+            raise IdentityUnavailable() from exc
+
     async def account_states(self, *, tenant_id: uuid.UUID, request_id: str | None) -> dict[str, str]:
         """``{account_id: state}`` for every account identity knows in the tenant."""
         answer = await self._post("/internal/account-states", {"tenant_id": str(tenant_id)}, tenant_id=tenant_id,

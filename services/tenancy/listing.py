@@ -40,7 +40,8 @@ def parse_query(query) -> dict[str, Any]:
     if errors:
         raise ValidationFailed(errors=errors)
     return {"limit": int(limit), "role": role, "access": access, "q": text,
-            "residence_ref": query.get("residence_ref") or None, "cursor": query.get("cursor") or None}
+            "residence_ref": query.get("residence_ref") or None, "cursor": query.get("cursor") or None,
+            "ref": query.get("ref") or None}
 
 
 async def list_accounts(pool: asyncpg.Pool, identity: IdentityClient, *, tenant_id: uuid.UUID,
@@ -51,7 +52,7 @@ async def list_accounts(pool: asyncpg.Pool, identity: IdentityClient, *, tenant_
         everyone = await identity.access_states(tenant_id=tenant_id, account_ids=None, request_id=request_id)
         include, exclude = domain.access_filter(filters["access"], everyone)
     rows = await pool.fetch(sql.LIST_ACCOUNTS, tenant_id, filters["cursor"], filters["q"], filters["residence_ref"],
-                            filters["role"], filters["limit"] + 1, _uuids(include), _uuids(exclude))
+                            filters["role"], filters["limit"] + 1, _uuids(include), _uuids(exclude), filters["ref"])
     more = len(rows) > filters["limit"]
     rows = rows[:filters["limit"]]
     states = await identity.access_states(tenant_id=tenant_id, account_ids=[r["id"] for r in rows],

@@ -131,6 +131,8 @@ def _paths() -> dict[str, Any]:
                 {"name": "q", "in": "query", "required": False,
                  "schema": {"type": "string", "maxLength": 100}, "description": "in the ref, name or email"},
                 {"name": "residence_ref", "in": "query", "required": False, "schema": {"type": "string"}},
+                {"name": "ref", "in": "query", "required": False, "schema": {"type": "string"},
+                 "description": "one account, by its exact ref"},
                 {"name": "role", "in": "query", "required": False,
                  "schema": {"enum": ["coproprietaire", "bailleur", "locataire"]}},
                 {"name": "access", "in": "query", "required": False, "schema": {"enum": [
@@ -157,6 +159,21 @@ def _paths() -> dict[str, Any]:
                        "operationId": "closeAccount", "security": _AGENCY,
                        "responses": {"204": {"description": "Closed (also when already closed)"}, **_AUTH,
                                      "404": _error("Unknown account ref")}}},
+        "/api/v1/directory/accounts/{ref}/unlink": {
+            "parameters": [{"name": "ref", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "post": {"summary": "Take an account away from its person (a sold lot, a wrong merge); the person is "
+                                "told by email, the account's letters in circulation are revoked",
+                     "operationId": "unlinkAccount", "security": _AGENCY,
+                     "requestBody": {"required": True, "content": {"application/json": {"schema": _obj(
+                         {"reason": {"enum": ["sold", "wrong_merge", "other"]},
+                          "note": {"type": "string", "maxLength": 500, "description": "for the audit only"}},
+                         ["reason"])}}},
+                     "responses": {"200": {"description": "Unlinked", "content": {"application/json": {
+                         "schema": _obj({"account_ref": {"type": "string"}, "unlinked": {"const": True},
+                                         "person_notified": {"type": "boolean"}})}}},
+                                   **_AUTH, **_BAD, "404": _error("Unknown account ref"),
+                                   "409": _error("`account_not_linked`: no person holds this account"),
+                                   "503": _error("Identity unavailable")}}},
         "/api/v1/provisional-credentials": {"post": {
             "summary": "Issue provisional credentials (shown once)", "operationId": "issueCredentials",
             "security": _AGENCY, "requestBody": _body("CredentialsRequest"),

@@ -204,7 +204,7 @@ ORDER BY a.tenant_id, a.ref
 
 # The console's directory: one page of accounts by ref (keyset), with their lots and residences.
 # $2 cursor (last ref), $3 text (in ref, name or email), $4 residence ref, $5 role, $6 limit,
-# $7 only these ids, $8 none of these ids (the access-state filter, computed from identity).
+# $7 only these ids, $8 none of these ids (the access-state filter, computed from identity), $9 one ref.
 LIST_ACCOUNTS = """
 SELECT a.id, a.ref, a.role, a.display_name, a.email, a.council, a.status,
        COALESCE((
@@ -223,6 +223,7 @@ WHERE a.tenant_id = $1
   AND ($5::text IS NULL OR a.role = $5)
   AND ($7::uuid[] IS NULL OR a.id = ANY($7))
   AND ($8::uuid[] IS NULL OR NOT (a.id = ANY($8)))
+  AND ($9::text IS NULL OR a.ref = $9)
 ORDER BY a.ref
 LIMIT $6
 """

@@ -16,7 +16,14 @@ from services.tenancy import credentials, directory, letters, listing, service
 from services.tenancy.csvformat import CsvAccountsParser, write_csv
 from services.tenancy.errors import BodyTooLarge, Forbidden, UnsupportedMediaType
 from services.tenancy.keys import CLOCK, IDENTITY
-from services.tenancy.schemas import CredentialsRequest, DirectoryIn, TenantCreate, TenantPatch, field_errors
+from services.tenancy.schemas import (
+    CredentialsRequest,
+    DirectoryIn,
+    TenantCreate,
+    TenantPatch,
+    UnlinkIn,
+    field_errors,
+)
 
 __all__ = ["routes"]
 
@@ -221,6 +228,17 @@ async def close_account(request: web.Request) -> web.Response:
     await directory.close_account(request.app[POOL], tenant_id=tenant_id, ref=request.match_info["ref"],
                                   clock=request.app[CLOCK], correlation_id=_rid(request))
     return web.Response(status=204)
+
+
+@routes.post("/api/v1/directory/accounts/{ref}/unlink")
+async def unlink_account(request: web.Request) -> web.Response:
+    """Extension: take an account away from its person (a sold lot, a wrong merge); the person is told."""
+    tenant_id = _agency_tenant(request)
+    await service.require_active_tenant(request.app[POOL], tenant_id)
+    body = await _parse(request, UnlinkIn)
+    return web.json_response(await directory.unlink_account(
+        request.app[POOL], request.app[IDENTITY], tenant_id=tenant_id, ref=request.match_info["ref"],
+        reason=body.reason, note=body.note.strip(), request_id=_rid(request), staff_id=request[CLAIMS].get("sid")))
 
 
 # --- public API: credentials and statistics (agency) ----------------------------------------------

@@ -165,3 +165,12 @@ def field_errors(exc: ValidationError, *, prefix: str = "") -> list[FieldError]:
             path = f"{prefix}.{path}" if path else prefix
         out.append(FieldError(path or "$", str(error["msg"]).removeprefix("Value error, ")))
     return out
+
+
+class UnlinkIn(BaseModel):
+    """``POST /api/v1/directory/accounts/{ref}/unlink``: why the agency takes the account away from its person."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Literal["sold", "wrong_merge", "other"]
+    note: str = Field("", max_length=500)

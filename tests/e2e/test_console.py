@@ -149,3 +149,40 @@ def test_letters_for_a_selection_then_for_everyone_without_access(system, new_jo
     person.fill("Mot de passe provisoire", secret)
     person.click("CONTINUER")
     person.see_heading("Sécuriser mon compte")
+
+
+def test_unlinking_a_sold_lot_takes_it_from_the_person_who_is_told(system, new_journey):
+    from tests.e2e.flows import accounts_with_credentials, activated_person
+
+    tenant = system.new_tenant(name="Syndic Délier E2E")
+    directory = residence_directory(tenant, ("C1", "coproprietaire", None), ("C2", "coproprietaire", None))
+    accounts = accounts_with_credentials(tenant, directory, "C1")
+    owner_email = unique_email("vendeur")
+    person = new_journey()
+    activated_person(person, system, tenant, accounts["C1"], owner_email)
+    person.see(accounts["C1"].display_name)  # the dashboard shows the account
+
+    email, password = unique_email("deliant"), strong_password()
+    system.operator.call("POST", "/api/v1/staff", {"tenant_id": tenant.id, "email": email, "role": "gestionnaire"})
+    staff = new_journey()
+    _accept_invitation(staff, system, email, password)
+    _log_in(staff, email, password)
+    expect(staff.page.get_by_role("row").filter(has_text=accounts["C1"].display_name)).to_contain_text("Activé")
+    staff.click("Délier le compte C1 de son titulaire")
+    staff.see_heading("Délier un compte de son titulaire")
+    staff.click("DÉLIER LE COMPTE")  # no reason chosen: told, nothing done
+    staff.see("Choisissez le motif.")
+    staff.checkpoint("console-unlink")
+    staff.page.get_by_label("Lot vendu").check()
+    staff.fill("Note pour l'historique (facultative, non communiquée au titulaire)", "Vente chez Maître Dupuis")
+    staff.click("DÉLIER LE COMPTE")
+    staff.see("Le compte C1 n'est plus rattaché à son titulaire ; il en a été informé par email.")
+    expect(staff.page.get_by_role("row").filter(has_text=accounts["C1"].display_name)).to_contain_text(
+        "Sans identifiants")
+
+    mail = system.wait_for_email(owner_email, subject="n'est plus rattaché")
+    text = " ".join(mail.text().split())
+    assert "Syndic Délier E2E a retiré de votre accès extranet" in text and "en raison de la vente du lot" in text
+    assert "Maître Dupuis" not in text
+    person.page.reload()
+    person.absent(accounts["C1"].display_name)

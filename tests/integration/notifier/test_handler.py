@@ -312,3 +312,24 @@ async def test_a_staff_invitation_with_a_malformed_token_is_refused_for_good(not
             "staff_id": str(uuid.uuid4()), "tenant_id": tenant["id"], "email": email, "role": "admin",
             "invitation_token": "../../evil?x=1&y=2", "expires_at": "2026-01-22T09:00:00+00:00"}))
     assert smtp_sink.to(email) == []
+
+
+async def test_account_unlinked_email_says_which_account_and_why_never_the_agencys_note(notifier, upstreams,
+                                                                                        smtp_sink):
+    tenant = upstreams.add_tenant(name="Cabinet Lefèvre")
+    account_id = str(uuid.uuid4())
+    residence = {"id": str(uuid.uuid4()), "ref": "R1", "name": "Le Clos", "address": ""}
+    upstreams.accounts[tenant["id"]] = {account_id: {
+        "id": account_id, "tenant_id": tenant["id"], "ref": "C1", "role": "coproprietaire", "display_name": "M. X",
+        "council": False, "status": "active",
+        "lots": [{"ref": "L3", "number": "3", "kind": "", "residence": residence}]}}
+    email = unique_email("Vendeur")
+    await handle(notifier, envelope(domain.ACCOUNT_UNLINKED, {
+        "person_id": str(uuid.uuid4()), "email": email, "tenant_id": tenant["id"], "account_id": account_id,
+        "role": "coproprietaire", "reason": "sold", "note": "ne doit pas apparaître"}))
+    [mail] = smtp_sink.to(email)
+    assert mail.subject == "Un compte n'est plus rattaché à votre identifiant"
+    text = " ".join(_text(mail).split())
+    assert (f"Cabinet Lefèvre a retiré de votre accès extranet ({email}) le compte copropriétaire : Le Clos : lot 3, "
+            "en raison de la vente du lot.") in text
+    assert "Vos autres comptes restent accessibles" in text and "ne doit pas apparaître" not in mail.html()

@@ -48,6 +48,7 @@ async def test_accounts_with_lots_and_access_states_filtered_and_paged(tenancy: 
     assert refs(await _list(tenancy, tenant, q="MARTIN")) == ["C2"]
     assert refs(await _list(tenancy, tenant, q="100%_")) == []  # LIKE metacharacters are plain text
     assert refs(await _list(tenancy, tenant, residence_ref="R2")) == ["C3"]
+    assert refs(await _list(tenancy, tenant, ref="C2")) == ["C2"] and refs(await _list(tenancy, tenant, ref="C")) == []
     assert refs(await _list(tenancy, tenant, role="coproprietaire", residence_ref="R1")) == ["C1"]
     half = await _list(tenancy, tenant, limit="2")
     assert refs(half) == ["C1", "C2"] and half["next_cursor"] == "C2"
