@@ -1,6 +1,7 @@
 """Email pipeline benchmark: events -> notifier process -> SMTP acceptance, next to bare consume+ack.
 
     .venv/bin/python bench/notifier.py [--events 3000] [--latency-events 800] [--rate 40] [--profile FILE]
+                                       [--py-spy FILE] [--sink-pipelining]
 
 What runs (all local, nothing faked): PostgreSQL and RabbitMQ; a notifier process
 (``python -m services.notifier``, default settings) on throwaway databases and its own exchange;
@@ -54,18 +55,82 @@ PUBLIC_BASE_URL = "http://localhost:8080"
 PREFETCH = 32
 
 
-def sink_main(port: int) -> None:
-    """The SMTP sink process: accept everything, keep nothing."""
+def sink_main(port: int, counts_path: str, pipelining: bool) -> None:
+    """The SMTP sink process: accept everything, keep nothing; count connections and commands.
+
+    SIGUSR1 writes the counts so far to ``counts_path`` (JSON). With ``pipelining`` the sink
+    advertises PIPELINING (RFC 2920): aiosmtpd reads commands line by line from a buffered
+    stream, so it serves pipelined groups correctly, it only does not say so by default.
+    """
+    import json
+    from collections import Counter
+
     from aiosmtpd.controller import Controller
 
+    counts: Counter[str] = Counter()
+
     class Count:
-        async def handle_DATA(self, server, session, envelope):
+        async def handle_EHLO(self, server, session, envelope, hostname, responses):
+            counts["EHLO"] += 1
+            session.host_name = hostname
+            return [*responses[:-1], "250-PIPELINING", responses[-1]] if pipelining else responses
+
+        async def handle_MAIL(self, server, session, envelope, address, mail_options):
+            counts["MAIL"] += 1
+            envelope.mail_from = address
+            envelope.mail_options.extend(mail_options)
             return "250 OK"
 
-    controller = Controller(Count(), hostname="127.0.0.1", port=port)
+        async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+            counts["RCPT"] += 1
+            envelope.rcpt_tos.append(address)
+            return "250 OK"
+
+        async def handle_DATA(self, server, session, envelope):
+            counts["DATA"] += 1
+            return "250 OK"
+
+        async def handle_RSET(self, server, session, envelope):
+            counts["RSET"] += 1
+            return "250 OK"
+
+        async def handle_NOOP(self, server, session, envelope, arg):
+            counts["NOOP"] += 1
+            return "250 OK"
+
+    class Counting(Controller):
+        def factory(self):
+            counts["connections"] += 1
+            return super().factory()
+
+    wanted = {signal.SIGTERM, signal.SIGINT, signal.SIGUSR1}
+    signal.pthread_sigmask(signal.SIG_BLOCK, wanted)  # before the server thread starts: it inherits the mask
+    controller = Counting(Count(), hostname="127.0.0.1", port=port)
     controller.start()
-    signal.sigwait({signal.SIGTERM, signal.SIGINT})
+    while signal.sigwait(wanted) == signal.SIGUSR1:
+        partial = Path(counts_path + ".part")
+        partial.write_text(json.dumps(counts))
+        partial.replace(counts_path)
     controller.stop()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def sink_counts(sink: subprocess.Popen, path: Path) -> dict[str, int]:
+    """Ask the sink process for its counts so far (blocking, a fraction of a second)."""
+    import json
+
+    path.unlink(missing_ok=True)
+    sink.send_signal(signal.SIGUSR1)
+    for _ in range(100):
+        if path.exists():
+            return json.loads(path.read_text())
+        time.sleep(0.05)
+    raise TimeoutError("the sink did not write its counts")
 
 
 def reset_event(tenant_id: uuid.UUID, n: int) -> Envelope:
@@ -204,13 +269,15 @@ async def main(args: argparse.Namespace) -> None:
     exchange_name = f"bench.events.{uuid.uuid4().hex[:8]}"
     tenant_id = uuid.uuid4()
     smtp_port, http_port = free_port(), free_port()
-    sink = subprocess.Popen([sys.executable, __file__, "sink", str(smtp_port)], cwd=ROOT)  # noqa: ASYNC220
+    counts_path = ROOT / "var" / f"bench-sink-{smtp_port}.json"
+    (ROOT / "var" / "log").mkdir(parents=True, exist_ok=True)
+    sink = subprocess.Popen([sys.executable, __file__, "sink", str(smtp_port), str(counts_path),  # noqa: ASYNC220
+                             "1" if args.sink_pipelining else "0"], cwd=ROOT)
     runner, tenancy_url = await tenancy_standin(tenant_id)
     connection = await aio_pika.connect(AMQP_URL)
     channel = await connection.channel(publisher_confirms=True)
     names = queue_names("notifier", exchange=exchange_name, retry_count=4)
     notifier = None
-    (ROOT / "var" / "log").mkdir(parents=True, exist_ok=True)
     log_path = ROOT / "var" / "log" / "bench-notifier.log"
     try:
         await migrate(notifier_dsn, TRACKS)
@@ -228,7 +295,19 @@ async def main(args: argparse.Namespace) -> None:
                "NOTIFIER_CONSUMER_PREFETCH": str(PREFETCH), "AMQP_URL": AMQP_URL}
         notifier = start_notifier(env, log_path, args.profile)
         await wait_ready(http_port, notifier)
+        cpu_before = cpu_seconds(notifier.pid), cpu_seconds(sink.pid)
+        spy = None
+        if args.py_spy:  # a sampling profile of the throughput phase only (collapsed stacks)
+            py_spy = str(Path(sys.executable).parent / "py-spy")
+            spy = subprocess.Popen([py_spy, "record", "--pid", str(notifier.pid), "--format", "raw",  # noqa: ASYNC220
+                                    "--rate", "250", "--output", args.py_spy, "--nonblocking"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         await wait_sent(pool, args.events)
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            await asyncio.to_thread(spy.wait, 30)
+        cpu_after = cpu_seconds(notifier.pid), cpu_seconds(sink.pid)
+        counts = await asyncio.to_thread(sink_counts, sink, counts_path)
         first, last = await pool.fetchrow("SELECT min(sent_at), max(sent_at) FROM deliveries")
         mails_per_second = (args.events - 1) / (last - first).total_seconds()
 
@@ -266,6 +345,12 @@ async def main(args: argparse.Namespace) -> None:
         print(f"ratio notifier / bare: {mails_per_second / bare:.2f}")
         print(f"SMTP alone (same pool of 8 connections, same sink, prebuilt email): {smtp:.0f} mails/s; "
               f"ratio notifier / SMTP alone: {mails_per_second / smtp:.2f}")
+        per_mail = {k: round(v / args.events, 2) for k, v in sorted(counts.items()) if k != "connections"}
+        print(f"sink side, throughput phase: {counts.get('connections', 0)} connections, "
+              f"commands per email {per_mail} (PIPELINING advertised: {args.sink_pipelining})")
+        notifier_cpu, sink_cpu = ((after - before) / args.events * 1000
+                                  for before, after in zip(cpu_before, cpu_after, strict=True))
+        print(f"CPU per email, throughput phase: notifier {notifier_cpu:.2f} ms, sink {sink_cpu:.2f} ms")
         print(f"latency outbox commit -> SMTP accepted: p50 {statistics.median(latencies):.1f} ms, "
               f"p99 {percentile(latencies, 0.99):.1f} ms, max {max(latencies):.1f} ms")
     finally:
@@ -282,17 +367,22 @@ async def main(args: argparse.Namespace) -> None:
         await runner.cleanup()
         sink.send_signal(signal.SIGTERM)
         sink.wait(timeout=10)
+        counts_path.unlink(missing_ok=True)
         await drop_test_database(notifier_dsn)
         await drop_test_database(producer_dsn)
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "sink":
-        sink_main(int(sys.argv[2]))
+        sink_main(int(sys.argv[2]), sys.argv[3], sys.argv[4] == "1")
         sys.exit(0)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=3000)
     parser.add_argument("--latency-events", type=int, default=800)
     parser.add_argument("--rate", type=float, default=40.0)
     parser.add_argument("--profile", help="write the notifier's cProfile stats to this file")
+    parser.add_argument("--py-spy", help="write a py-spy sampling profile (raw collapsed stacks) of the "
+                        "notifier during the throughput phase to this file (py-spy on PATH)")
+    parser.add_argument("--sink-pipelining", action="store_true",
+                        help="the sink advertises PIPELINING (as Postfix and most relays do)")
     asyncio.run(main(parser.parse_args()))
