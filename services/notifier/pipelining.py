@@ -113,18 +113,23 @@ def envelope_group(sender: str, recipient: str, *, size: int | None = None, rese
     return "".join(f"{c}\r\n" for c in commands).encode("ascii")
 
 
+def _crlf(message: bytes) -> bytes:
+    body = _LINE_ENDINGS.sub(b"\r\n", message)
+    return body if body.endswith(b"\r\n") else body + b"\r\n"
+
+
+def _stuffed(crlf_message: bytes) -> bytes:
+    return _LEADING_PERIOD.sub(b"..", crlf_message) + b".\r\n"
+
+
 def data_body(message: bytes) -> bytes:
     """The message as sent after 354: CRLF line endings, leading periods doubled, ``.`` line last."""
-    body = _LINE_ENDINGS.sub(b"\r\n", message)
-    if not body.endswith(b"\r\n"):
-        body += b"\r\n"
-    return _LEADING_PERIOD.sub(b"..", body) + b".\r\n"
+    return _stuffed(_crlf(message))
 
 
 def message_size(message: bytes) -> int:
     """The SIZE= value: octets of the message with CRLF line endings (RFC 1870), as aiosmtplib counts."""
-    body = _LINE_ENDINGS.sub(b"\r\n", message)
-    return len(body) + (0 if body.endswith(b"\r\n") else 2)
+    return len(_crlf(message))
 
 
 class PipelinedConnection(asyncio.Protocol):
@@ -201,7 +206,8 @@ class PipelinedConnection(asyncio.Protocol):
         answered nothing of this transaction) or ``TimeoutError``; the connection is then unusable.
         """
         reset = self.needs_reset
-        size = message_size(message) if self._size_extension else None
+        message = _crlf(message)  # once: for SIZE= and for the body
+        size = len(message) if self._size_extension else None
         self._write(envelope_group(sender, recipient, size=size, reset=reset), first_of_group=True)
         replies = await self._read(3 + reset, first_of_group=True)
         if reset:
@@ -221,7 +227,7 @@ class PipelinedConnection(asyncio.Protocol):
             if reply.code not in accepted:
                 self.needs_reset = reusable
                 raise Refused(step, reply, reusable=reusable and reply.code != 421)
-        self._write(data_body(message))
+        self._write(_stuffed(message))
         (final,) = await self._read(1)
         if final.code != 250:
             # The transaction is over either way (RFC 5321 §4.1.1.4): no RSET needed.
