@@ -127,6 +127,12 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_ticks() -> tuple[int, int]:
+    """(busy, total) CPU ticks of the whole machine so far (Linux /proc/stat; idle and iowait are not busy)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return sum(values) - values[3] - values[4], sum(values)
+
+
 def sink_counts(sink: subprocess.Popen, path: Path) -> dict[str, int]:
     """Ask the sink process for its counts so far (blocking, a fraction of a second)."""
     import json
@@ -292,6 +298,7 @@ class Throughput:
     mails_per_second: float
     notifier_cpu_ms: float
     sink_cpu_ms: float
+    machine_busy: float  # share of both cores busy during the phase (every process, ours or not)
     per_mail: dict[str, float]
     connections: int
 
@@ -309,6 +316,7 @@ async def throughput(args: argparse.Namespace, *, variant: str, env: dict[str, s
         await wait_ready(http_port, notifier)
         # CPU from here (the start-up imports excluded), divided by the emails sent from here.
         cpu_before = cpu_seconds(notifier.pid), cpu_seconds(sink.pid)
+        machine_before = machine_ticks()
         sent_before = await pool.fetchval("SELECT count(*) FROM deliveries WHERE status = 'sent'")
         spy = None
         if args.py_spy and profile:  # a sampling profile of the throughput phase only (collapsed stacks)
@@ -321,6 +329,7 @@ async def throughput(args: argparse.Namespace, *, variant: str, env: dict[str, s
             spy.send_signal(signal.SIGINT)
             await asyncio.to_thread(spy.wait, 30)
         cpu_after = cpu_seconds(notifier.pid), cpu_seconds(sink.pid)
+        machine_after = machine_ticks()
         counts_after = await asyncio.to_thread(sink_counts, sink, counts_path)
     finally:
         notifier.send_signal(signal.SIGTERM)
@@ -331,7 +340,8 @@ async def throughput(args: argparse.Namespace, *, variant: str, env: dict[str, s
     measured = already + args.events - sent_before
     notifier_cpu, sink_cpu = ((after - before) / measured * 1000
                               for before, after in zip(cpu_before, cpu_after, strict=True))
-    return Throughput(variant, (args.events - 1) / (last - first).total_seconds(), notifier_cpu, sink_cpu,
+    busy = (machine_after[0] - machine_before[0]) / max(1, machine_after[1] - machine_before[1])
+    return Throughput(variant, (args.events - 1) / (last - first).total_seconds(), notifier_cpu, sink_cpu, busy,
                       {k: round(v / args.events, 2) for k, v in sorted(counts.items()) if k != "connections" and v},
                       counts.get("connections", 0))
 
@@ -382,7 +392,8 @@ async def main(args: argparse.Namespace) -> None:
                                           profile=n == 1 and variant == variants[0])
                 results.append((n, result))
                 print(f"round {n} notifier [{variant}]: {result.mails_per_second:.0f} mails/s; CPU per email: "
-                      f"notifier {result.notifier_cpu_ms:.2f} ms, sink {result.sink_cpu_ms:.2f} ms; sink saw "
+                      f"notifier {result.notifier_cpu_ms:.2f} ms, sink {result.sink_cpu_ms:.2f} ms; machine "
+                      f"{result.machine_busy:.0%} busy; sink saw "
                       f"{result.connections} connections, per email {result.per_mail}", flush=True)
             # 2. references in the same round: bare consume + ack, and the sender pool alone
             bare = await bare_consume(channel, reset_event(tenant_id, 0).to_bytes(), args.events)
