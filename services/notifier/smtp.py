@@ -17,7 +17,13 @@ import aiosmtplib
 
 from common.logging import get_logger
 from services.notifier.domain import one_line, smtp_code_is_permanent
-from services.notifier.pipelining import ClosedBeforeReply, MalformedReply, PipelinedConnection, Refused
+from services.notifier.pipelining import (
+    ClosedBeforeReply,
+    MalformedReply,
+    PipelinedConnection,
+    Refused,
+    message_size,
+)
 from services.notifier.settings import NotifierSettings
 
 log = get_logger(__name__)
@@ -49,8 +55,15 @@ class _Connection:
     async def send(self, message: bytes, *, sender: str, recipient: str) -> None:
         if self.pipe is not None:
             await self.pipe.send(message, sender=sender, recipient=recipient)
-        else:
-            await self.client.sendmail(sender, [recipient], message)
+            return
+        # aiosmtplib's commands one by one (what its sendmail does) to know where a drop happened.
+        options = [f"SIZE={message_size(message)}"] if self.client.supports_extension("size") else []
+        try:
+            await self.client.mail(sender, options=options)
+        except aiosmtplib.SMTPServerDisconnected as exc:
+            raise ClosedBeforeReply(str(exc)) from None
+        await self.client.rcpt(recipient)
+        await self.client.data(message)
 
     def close(self) -> None:
         if self.pipe is not None:
@@ -128,7 +141,7 @@ class SmtpSender:
                     conn = await self._connect()
                 try:
                     await conn.send(message, sender=sender, recipient=recipient)
-                except (aiosmtplib.SMTPServerDisconnected, ClosedBeforeReply):
+                except ClosedBeforeReply:
                     if not reused:
                         raise
                     # The relay closed an idle connection: nothing was accepted, so one retry is safe.
@@ -139,10 +152,7 @@ class SmtpSender:
             except Refused as exc:
                 keep = exc.reusable
                 raise _classified(exc.reply.code, exc.reply.text) from None
-            except aiosmtplib.SMTPRecipientsRefused as exc:
-                refusal = exc.recipients[0]
-                raise _classified(refusal.code, refusal.message) from None
-            except aiosmtplib.SMTPResponseException as exc:
+            except aiosmtplib.SMTPResponseException as exc:  # MAIL, RCPT (SMTPRecipientRefused) or DATA
                 raise _classified(exc.code, exc.message) from None
             except (aiosmtplib.SMTPException, MalformedReply, OSError, TimeoutError) as exc:
                 raise SmtpTemporaryError(_reason(None, f"{type(exc).__name__}: {exc}")) from None
