@@ -384,8 +384,10 @@ async def main(args: argparse.Namespace) -> None:
         results: list[tuple[int, Throughput]] = []
         references: list[tuple[float, dict[str, float]]] = []
         for n in range(1, args.rounds + 1):
-            # 1. throughput from a preloaded queue, one notifier process per variant
-            for variant in variants:
+            # 1. throughput from a preloaded queue, one notifier process per variant; the order
+            # rotates between rounds so that no variant always runs first (or last) in a round.
+            shift = (n - 1) % len(variants)
+            for variant in variants[shift:] + variants[:shift]:
                 result = await throughput(args, variant=variant, env=envs[variant], pool=pool, exchange=exchange,
                                           sink=sink, counts_path=counts_path, tenant_id=tenant_id,
                                           http_port=http_port, log_path=log_path,
@@ -397,8 +399,9 @@ async def main(args: argparse.Namespace) -> None:
                       f"{result.connections} connections, per email {result.per_mail}", flush=True)
             # 2. references in the same round: bare consume + ack, and the sender pool alone
             bare = await bare_consume(channel, reset_event(tenant_id, 0).to_bytes(), args.events)
-            smtp = {"pipelining" if on else "no-pipelining": await smtp_only(smtp_port, args.events, pipelining=on)
-                    for on in ((True, False) if args.sink_pipelining else (False,))}
+            order = ((True, False) if n % 2 else (False, True)) if args.sink_pipelining else (False,)
+            measured_smtp = {on: await smtp_only(smtp_port, args.events, pipelining=on) for on in order}
+            smtp = {"pipelining" if on else "no-pipelining": measured_smtp[on] for on in sorted(order, reverse=True)}
             references.append((bare, smtp))
             print(f"round {n} reference bare consume+ack: {bare:.0f} msg/s; SMTP alone (pool of 8, prebuilt email): "
                   + ", ".join(f"{k} {v:.0f} mails/s" for k, v in smtp.items()), flush=True)
