@@ -152,7 +152,9 @@ class PipelinedConnection(asyncio.Protocol):
 
     @property
     def usable(self) -> bool:
-        return self._lost is None and not self._transport.is_closing()
+        # A reply nobody asked for (a relay announcing "421 timeout" before it closes an idle
+        # connection) would be read as the next MAIL's: such a connection is not reused.
+        return self._lost is None and not self._replies and not self._transport.is_closing()
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -205,6 +207,9 @@ class PipelinedConnection(asyncio.Protocol):
         Connection failures raise ``ConnectionError`` (``ClosedBeforeReply`` when the relay
         answered nothing of this transaction) or ``TimeoutError``; the connection is then unusable.
         """
+        if self._replies:
+            self.close()
+            raise ClosedBeforeReply("the relay sent a reply before any command (closing an idle connection?)")
         reset = self.needs_reset
         message = _crlf(message)  # once: for SIZE= and for the body
         size = len(message) if self._size_extension else None
@@ -213,7 +218,10 @@ class PipelinedConnection(asyncio.Protocol):
         if reset:
             rset = replies.pop(0)
             if rset.code != 250:
-                raise Refused("RSET", rset, reusable=False)
+                # Nothing of this email can have been accepted (no body was sent): a fault of the
+                # connection, not of the email, so the caller may send it on a new connection.
+                self.close()
+                raise ClosedBeforeReply(f"RSET refused: {rset.code} {rset.text}")
         self.needs_reset = False
         mail, rcpt, data = replies
         if data.code == 354 and (mail.code != 250 or rcpt.code not in (250, 251)):

@@ -184,3 +184,23 @@ async def test_a_silent_relay_times_out():
     conn = PipelinedConnection(RecordedTransport(), size_extension=False, timeout=0.05)
     with pytest.raises(TimeoutError):
         await conn.send(b"x", sender="a@x.fr", recipient="b@y.fr")
+
+
+async def test_a_reply_nobody_asked_for_makes_the_connection_unusable():
+    transport = RecordedTransport()
+    conn = PipelinedConnection(transport, size_extension=False, timeout=2)
+    conn.data_received(b"421 4.4.2 timeout exceeded\r\n")
+    assert not conn.usable
+    with pytest.raises(ClosedBeforeReply):
+        await conn.send(b"x", sender="a@x.fr", recipient="b@y.fr")
+    assert transport.writes == [] and transport.closed
+
+
+async def test_a_refused_rset_closes_the_connection_as_nothing_was_accepted():
+    transport = RecordedTransport()
+    conn = PipelinedConnection(transport, size_extension=False, timeout=2)
+    conn.needs_reset = True
+    relay = _answer_after_write(transport, 1, b"500 what\r\n250 ok\r\n250 ok\r\n354 go\r\n")
+    with pytest.raises(ClosedBeforeReply, match="RSET"):
+        await asyncio.gather(conn.send(b"x", sender="a@x.fr", recipient="b@y.fr"), relay)
+    assert transport.closed and len(transport.writes) == 1
