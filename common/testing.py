@@ -12,6 +12,7 @@ import email.policy
 import re
 import socket
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -116,7 +117,29 @@ class _Handler:
     def __init__(self, sink: SmtpSink) -> None:
         self.sink = sink
 
+    async def handle_EHLO(self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses):
+        self.sink.commands["EHLO"] += 1
+        session.host_name = hostname
+        if self.sink.pipelining:  # aiosmtpd reads commands from a buffered stream: it serves pipelined groups
+            return [*responses[:-1], "250-PIPELINING", responses[-1]]
+        return responses
+
+    async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope, address: str, mail_options):
+        self.sink.commands["MAIL"] += 1
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_RSET(self, server: SMTP, session: Session, envelope: Envelope):
+        self.sink.commands["RSET"] += 1
+        return "250 OK"
+
+    async def handle_NOOP(self, server: SMTP, session: Session, envelope: Envelope, arg):
+        self.sink.commands["NOOP"] += 1
+        return "250 OK"
+
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options):
+        self.sink.commands["RCPT"] += 1
         reply = self.sink.behaviour.rejected_recipients.get(address.lower())
         if reply:
             return reply
@@ -124,6 +147,7 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope):
+        self.sink.commands["DATA"] += 1
         if self.sink.behaviour.data_reply:
             return self.sink.behaviour.data_reply
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
@@ -133,25 +157,59 @@ class _Handler:
         return "250 Message accepted"
 
 
+class _CountingController(Controller):
+    def __init__(self, sink: SmtpSink, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.sink = sink
+
+    def factory(self) -> SMTP:  # called once per accepted connection
+        server = super().factory()
+        self.sink.connections += 1
+        self.sink._servers.append(server)
+        return server
+
+
 class SmtpSink:
     """A real SMTP server on 127.0.0.1 that records what it accepts.
 
     ``sink.fail_temporarily()`` answers ``451`` to every DATA until ``sink.recover()``;
-    ``sink.reject("x@y", "550 ...")`` refuses one recipient for good.
+    ``sink.reject("x@y", "550 ...")`` refuses one recipient for good. It counts what clients
+    did: ``sink.connections`` accepted, ``sink.commands["EHLO"]`` (``MAIL``, ``RCPT``,
+    ``DATA``, ``RSET``, ``NOOP``). With ``pipelining=True`` it advertises PIPELINING (RFC 2920);
+    ``sink.drop_connections()`` closes every open connection from the server side.
     """
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, *, pipelining: bool = False) -> None:
         self.port = port or free_port()
+        self.pipelining = pipelining
         self.messages: list[ReceivedMail] = []
         self.behaviour = _Behaviour()
-        self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
+        self.connections = 0
+        self.commands: Counter[str] = Counter()
+        self._servers: list[SMTP] = []
+        self._controller = _CountingController(self, _Handler(self), hostname="127.0.0.1", port=self.port)
 
     def start(self) -> SmtpSink:
         self._controller.start()
+        # Controller.start() opens one connection of its own to check the server answers.
+        self.connections = 0
+        self._servers.clear()
         return self
 
     def stop(self) -> None:
         self._controller.stop()
+
+    def drop_connections(self) -> int:
+        """Close every open client connection from the server side (as a relay's idle timeout does)."""
+
+        async def drop() -> int:
+            open_ = [s for s in self._servers if s.transport is not None and not s.transport.is_closing()]
+            for server in open_:
+                server.transport.close()
+            self._servers.clear()
+            return len(open_)
+
+        return asyncio.run_coroutine_threadsafe(drop(), self._controller.loop).result(timeout=5)
 
     def fail_temporarily(self, reply: str = "451 4.3.0 Try again later") -> None:
         self.behaviour.data_reply = reply

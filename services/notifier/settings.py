@@ -2,7 +2,7 @@
 
 The SMTP relay and the sender address are shared by the whole deployment, so they are read
 without the prefix: ``SMTP_HOST``, ``SMTP_PORT``, ``SMTP_USERNAME``, ``SMTP_PASSWORD``,
-``SMTP_TLS``, ``SMTP_TIMEOUT_SECONDS``, ``MAIL_FROM``.
+``SMTP_TLS``, ``SMTP_TIMEOUT_SECONDS``, ``SMTP_PIPELINING``, ``MAIL_FROM``.
 """
 
 from __future__ import annotations
@@ -45,6 +45,9 @@ class NotifierSettings(ServiceSettings):
     smtp_password: SecretStr | None = shared("SMTP_PASSWORD", None)
     smtp_tls: Literal["none", "starttls", "tls"] = shared("SMTP_TLS", "none")
     smtp_timeout_seconds: float = shared("SMTP_TIMEOUT_SECONDS", 10.0, gt=0)
+    # RFC 2920, used only where the relay advertises it (two round trips per email instead of
+    # four); false is the way out for a relay that advertises it and mishandles it.
+    smtp_pipelining: bool = shared("SMTP_PIPELINING", True)
     # Connections kept open to the relay (reuse doubled throughput, ARCHITECTURE.md §9).
     smtp_pool_size: int = Field(8, ge=1, le=64)
     mail_from: str = shared("MAIL_FROM", "webmaster@moncompte.immo")

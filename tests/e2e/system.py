@@ -198,7 +198,8 @@ class System:
         self.gateway_metrics_port = free_port()
         self._spawner: ThreadPoolExecutor | None = None
         self.exchange = f"e2e.events.{uuid.uuid4().hex[:12]}"
-        self.sink = SmtpSink()
+        # Advertises PIPELINING as production relays (Postfix) do, so the suites run that path.
+        self.sink = SmtpSink(pipelining=True)
         self.operator = PublicApi("", OPERATOR_TOKEN)
 
     # ---- lifetime ----
