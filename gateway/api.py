@@ -29,7 +29,7 @@ log = get_logger(__name__)
 routes = web.RouteTableDef()
 
 TENANCY_PREFIXES = ("/api/v1/tenants", "/api/v1/directory", "/api/v1/provisional-credentials",
-                    "/api/v1/activation-stats")
+                    "/api/v1/activation-stats", "/api/v1/agency")
 DOCUMENTS_PREFIXES = ("/api/v1/documents",)
 IDENTITY_PREFIXES = ("/api/v1/staff",)
 FORWARDED_REQUEST_HEADERS = ("Content-Type", "Accept", "Content-Length")

@@ -51,6 +51,11 @@ class TenantResolver:
         ttl = self._ttl if tenant is not None else self._negative_ttl
         self._cache[key] = (self._clock() + ttl, tenant)
 
+    def forget(self, tenant: dict) -> None:
+        """Drop a tenant this process changed (other replicas see it within the cache's TTL)."""
+        self._cache.pop(("codes", tenant.get("client_code"), tenant.get("societe_code")), None)
+        self._cache.pop(("id", tenant.get("id")), None)
+
     async def resolve(self, client: str | None, societe: str | None, *, request_id: str | None = None) -> dict | None:
         """The tenant reached by these codes, or None when malformed or unknown."""
         if not valid_code(client) or not valid_code(societe):

@@ -188,6 +188,29 @@ def _paths() -> dict[str, Any]:
                                                             "expires_at\r\n"}}},
                 **_AUTH, **_BAD, "409": _error("Every account is already linked to a person (use reset)"),
                 "503": _error("Identity unavailable")}}},
+        "/api/v1/agency": {
+            "get": {"summary": "The agency's own tenant (its codes, help contact, colour, login URL)",
+                    "operationId": "getAgency", "security": _AGENCY,
+                    "responses": {"200": _json("Tenant", "The agency"), **_AUTH}},
+            "patch": {"summary": "Change the agency's help contact or colour (present fields replace; audited); "
+                                 "in the console, administrators only",
+                      "operationId": "patchAgency", "security": _AGENCY, "requestBody": {
+                          "required": True, "content": {"application/json": {"schema": _obj({
+                              "support": {"$ref": _REF.format(model="Support")},
+                              "branding": {"$ref": _REF.format(model="Branding")}}, [])}}},
+                      "responses": {"200": _json("Tenant", "The agency, changed"), **_AUTH, **_BAD}}},
+        "/api/v1/agency/api-keys": {"post": {
+            "summary": "A new API key for the agency (shown once; the current one stops at once; audited)",
+            "operationId": "rotateOwnApiKey", "security": _AGENCY,
+            "responses": {"201": _json("ApiKey", "The new key"), **_AUTH}}},
+        "/api/v1/agency/audit": {"get": {
+            "summary": "The latest changes of the agency itself (help contact, colour, keys), newest first",
+            "operationId": "agencyAudit", "security": _AGENCY,
+            "responses": {"200": {"description": "The audit", "content": {"application/json": {"schema": _obj({
+                "items": {"type": "array", "items": _obj({
+                    "id": {"type": "integer"}, "at": {"type": "string", "format": "date-time"},
+                    "actor": {"enum": ["operator", "agency"]}, "staff_id": {"type": ["string", "null"]},
+                    "kind": {"type": "string"}, "detail": {"type": "object"}})}})}}}, **_AUTH}}},
         "/api/v1/activation-stats": {"get": {
             "summary": "Activation statistics of the agency's active accounts", "operationId": "activationStats",
             "security": _AGENCY,

@@ -55,6 +55,11 @@ WHERE id = $1
 RETURNING id
 """
 
+INSERT_AUDIT = "INSERT INTO audit (tenant_id, actor, staff_id, kind, detail) VALUES ($1, $2, $3, $4, $5)"
+AUDIT_OF_TENANT = """
+SELECT id, at, actor, staff_id, kind, detail FROM audit WHERE tenant_id = $1 ORDER BY id DESC LIMIT $2
+"""
+
 # For the bulk import's transaction only: JIT compilation costs more than it saves on these
 # statements (measured: ~0.3 s of a 50,000-account import), and the per-account aggregations
 # sort in memory instead of spilling to disk.

@@ -17,6 +17,7 @@ from services.tenancy.csvformat import CsvAccountsParser, write_csv
 from services.tenancy.errors import BodyTooLarge, Forbidden, UnsupportedMediaType
 from services.tenancy.keys import CLOCK, IDENTITY
 from services.tenancy.schemas import (
+    AgencyPatch,
     CredentialsRequest,
     DirectoryIn,
     TenantCreate,
@@ -167,6 +168,48 @@ async def rotate_api_key(request: web.Request) -> web.Response:
     tenant_id = service.parse_tenant_id(request.match_info["tenant_id"])
     key = await service.rotate_api_key(request.app[POOL], tenant_id)
     return web.json_response({"tenant_id": str(tenant_id), "api_key": key}, status=201)
+
+
+# --- public API: the agency's own settings (extension; the console's "Réglages") ------------------
+
+def _agency_admin(request: web.Request):
+    """The agency's tenant; in the console, only an administrator (``srole``) changes settings or keys."""
+    tenant_id = _agency_tenant(request)
+    claims = request[CLAIMS]
+    if claims.get("sid") and claims.get("srole") != "admin":
+        raise Forbidden("Only an administrator of the agency may do this")
+    return tenant_id
+
+
+@routes.get("/api/v1/agency")
+async def get_agency(request: web.Request) -> web.Response:
+    row = await service.get_tenant(request.app[POOL], _agency_tenant(request))
+    return web.json_response(service.tenant_json(row, request.app[SETTINGS].public_base_url))
+
+
+@routes.patch("/api/v1/agency")
+async def patch_agency(request: web.Request) -> web.Response:
+    tenant_id = _agency_admin(request)
+    await service.require_active_tenant(request.app[POOL], tenant_id)
+    patch = await _parse(request, AgencyPatch)
+    row = await service.update_agency(request.app[POOL], tenant_id, patch, staff_id=request[CLAIMS].get("sid"))
+    return web.json_response(service.tenant_json(row, request.app[SETTINGS].public_base_url))
+
+
+@routes.post("/api/v1/agency/api-keys")
+async def rotate_own_api_key(request: web.Request) -> web.Response:
+    tenant_id = _agency_admin(request)
+    await service.require_active_tenant(request.app[POOL], tenant_id)
+    key = await service.rotate_api_key(request.app[POOL], tenant_id, actor="agency",
+                                       staff_id=request[CLAIMS].get("sid"))
+    return web.json_response({"tenant_id": str(tenant_id), "api_key": key}, status=201,
+                             headers={"Cache-Control": "no-store"})
+
+
+@routes.get("/api/v1/agency/audit")
+async def agency_audit(request: web.Request) -> web.Response:
+    tenant_id = _agency_tenant(request)
+    return web.json_response({"items": await service.audit_log(request.app[POOL], tenant_id)})
 
 
 # --- public API: directory (agency) -------------------------------------------------------------

@@ -174,3 +174,19 @@ class UnlinkIn(BaseModel):
 
     reason: Literal["sold", "wrong_merge", "other"]
     note: str = Field("", max_length=500)
+
+
+class AgencyPatch(_Strict):
+    """``PATCH /api/v1/agency``: what an agency changes of itself (help contact, colour); present fields replace."""
+
+    support: Support | None = None
+    branding: Branding | None = None
+
+    @model_validator(mode="after")
+    def _something(self):
+        if not self.model_fields_set:
+            raise ValueError("give support or branding")
+        for name in ("support", "branding"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self

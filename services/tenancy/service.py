@@ -116,27 +116,65 @@ async def update_tenant(pool: asyncpg.Pool, tenant_id: uuid.UUID, patch: TenantP
     """Apply the fields present in ``patch``; suspending stops the API key and the login pages."""
     settings = patch.settings
     present = settings.model_fields_set if settings is not None else set()
-    row = await pool.fetchrow(
-        sql.UPDATE_TENANT, tenant_id, patch.name,
-        patch.support.model_dump() if patch.support is not None else None,
-        patch.branding.model_dump() if patch.branding is not None else None,
-        patch.status,
-        "password_min_length" in present, settings.password_min_length if settings else None,
-        "credential_ttl_days" in present, settings.credential_ttl_days if settings else None,
-    )
-    if row is None:
-        raise TenantNotFound()
+    async with pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(
+            sql.UPDATE_TENANT, tenant_id, patch.name,
+            patch.support.model_dump() if patch.support is not None else None,
+            patch.branding.model_dump() if patch.branding is not None else None,
+            patch.status,
+            "password_min_length" in present, settings.password_min_length if settings else None,
+            "credential_ttl_days" in present, settings.credential_ttl_days if settings else None,
+        )
+        if row is None:
+            raise TenantNotFound()
+        await audit(conn, tenant_id=tenant_id, actor="operator", staff_id=None, kind="tenant_updated",
+                    fields=sorted(patch.model_fields_set))
     log.info("tenant.updated", tenant_id=str(tenant_id), fields=sorted(patch.model_fields_set))
     return row
 
 
-async def rotate_api_key(pool: asyncpg.Pool, tenant_id: uuid.UUID) -> str:
-    """Give the tenant a new API key; the previous one stops working with this commit."""
+async def rotate_api_key(pool: asyncpg.Pool, tenant_id: uuid.UUID, *, actor: str = "operator",
+                         staff_id: str | None = None) -> str:
+    """Give the tenant a new API key; the previous one stops working with this commit (audited)."""
     key = domain.new_api_key()
-    if await pool.fetchval(sql.ROTATE_API_KEY, tenant_id, key.prefix, key.digest) is None:
-        raise TenantNotFound()
+    async with pool.acquire() as conn, conn.transaction():
+        if await conn.fetchval(sql.ROTATE_API_KEY, tenant_id, key.prefix, key.digest) is None:
+            raise TenantNotFound()
+        await audit(conn, tenant_id=tenant_id, actor=actor, staff_id=staff_id, kind="api_key_rotated",
+                    prefix=key.prefix)
     log.info("tenant.api_key_rotated", tenant_id=str(tenant_id), prefix=key.prefix)
     return key.secret
+
+
+async def update_agency(pool: asyncpg.Pool, tenant_id: uuid.UUID, patch, *, staff_id: str | None) -> asyncpg.Record:
+    """An agency changes its help contact or colour (audited with the values before and after)."""
+    async with pool.acquire() as conn, conn.transaction():
+        before = await conn.fetchrow(sql.SELECT_TENANT, tenant_id)
+        if before is None:
+            raise TenantNotFound()
+        row = await conn.fetchrow(
+            sql.UPDATE_TENANT, tenant_id, None,
+            patch.support.model_dump() if patch.support is not None else None,
+            patch.branding.model_dump() if patch.branding is not None else None, None, False, None, False, None)
+        changed = {name: {"before": before[name], "after": row[name]} for name in sorted(patch.model_fields_set)
+                   if before[name] != row[name]}
+        if changed:
+            await audit(conn, tenant_id=tenant_id, actor="agency", staff_id=staff_id, kind="agency_updated",
+                        changed=changed)
+    log.info("tenant.agency_updated", tenant_id=str(tenant_id), fields=sorted(patch.model_fields_set))
+    return row
+
+
+async def audit(conn: asyncpg.Connection, *, tenant_id: uuid.UUID, actor: str, staff_id: str | None, kind: str,
+                **detail: Any) -> None:
+    """One line of the tenant's audit: who (operator, agency, the staff member) did what."""
+    await conn.execute(sql.INSERT_AUDIT, tenant_id, actor, uuid.UUID(staff_id) if staff_id else None, kind, detail)
+
+
+async def audit_log(pool: asyncpg.Pool, tenant_id: uuid.UUID, *, limit: int = 100) -> list[dict[str, Any]]:
+    return [{"id": r["id"], "at": r["at"].isoformat(), "actor": r["actor"],
+             "staff_id": str(r["staff_id"]) if r["staff_id"] else None, "kind": r["kind"], "detail": r["detail"]}
+            for r in await pool.fetch(sql.AUDIT_OF_TENANT, tenant_id, limit)]
 
 
 async def verify_api_key(pool: asyncpg.Pool, api_key: str) -> dict[str, str]:

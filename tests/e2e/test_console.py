@@ -186,3 +186,45 @@ def test_unlinking_a_sold_lot_takes_it_from_the_person_who_is_told(system, new_j
     assert "Maître Dupuis" not in text
     person.page.reload()
     person.absent(accounts["C1"].display_name)
+
+
+def test_an_administrator_sets_the_help_contact_and_a_new_api_key(system, new_journey):
+    tenant = system.new_tenant(name="Syndic Réglages E2E", support={"email": "ancien@reglages.example.org"})
+    email, password = unique_email("reglages"), strong_password()
+    system.operator.call("POST", "/api/v1/staff", {"tenant_id": tenant.id, "email": email, "role": "admin",
+                                                   "display_name": "Rita Réglages"})
+    admin = new_journey()
+    _accept_invitation(admin, system, email, password)
+    _log_in(admin, email, password)
+    admin.click("Réglages")
+    admin.see_heading("Réglages de l'agence")
+    expect(admin.field("Adresse mail d'aide")).to_have_value("ancien@reglages.example.org")
+    admin.fill("Adresse mail d'aide", "pas-une-adresse")
+    admin.click("ENREGISTRER")
+    admin.see("Veuillez saisir une adresse email valide.")
+    admin.fill("Adresse mail d'aide", "aide@reglages.example.org")
+    admin.fill("Téléphone d'aide", "01 40 50 60 70")
+    admin.click("ENREGISTRER")
+    admin.see("Réglages enregistrés.")
+    admin.see("Contact d'aide ou couleur modifiés")
+    admin.see("Rita Réglages")
+    admin.checkpoint("console-settings")
+
+    admin.click("CRÉER UNE NOUVELLE CLÉ D'API")
+    key = admin.page.locator("#new-key code").inner_text()
+    assert key.startswith("mck_") and key != tenant.api.token, key
+    admin.click("Réglages")
+    admin.absent(key)  # shown once
+    # The old key stops at once, the new one works; the persons' help page shows the new contact.
+    from scripts.seed_demo import ApiError
+
+    try:
+        tenant.api.call("GET", "/api/v1/activation-stats")
+        raise AssertionError("the old key still works")
+    except ApiError as exc:
+        assert exc.status == 401
+    assert tenant.api.agency(key).call("GET", "/api/v1/activation-stats")["accounts"] == 0
+    person = new_journey()
+    person.goto(f"/help?client={tenant.client_code}&societe={tenant.societe_code}")
+    person.see("aide@reglages.example.org")
+    person.see("01 40 50 60 70")
