@@ -276,6 +276,27 @@ async def team(request: web.Request) -> web.Response:
                        if request.query.get("invite") else None)
 
 
+STAFF_DISABLED = "{name} n'a plus accès à la console ; ses sessions ont été fermées."
+STAFF_ENABLED = "{name} a de nouveau accès à la console."
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+@routes.post("/agence/equipe/acces")
+async def staff_access(request: web.Request) -> web.Response:
+    await require_tenant(request)
+    require_admin(await require_staff(request))
+    form = await request.post()
+    staff_id, action = form.get("staff_id", ""), form.get("action", "")
+    if not _UUID.match(staff_id) or action not in ("disable", "enable"):
+        raise PageError(404, "not_found.html")
+    reply = await agency_call(request, "identity", "POST", f"/api/v1/staff/{staff_id}/{action}")
+    if reply.status != 200:
+        return await _team(request, status=reply.status if reply.status in (403, 404) else 503,
+                           form_message="Ce changement n'a pas pu être fait.")
+    name = reply.body.get("display_name") or reply.body.get("email")
+    return await _team(request, notice=(STAFF_DISABLED if action == "disable" else STAFF_ENABLED).format(name=name))
+
+
 @routes.post("/agence/equipe")
 async def invite(request: web.Request) -> web.Response:
     await require_tenant(request)

@@ -129,3 +129,10 @@ class AccountNotLinked(NotFound):
 
     code = "account_not_linked"
     detail = "This account is not linked to any person"
+
+
+class StaffNotFound(NotFound):
+    """No active or disabled staff member with this id in the agency (an invitation not accepted is not one)."""
+
+    code = "staff_not_found"
+    detail = "Staff member not found"

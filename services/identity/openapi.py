@@ -241,6 +241,15 @@ def _paths() -> dict[str, Any]:
                         "its own; in the console only an administrator, sid/srole); a new link for one not yet "
                         "accepted", {"201": _json("StaffInvited", "The member, invited")}, body=s.StaffInvite,
                         taken={"409": _error("`staff_email_taken`: already a staff member of this agency")})},
+        "/api/v1/staff/{staff_id}/disable": {
+            "parameters": [{"name": "staff_id", "in": "path", "required": True, "schema": _UUID}],
+            "post": _op("disableStaff", "Disable a member: their console sessions end at once (administrators "
+                        "only in the console, never oneself)", {"200": _json("StaffMember", "The member")},
+                        missing={"404": _error("`staff_not_found` (or an invitation not accepted yet)")})},
+        "/api/v1/staff/{staff_id}/enable": {
+            "parameters": [{"name": "staff_id", "in": "path", "required": True, "schema": _UUID}],
+            "post": _op("enableStaff", "Enable a disabled member again", {"200": _json("StaffMember", "The member")},
+                        missing={"404": _error("`staff_not_found`")})},
         "/v1/staff/invitations/check": {"post": _op(
             "checkStaffInvitation", "Who an invitation link (at this tid) is for",
             {"200": _json("StaffInvitation", "The invited member")}, body=s.Token,

@@ -246,3 +246,8 @@ RETURNING s.id, s.tenant_id, s.email, s.display_name, s.role
 END_STAFF_SESSION = """
 UPDATE staff_sessions SET ended_at = $2 WHERE id_hash = $1 AND ended_at IS NULL RETURNING staff_id, tenant_id
 """
+SET_STAFF_STATUS = """
+UPDATE staff SET status = $3 WHERE id = $1 AND tenant_id = $2 AND status IN ('active', 'disabled')
+RETURNING id, email, status
+"""
+END_STAFF_SESSIONS = "UPDATE staff_sessions SET ended_at = $2 WHERE staff_id = $1 AND ended_at IS NULL"

@@ -32,6 +32,7 @@ from services.identity.errors import (
     InvalidToken,
     PasswordPolicy,
     StaffEmailTaken,
+    StaffNotFound,
     TooManyRequests,
 )
 from services.identity.errors import InvalidEmail as InvalidEmailError
@@ -212,6 +213,22 @@ async def logout(deps: Deps, caller: Caller, session_id: str) -> None:
         if row is not None:
             await audit(conn, deps, "staff_logout", tenant_id=row["tenant_id"], ip=caller.ip,
                         staff_id=row["staff_id"])
+
+
+async def set_status(deps: Deps, caller: Caller, *, tenant_id: uuid.UUID, staff_id: uuid.UUID, active: bool) -> dict:
+    """Disable a member (their console sessions end at once) or enable them again; never oneself."""
+    if caller.staff_id and caller.staff_id == str(staff_id):
+        raise Forbidden("A staff member does not disable themselves")
+    async with deps.pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(sql.SET_STAFF_STATUS, staff_id, tenant_id, "active" if active else "disabled")
+        if row is None:
+            raise StaffNotFound()
+        if not active:
+            await conn.execute(sql.END_STAFF_SESSIONS, staff_id, deps.clock.now())
+        await audit(conn, deps, "staff_enabled" if active else "staff_disabled", tenant_id=tenant_id, ip=caller.ip,
+                    staff_id=caller.staff_id, member=str(staff_id))
+        member = await conn.fetchrow(sql.STAFF_BY_ID, staff_id)
+    return _staff_json(member)
 
 
 def _uuid_or_none(value) -> uuid.UUID | None:

@@ -10,7 +10,7 @@ from common.internal_auth import CLAIMS
 from services.identity import schemas as s
 from services.identity import staff
 from services.identity.core import Caller, Deps
-from services.identity.errors import Forbidden
+from services.identity.errors import Forbidden, StaffNotFound
 from services.identity.routes import DEPS
 
 __all__ = ["routes"]
@@ -53,6 +53,30 @@ async def invite(request: web.Request) -> web.Response:
     return web.json_response(await staff.invite(_deps(request), caller, tenant_id=tenant_id, email=body.email,
                                                 display_name=body.display_name.strip(), role=body.role),
                              status=201)
+
+
+async def _set_status(request: web.Request, *, active: bool) -> web.Response:
+    caller = _caller(request)
+    if caller.actor != "agency" or not caller.tenant_id:
+        raise Forbidden("Agency API key required")
+    if caller.staff_id and caller.staff_role != "admin":
+        raise Forbidden("Only an administrator manages the staff")
+    try:
+        staff_id = uuid.UUID(request.match_info["staff_id"])
+    except ValueError:
+        raise StaffNotFound() from None
+    return web.json_response(await staff.set_status(_deps(request), caller, tenant_id=uuid.UUID(caller.tenant_id),
+                                                    staff_id=staff_id, active=active))
+
+
+@routes.post("/api/v1/staff/{staff_id}/disable")
+async def disable(request: web.Request) -> web.Response:
+    return await _set_status(request, active=False)
+
+
+@routes.post("/api/v1/staff/{staff_id}/enable")
+async def enable(request: web.Request) -> web.Response:
+    return await _set_status(request, active=True)
 
 
 # ---- the console (gateway, claims tid/tcc/tsc/ip) ----------------------------------------------

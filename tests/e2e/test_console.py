@@ -83,6 +83,14 @@ def test_first_administrator_invites_a_colleague_and_both_read_the_directory(sys
     colleague.goto(f"/dashboard?client={tenant.client_code}&societe={tenant.societe_code}")
     colleague.see_heading("Mon compte immobilier")
 
+    # The administrator disables the colleague: their console session ends at once.
+    admin.click("Équipe")
+    admin.click("Désactiver Bruno Gestion")
+    admin.see("Bruno Gestion n'a plus accès à la console ; ses sessions ont été fermées.")
+    colleague.goto(f"/agence/annuaire?client={tenant.client_code}&societe={tenant.societe_code}")
+    colleague.see_heading("Console de l'agence")
+    colleague.absent(names["C1"])
+
     admin.click("Se déconnecter")
     admin.see_heading("Console de l'agence")
     admin.goto(f"/agence/annuaire?client={tenant.client_code}&societe={tenant.societe_code}")

@@ -132,3 +132,26 @@ async def test_a_duplicate_email_is_refused_and_an_unaccepted_one_is_invited_aga
     assert bad.status == 422 and (await bad.json())["error"] == "invalid_email"
     # The same address may be staff of another agency.
     assert (await _invite(identity, email, tenant=Tenant())).status == 201
+
+
+async def test_an_administrator_disables_a_colleague_whose_sessions_end_and_enables_them_again(identity):
+    admin_email = await _active_staff(identity, unique_email("adm"))
+    admin_id = (await (await _login(identity, admin_email)).json())["staff_id"]
+    colleague = await _active_staff(identity, unique_email("col"), role="gestionnaire")
+    session = await (await _login(identity, colleague)).json()
+    console = {"act": "agency", "sid": admin_id, "srole": "admin"}
+    path = f"/api/v1/staff/{session['staff_id']}"
+    response = await identity.post(path + "/disable", **console)
+    assert response.status == 200 and (await response.json())["status"] == "disabled"
+    assert (await identity.post("/v1/staff/sessions/introspect", {"session_id": session["session_id"]})).status == 401
+    assert (await _login(identity, colleague)).status == 401
+    # Never oneself, never by a gestionnaire, never another agency's member, never an unknown id.
+    assert (await identity.post(f"/api/v1/staff/{admin_id}/disable", **console)).status == 403
+    gest = {"act": "agency", "sid": session["staff_id"], "srole": "gestionnaire"}
+    assert (await identity.post(f"/api/v1/staff/{admin_id}/disable", **gest)).status == 403
+    assert (await identity.post(path + "/enable", tenant=Tenant(), act="agency")).status == 404
+    assert (await identity.post(f"/api/v1/staff/{uuid.uuid4()}/disable", **console)).status == 404
+    assert (await identity.post(path + "/enable", **console)).status == 200
+    assert (await _login(identity, colleague)).status == 200
+    kinds = [r["kind"] for r in await identity.sql("SELECT kind FROM audit WHERE kind LIKE 'staff_%abled'")]
+    assert kinds == ["staff_disabled", "staff_enabled"]
