@@ -70,15 +70,20 @@ def pool_reference(stored: str, settings: IdentitySettings, cores: int, seconds:
                         parallelism=settings.argon2_parallelism, hash_len=32, salt_len=16, type=Type.ID)
     deadline = time.perf_counter() + seconds
     counts = [0] * cores
+    cpu = [0.0] * cores
 
     def loop(i: int) -> None:
+        started_cpu = time.thread_time()
         while time.perf_counter() < deadline:
             ph.verify(stored, PASSWORD)
             counts[i] += 1
+        cpu[i] = time.thread_time() - started_cpu
 
     started = time.perf_counter()
     with ThreadPoolExecutor(cores) as pool:
         list(pool.map(loop, range(cores)))
+    # CPU time per verify with ``cores`` verifies running at once (they share caches and memory bandwidth).
+    pool_reference.cpu_seconds = sum(cpu) / max(1, sum(counts))
     return sum(counts) / (time.perf_counter() - started)
 
 
@@ -251,9 +256,11 @@ async def run(args) -> None:
                                          server_pid=server.process.pid)
                     # Logins per CPU-second the identity processes got, against verifies per CPU-second:
                     # the share of identity's CPU that went to hashing, whatever the machine's other load.
-                    efficiency = result["rate"] / max(result["cpu"]["server"], 1e-9) * verify_cpu
-                    server.rounds.append({"limit": cores / one_verify, "bare": bare, "efficiency": efficiency,
-                                          "verify_cpu": verify_cpu, **result})
+                    per_cpu = result["rate"] / max(result["cpu"]["server"], 1e-9)
+                    server.rounds.append({"limit": cores / one_verify, "bare": bare, "efficiency": per_cpu * verify_cpu,
+                                          "efficiency_pool": per_cpu * pool_reference.cpu_seconds,
+                                          "verify_cpu": verify_cpu, "pool_cpu": pool_reference.cpu_seconds,
+                                          **result})
 
             # Beyond saturation: a burst far above the pool's capacity answers 429 at once.
             for server in servers:
@@ -301,6 +308,10 @@ def report(server: Server, limit: float, cores: int) -> None:
     print(f"hashing share of identity's CPU: {med(efficiency):.2f} (rounds: {' '.join(f'{x:.2f}' for x in efficiency)};"
           f" logins per identity CPU-second x CPU time of one verify, {med(r['verify_cpu'] for r in rounds) * 1000:.1f}"
           " ms)")
+    pooled = [r["efficiency_pool"] for r in rounds]
+    print(f"  the same against one verify's CPU time in the bare pool ({cores} at once,"
+          f" {med(r['pool_cpu'] for r in rounds) * 1000:.1f} ms): {med(pooled):.2f}"
+          f" (rounds: {' '.join(f'{x:.2f}' for x in pooled)})")
     cpu = {k: med(r["cpu"][k] for r in rounds) for k in ("generator", "server", "others", "machine")}
     print(f"CPU during the storm (cores busy, medians): identity {cpu['server']:.2f}, load generator"
           f" {cpu['generator']:.2f}, everything else (PostgreSQL, other runs) {cpu['others']:.2f},"
