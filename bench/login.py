@@ -282,6 +282,11 @@ async def run(args) -> None:
           f" bare pool of {cores} threads {med(r['bare'] for r in first):.1f} verifies/s")
     for server in servers:
         report(server, limit, cores)
+    for server in servers[1:]:
+        # Paired: the same round, storms one after the other, so the neighbours' load is nearly the same.
+        paired = [r["rate"] / max(f["rate"], 1e-9) for r, f in zip(server.rounds, first, strict=True)]
+        print(f"{server.spec} / {servers[0].spec}, logins/s in the same round: median {med(paired):.2f}"
+              f" (rounds: {' '.join(f'{x:.2f}' for x in paired)})")
 
 
 def report(server: Server, limit: float, cores: int) -> None:
