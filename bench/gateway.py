@@ -1,7 +1,7 @@
 """Gateway hop benchmark: the same work through the gateway and directly against the services.
 
     .venv/bin/python bench/gateway.py [--seconds 2] [--rounds 5] [--concurrency 8] [--documents 30]
-                                      [--private-broker]
+                                      [--private-broker] [--pairs page,listing,api] [--gateway-workers 2]
 
 What runs (nothing faked): the five real processes (tests/e2e/system.py: fresh databases, RabbitMQ,
 an SMTP sink), a tenant onboarded through the public API, one account with ``--documents`` PDFs, a
@@ -14,6 +14,9 @@ Then, for each pair, latency at one client (p50/p99) and throughput at ``--concu
             directly in sequence: identity introspect, tenancy accounts lookup, documents listing
 - api:      ``GET /api/v1/tenants/{id}`` (operator token, forwarded) vs the same path at tenancy
 
+``--gateway-workers N`` (N > 1) starts a second gateway beside the first, same environment but
+``GATEWAY_WORKERS=N`` (N processes on its port, SO_REUSEPORT); every pair is then measured through
+both gateways in the same alternating rounds. ``--pairs`` keeps only some pairs.
 ``--private-broker`` starts a RabbitMQ node of the bench's own (tests/integration/events/rabbit_node.py)
 instead of using TEST_AMQP_URL. Direct requests carry an internal token signed ahead of time
 (refreshed every 20 s), so the reference is the services' own cost. Every process shares this
@@ -24,12 +27,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import re
 import statistics
 import sys
 import tempfile
 import time
+import urllib.request
 from html import unescape
 from pathlib import Path
 from urllib.parse import urlencode
@@ -38,6 +43,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.cpu import CpuMeter
 from common.internal_auth import issue_token
 from tests.e2e.system import INTERNAL_SECRET, OPERATOR_TOKEN, System, link_in
 
@@ -103,8 +109,8 @@ async def prepare(system: System, documents: int) -> dict:
     return {"tenant": tenant, "query": query, "cookies": cookies, "session_id": cookies["moncompte_session"]}
 
 
-async def measure(make_request, *, seconds: float, concurrency: int) -> dict:
-    """p50/p99 at one client, then requests per second at ``concurrency`` clients."""
+async def measure(make_request, *, seconds: float, concurrency: int, pids: dict[str, int]) -> dict:
+    """p50/p99 at one client, then requests per second at ``concurrency`` clients (and who used the CPU)."""
     for _ in range(50):
         await make_request()
     latencies = []
@@ -122,21 +128,24 @@ async def measure(make_request, *, seconds: float, concurrency: int) -> dict:
             await make_request()
             done += 1
 
+    meter = CpuMeter(pids)
     started = time.perf_counter()
+    meter.start(started)
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     elapsed = time.perf_counter() - started
+    cpu = meter.stop(time.perf_counter())
     quantiles = statistics.quantiles(latencies, n=100)
-    return {"p50": statistics.median(latencies) * 1000, "p99": quantiles[98] * 1000, "rps": done / elapsed}
+    return {"p50": statistics.median(latencies) * 1000, "p99": quantiles[98] * 1000, "rps": done / elapsed,
+            **{f"cpu_{name}": value for name, value in cpu.items()}}
 
 
 def _median(runs: list[dict]) -> dict:
-    return {key: statistics.median(run[key] for run in runs) for key in ("p50", "p99", "rps")}
+    return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
 
 
-async def run(system: System, args) -> list[tuple[str, dict, dict]]:
+async def run(system: System, args, gateways: list[tuple[str, str, int]]) -> list[tuple[str, dict, dict]]:
     ctx = await prepare(system, args.documents)
     tenant, query, session_id = ctx["tenant"], ctx["query"], ctx["session_id"]
-    gw = system.base_url
     svc = {name: system.by_name(name).url for name in ("identity", "tenancy", "documents")}
     signer = Signer()
     connector = aiohttp.TCPConnector(limit=0)
@@ -156,14 +165,14 @@ async def run(system: System, args) -> list[tuple[str, dict, dict]]:
                 await response.read()
                 assert response.status == expect, (url, response.status)
 
-        async def page_gateway():
+        async def page_gateway(gw):
             await fetch("GET", f"{gw}/login?{query}")
 
         async def page_direct():
             await fetch("GET", f"{svc['tenancy']}/internal/tenants/resolve?{query}",
                         headers=signer.header("tenancy"))
 
-        async def listing_gateway():
+        async def listing_gateway(gw):
             await fetch("GET", f"{gw}/dashboard?{query}", headers=cookie)
 
         async def listing_direct():
@@ -175,7 +184,7 @@ async def run(system: System, args) -> list[tuple[str, dict, dict]]:
             await fetch("GET", f"{svc['documents']}/v1/documents?limit=50",
                         headers=signer.header("documents", **person_claims))
 
-        async def api_gateway():
+        async def api_gateway(gw):
             await fetch("GET", f"{gw}/api/v1/tenants/{tenant.id}",
                         headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"})
 
@@ -183,28 +192,72 @@ async def run(system: System, args) -> list[tuple[str, dict, dict]]:
             await fetch("GET", f"{svc['tenancy']}/api/v1/tenants/{tenant.id}",
                         headers=signer.header("tenancy", act="operator", ip="127.0.0.1"))
 
-        pairs = [("page: welcome vs tenant resolve", page_gateway, page_direct),
-                 ("listing: dashboard vs introspect+lookup+listing", listing_gateway, listing_direct),
-                 ("api: GET /api/v1/tenants/{id} forwarded vs direct", api_gateway, api_direct)]
+        pairs = [("page", "page: welcome vs tenant resolve", page_gateway, page_direct),
+                 ("listing", "listing: dashboard vs introspect+lookup+listing", listing_gateway, listing_direct),
+                 ("api", "api: GET /api/v1/tenants/{id} forwarded vs direct", api_gateway, api_direct)]
+        wanted = set(args.pairs.split(","))
         results = []
-        for name, through, direct in pairs:
+        for key, name, through, direct in pairs:
+            if key not in wanted:
+                continue
             # Short phases, alternating, medians kept: the other tenants of this machine come and go.
-            gw_runs, direct_runs = [], []
+            gw_runs: dict[str, list] = {label: [] for label, _, _ in gateways}
+            direct_runs = []
+            services = {name: system.by_name(name).process.pid for name in ("identity", "tenancy", "documents")}
             for _ in range(args.rounds):
-                direct_runs.append(await measure(direct, seconds=args.seconds, concurrency=args.concurrency))
-                gw_runs.append(await measure(through, seconds=args.seconds, concurrency=args.concurrency))
-            results.append((name, _median(gw_runs), _median(direct_runs)))
+                direct_runs.append(await measure(direct, seconds=args.seconds, concurrency=args.concurrency,
+                                                 pids=services))
+                for label, base, pid in gateways:
+                    request = functools.partial(through, base)
+                    gw_runs[label].append(await measure(request, seconds=args.seconds, concurrency=args.concurrency,
+                                                        pids={"gateway": pid, **services}))
+            for label, _, _ in gateways:
+                results.append((f"{name} ({label})", _median(gw_runs[label]), _median(direct_runs)))
     return results
+
+
+def start_second_gateway(system: System, workers: int, workdir: Path):
+    """A gateway like the system's own, on its own ports, with ``GATEWAY_WORKERS=workers``."""
+    import subprocess
+
+    from common.testing import free_port
+
+    env = system.process_environment(system.gateway)
+    port = free_port()
+    env.update(GATEWAY_PORT=str(port), GATEWAY_METRICS_PORT=str(free_port()), GATEWAY_WORKERS=str(workers))
+    log = (workdir / f"gateway-x{workers}.log").open("ab")
+    process = subprocess.Popen([sys.executable, "-m", "gateway"], cwd=Path(__file__).resolve().parents[1],
+                               env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(base + "/health/ready", timeout=2) as response:  # noqa: S310
+                if response.status == 200:
+                    break
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"gateway x{workers} did not start; see {workdir}/gateway-x{workers}.log")
+        time.sleep(0.3)
+    return process, base
 
 
 def report(results, args) -> str:
     lines = [f"| pair | p50 gateway / direct (ms) | added p50 (ms) | p99 gateway / direct (ms) | "
-             f"rps gateway / direct at {args.concurrency} clients | throughput ratio |",
-             "|---|---|---|---|---|---|"]
+             f"rps gateway / direct at {args.concurrency} clients | throughput ratio |"
+             " cores used at 8 clients, gateway side: generator / gateway / services / others |"
+             " direct side: generator / services / others |",
+             "|---|---|---|---|---|---|---|---|"]
     for name, gw, direct in results:
+        def services(m):
+            return sum(m[f"cpu_{n}"] for n in ("identity", "tenancy", "documents"))
+
         lines.append(f"| {name} | {gw['p50']:.2f} / {direct['p50']:.2f} | {gw['p50'] - direct['p50']:+.2f} | "
                      f"{gw['p99']:.2f} / {direct['p99']:.2f} | {gw['rps']:.0f} / {direct['rps']:.0f} | "
-                     f"{gw['rps'] / direct['rps']:.2f} |")
+                     f"{gw['rps'] / direct['rps']:.2f} | {gw['cpu_generator']:.2f} / {gw['cpu_gateway']:.2f} / "
+                     f"{services(gw):.2f} / {gw['cpu_others']:.2f} | {direct['cpu_generator']:.2f} / "
+                     f"{services(direct):.2f} / {direct['cpu_others']:.2f} |")
     return "\n".join(lines)
 
 
@@ -215,6 +268,9 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--documents", type=int, default=30)
     parser.add_argument("--private-broker", action="store_true")
+    parser.add_argument("--pairs", default="page,listing,api", help="which pairs to measure (comma-separated)")
+    parser.add_argument("--gateway-workers", type=int, default=1,
+                        help="also measure a second gateway with GATEWAY_WORKERS=N (N > 1)")
     args = parser.parse_args()
     database_url = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     amqp_url = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
@@ -228,13 +284,21 @@ def main() -> int:
             amqp_url = node.amqp_url
         system = System(database_url=database_url, amqp_url=amqp_url, workdir=Path(workdir),
                         logs_dir=Path(workdir) / "logs")
+        second = None
         try:
             system.start()
-            results = asyncio.run(run(system, args))
+            gateways = [("gateway x1", system.base_url, system.gateway.process.pid)]
+            if args.gateway_workers > 1:
+                second, base = start_second_gateway(system, args.gateway_workers, Path(workdir))
+                gateways.append((f"gateway x{args.gateway_workers}", base, second.pid))
+            results = asyncio.run(run(system, args, gateways))
         except BaseException:
             print(system.logs(30), file=sys.stderr)
             raise
         finally:
+            if second is not None:
+                second.terminate()
+                second.wait(30)
             system.stop()
             if node is not None:
                 asyncio.run(node.stop())

@@ -1,6 +1,7 @@
 """Login benchmark: throughput and latency of ``POST /v1/login`` against the hash-bound limit.
 
     .venv/bin/python bench/login.py [--rounds 5] [--seconds 3] [--concurrency 8] [--persons 64]
+                                    [--servers 1,2,1:asyncio]
 
 What runs (nothing faked): a real identity process (this script with ``--serve``: the app of
 ``python -m services.identity``, without the broker, which is not on the login path) on a fresh
@@ -18,7 +19,13 @@ Measured in the same run, in ``--rounds`` rounds that alternate the references a
   introspection) every 50 ms, whose p99 is compared with the same call on an idle service;
 - before the rounds: login latency at one client;
 - after them: a burst far above the pool's capacity, which must answer 429 (busy), not queue.
-The load generator shares the machine's cores with the server: read the ratios.
+The load generator shares the machine's cores with the server: read the ratios. During each
+storm the CPU used by the generator, by the identity processes and by the whole machine is read
+from /proc, so that what bounds the ratio is shown rather than guessed.
+
+``--servers`` starts one identity per entry, all measured in the same rounds (storms one after the
+other): ``N`` = ``IDENTITY_WORKERS=N`` on uvloop, as ``python -m services.identity`` runs it;
+``N:asyncio`` = the same on the stdlib event loop (what identity ran before uvloop).
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ sys.path.insert(0, str(ROOT))
 
 from argon2 import PasswordHasher, Type  # noqa: E402
 
+from bench.cpu import CpuMeter  # noqa: E402
 from common.internal_auth import issue_token  # noqa: E402
 from common.testing import create_test_database, drop_test_database, free_port, wait_until  # noqa: E402
 from services.identity.settings import IdentitySettings  # noqa: E402
@@ -62,15 +70,20 @@ def pool_reference(stored: str, settings: IdentitySettings, cores: int, seconds:
                         parallelism=settings.argon2_parallelism, hash_len=32, salt_len=16, type=Type.ID)
     deadline = time.perf_counter() + seconds
     counts = [0] * cores
+    cpu = [0.0] * cores
 
     def loop(i: int) -> None:
+        started_cpu = time.thread_time()
         while time.perf_counter() < deadline:
             ph.verify(stored, PASSWORD)
             counts[i] += 1
+        cpu[i] = time.thread_time() - started_cpu
 
     started = time.perf_counter()
     with ThreadPoolExecutor(cores) as pool:
         list(pool.map(loop, range(cores)))
+    # CPU time per verify with ``cores`` verifies running at once (they share caches and memory bandwidth).
+    pool_reference.cpu_seconds = sum(cpu) / max(1, sum(counts))
     return sum(counts) / (time.perf_counter() - started)
 
 
@@ -78,11 +91,13 @@ def reference(settings: IdentitySettings, count: int = 30) -> tuple[float, str]:
     ph = PasswordHasher(time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib,
                         parallelism=settings.argon2_parallelism, hash_len=32, salt_len=16, type=Type.ID)
     stored = ph.hash(PASSWORD)
-    times = []
+    times, cpu = [], []
     for _ in range(count):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.thread_time()
         ph.verify(stored, PASSWORD)
         times.append(time.perf_counter() - started)
+        cpu.append(time.thread_time() - started_cpu)
+    reference.cpu_seconds = statistics.median(cpu)  # CPU time of one verify, whatever the neighbours take
     return statistics.median(times), stored
 
 
@@ -117,7 +132,7 @@ class Client:
 
 
 async def storm(client: Client, session, emails: list[str], *, seconds: float, concurrency: int,
-                probe_session: str) -> dict:
+                probe_session: str, server_pid: int) -> dict:
     """``concurrency`` clients logging in back to back for ``seconds``, a page view every 50 ms beside."""
     latencies: list[float] = []
     statuses: dict[int, int] = {}
@@ -138,10 +153,52 @@ async def storm(client: Client, session, emails: list[str], *, seconds: float, c
             probe.append(await client.introspect(session, probe_session))
             await asyncio.sleep(0.05)
 
+    meter = CpuMeter({"server": server_pid})
     started = time.perf_counter()
+    meter.start(started)
     await asyncio.gather(*(worker(n) for n in range(concurrency)), prober())
     duration = time.perf_counter() - started
-    return {"rate": statuses.get(200, 0) / duration, "latencies": latencies, "statuses": statuses, "probe": probe}
+    cpu = meter.stop(time.perf_counter())
+    return {"rate": statuses.get(200, 0) / duration, "latencies": latencies, "statuses": statuses, "probe": probe,
+            "cpu": cpu}
+
+
+def _server_spec(spec: str) -> tuple[int, str]:
+    workers, _, loop = spec.partition(":")
+    if loop not in ("", "uvloop", "asyncio"):
+        raise ValueError(f"unknown event loop {loop!r} in --servers")
+    return int(workers), loop or "uvloop"
+
+
+class Server:
+    """One identity (``IDENTITY_WORKERS`` processes on one port) and what was measured against it."""
+
+    def __init__(self, spec: str) -> None:
+        self.spec = spec
+        self.workers, self.loop = _server_spec(spec)
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.rounds: list[dict] = []
+        self.process = None
+
+    async def start(self, dsn: str) -> None:
+        env = {**os.environ, "IDENTITY_DATABASE_URL": dsn, "IDENTITY_PORT": str(self.port),
+               "IDENTITY_TENANCY_URL": "", "IDENTITY_WORKERS": str(self.workers), "BENCH_LOOP": self.loop,
+               "INTERNAL_AUTH_SECRET": SECRET, "LOG_LEVEL": "WARNING", "ENVIRONMENT": "development",
+               "EVENTS_EXCHANGE": f"bench.login.{uuid.uuid4().hex[:8]}"}
+        self.log_file = open(Path(tempfile.gettempdir()) / f"bench-login-{self.port}.log", "wb")  # noqa: ASYNC230
+        self.process = await asyncio.create_subprocess_exec(sys.executable, __file__, "--serve", cwd=ROOT, env=env,
+                                                            stdout=self.log_file, stderr=self.log_file)
+
+    async def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            await asyncio.wait_for(self.process.wait(), 40)
+        except TimeoutError:
+            self.process.kill()
+        self.log_file.close()
 
 
 async def run(args) -> None:
@@ -149,69 +206,92 @@ async def run(args) -> None:
     cores = os.cpu_count() or 1
     _, stored = reference(settings)
     dsn = await create_test_database(ADMIN_DSN, prefix="bench_login")
-    port = free_port()
-    env = {**os.environ, "IDENTITY_DATABASE_URL": dsn, "IDENTITY_PORT": str(port), "IDENTITY_TENANCY_URL": "",
-           "INTERNAL_AUTH_SECRET": SECRET, "LOG_LEVEL": "WARNING", "ENVIRONMENT": "development",
-           "EVENTS_EXCHANGE": f"bench.login.{uuid.uuid4().hex[:8]}"}
-    log_file = open(Path(tempfile.gettempdir()) / f"bench-login-{port}.log", "wb")  # noqa: ASYNC230
-    process = await asyncio.create_subprocess_exec(sys.executable, __file__, "--serve", cwd=ROOT,
-                                                   env=env, stdout=log_file, stderr=log_file)
-    base = f"http://127.0.0.1:{port}"
-    rounds = []
+    servers = [Server(spec) for spec in args.servers.split(",")]
     try:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
-            async def ready():
-                try:
-                    async with session.get(f"{base}/health/ready") as response:
-                        return response.status == 200
-                except aiohttp.ClientError:
-                    return False
-
-            await wait_until(ready, timeout=30, message="identity ready")
             emails = [f"bench{i}.{uuid.uuid4().hex[:6]}@example.org" for i in range(args.persons)]
-            conn = await asyncpg.connect(dsn)
-            try:
-                await conn.executemany(
-                    "INSERT INTO persons (id, email, email_key, password_hash, email_verified_at, created_at)"
-                    " VALUES ($1, $2, $2, $3, now(), now())",
-                    [(uuid.uuid4(), e, stored) for e in emails])
-            finally:
-                await conn.close()
-            client = Client(base)
-            status, _, body = await client.login(session, emails[0], "192.0.2.1")  # warm-up
-            assert status == 200, body
-            probe_session = body["session_id"]
+            for n, server in enumerate(servers):
+                await server.start(dsn)  # one after the other: the first one migrates
 
-            single = []
-            for i in range(40):
-                status, elapsed, _ = await client.login(session, emails[i % len(emails)], "192.0.2.2")
-                assert status == 200
-                single.append(elapsed)
-            idle_probe = [await client.introspect(session, probe_session) for _ in range(200)]
+                async def ready(base=server.base):
+                    try:
+                        async with session.get(f"{base}/health/ready") as response:
+                            return response.status == 200
+                    except aiohttp.ClientError:
+                        return False
 
-            # Rounds alternate the references and the storm, so that the other load on the machine
-            # weighs on both sides alike; medians are reported.
+                await wait_until(ready, timeout=60, message="identity ready")
+                if n == 0:
+                    conn = await asyncpg.connect(dsn)
+                    try:
+                        await conn.executemany(
+                            "INSERT INTO persons (id, email, email_key, password_hash, email_verified_at, created_at)"
+                            " VALUES ($1, $2, $2, $3, now(), now())",
+                            [(uuid.uuid4(), e, stored) for e in emails])
+                    finally:
+                        await conn.close()
+                server.client = Client(server.base)
+                status, _, body = await server.client.login(session, emails[0], "192.0.2.1")  # warm-up
+                assert status == 200, body
+                server.probe_session = body["session_id"]
+
+            for server in servers:
+                server.single = []
+                for i in range(40):
+                    status, elapsed, _ = await server.client.login(session, emails[i % len(emails)], "192.0.2.2")
+                    assert status == 200
+                    server.single.append(elapsed)
+                server.idle_probe = [await server.client.introspect(session, server.probe_session)
+                                     for _ in range(200)]
+
+            # Rounds alternate the references and the storms, so that the other load on the machine
+            # weighs on every side alike; medians are reported.
             for _ in range(args.rounds):
                 one_verify, _ = reference(settings, count=10)
+                verify_cpu = reference.cpu_seconds
                 bare = await asyncio.to_thread(pool_reference, stored, settings, cores, args.seconds)
-                result = await storm(client, session, emails, seconds=args.seconds, concurrency=args.concurrency,
-                                     probe_session=probe_session)
-                rounds.append({"limit": cores / one_verify, "bare": bare, **result})
+                for server in servers:
+                    result = await storm(server.client, session, emails, seconds=args.seconds,
+                                         concurrency=args.concurrency, probe_session=server.probe_session,
+                                         server_pid=server.process.pid)
+                    # Logins per CPU-second the identity processes got, against verifies per CPU-second:
+                    # the share of identity's CPU that went to hashing, whatever the machine's other load.
+                    per_cpu = result["rate"] / max(result["cpu"]["server"], 1e-9)
+                    server.rounds.append({"limit": cores / one_verify, "bare": bare, "efficiency": per_cpu * verify_cpu,
+                                          "efficiency_pool": per_cpu * pool_reference.cpu_seconds,
+                                          "verify_cpu": verify_cpu, "pool_cpu": pool_reference.cpu_seconds,
+                                          **result})
 
             # Beyond saturation: a burst far above the pool's capacity answers 429 at once.
-            burst = await asyncio.gather(*(client.login(session, emails[i % len(emails)], f"203.0.113.{i % 250}")
-                                           for i in range(20 * cores * (1 + settings.hash_queue_per_worker) // 4)))
+            for server in servers:
+                server.burst = await asyncio.gather(
+                    *(server.client.login(session, emails[i % len(emails)], f"203.0.113.{i % 250}")
+                      for i in range(20 * cores * (1 + settings.hash_queue_per_worker) // 4)))
     finally:
-        process.terminate()
-        try:
-            await asyncio.wait_for(process.wait(), 15)
-        except TimeoutError:
-            process.kill()
-        log_file.close()
+        for server in servers:
+            await server.stop()
         await drop_test_database(dsn)
 
+    print(f"argon2id m={settings.argon2_memory_kib} t={settings.argon2_time_cost} p={settings.argon2_parallelism};"
+          f" cores={cores}; {args.rounds} rounds of {args.seconds:.0f} s, {args.concurrency} clients;"
+          f" load average {os.getloadavg()[0]:.2f}")
     med = statistics.median
-    limit = med(r["limit"] for r in rounds)
+    first = servers[0].rounds
+    limit = med(r["limit"] for r in first)
+    print(f"reference: cores / one verify = {limit:.1f} logins/s (one verify {cores / limit * 1000:.1f} ms);"
+          f" bare pool of {cores} threads {med(r['bare'] for r in first):.1f} verifies/s")
+    for server in servers:
+        report(server, limit, cores)
+    for server in servers[1:]:
+        # Paired: the same round, storms one after the other, so the neighbours' load is nearly the same.
+        paired = [r["rate"] / max(f["rate"], 1e-9) for r, f in zip(server.rounds, first, strict=True)]
+        print(f"{server.spec} / {servers[0].spec}, logins/s in the same round: median {med(paired):.2f}"
+              f" (rounds: {' '.join(f'{x:.2f}' for x in paired)})")
+
+
+def report(server: Server, limit: float, cores: int) -> None:
+    med = statistics.median
+    rounds = server.rounds
     latencies = [x for r in rounds for x in r["latencies"]]
     storm_probe = [x for r in rounds for x in r["probe"]]
     statuses: dict[int, int] = {}
@@ -219,18 +299,28 @@ async def run(args) -> None:
         for k, v in r["statuses"].items():
             statuses[k] = statuses.get(k, 0) + v
     burst_statuses: dict[int, int] = {}
-    for status, _, _ in burst:
+    for status, _, _ in server.burst:
         burst_statuses[status] = burst_statuses.get(status, 0) + 1
-    busy_latency = [e for s, e, _ in burst if s == 429]
-    print(f"argon2id m={settings.argon2_memory_kib} t={settings.argon2_time_cost} p={settings.argon2_parallelism};"
-          f" cores={cores}; {args.rounds} rounds of {args.seconds:.0f} s, {args.concurrency} clients")
-    print(f"reference: cores / one verify = {limit:.1f} logins/s (one verify {cores / limit * 1000:.1f} ms);"
-          f" bare pool of {cores} threads {med(r['bare'] for r in rounds):.1f} verifies/s")
+    busy_latency = [e for s, e, _ in server.burst if s == 429]
+    single, idle_probe = server.single, server.idle_probe
+    print(f"== identity, {server.workers} worker process(es), {server.loop}")
     to_limit = [r["rate"] / r["limit"] for r in rounds]
     to_bare = [r["rate"] / r["bare"] for r in rounds]
     print(f"login throughput {med(r['rate'] for r in rounds):.1f} logins/s;"
           f" ratio to cores/one-verify {med(to_limit):.2f} (rounds: {' '.join(f'{x:.2f}' for x in to_limit)});"
           f" ratio to the bare pool {med(to_bare):.2f} (rounds: {' '.join(f'{x:.2f}' for x in to_bare)})")
+    efficiency = [r["efficiency"] for r in rounds]
+    print(f"hashing share of identity's CPU: {med(efficiency):.2f} (rounds: {' '.join(f'{x:.2f}' for x in efficiency)};"
+          f" logins per identity CPU-second x CPU time of one verify, {med(r['verify_cpu'] for r in rounds) * 1000:.1f}"
+          " ms)")
+    pooled = [r["efficiency_pool"] for r in rounds]
+    print(f"  the same against one verify's CPU time in the bare pool ({cores} at once,"
+          f" {med(r['pool_cpu'] for r in rounds) * 1000:.1f} ms): {med(pooled):.2f}"
+          f" (rounds: {' '.join(f'{x:.2f}' for x in pooled)})")
+    cpu = {k: med(r["cpu"][k] for r in rounds) for k in ("generator", "server", "others", "machine")}
+    print(f"CPU during the storm (cores busy, medians): identity {cpu['server']:.2f}, load generator"
+          f" {cpu['generator']:.2f}, everything else (PostgreSQL, other runs) {cpu['others']:.2f},"
+          f" machine {cpu['machine']:.2f} of {cores}")
     print(f"login latency under the storm: p50 {_pct(latencies, .5) * 1000:.1f} ms,"
           f" p99 {_pct(latencies, .99) * 1000:.1f} ms; statuses {statuses}")
     print(f"login, 1 client: p50 {_pct(single, .5) * 1000:.1f} ms, p99 {_pct(single, .99) * 1000:.1f} ms"
@@ -238,24 +328,26 @@ async def run(args) -> None:
     print(f"page (introspection) p99: idle {_pct(idle_probe, .99) * 1000:.2f} ms, during the storm"
           f" {_pct(storm_probe, .99) * 1000:.2f} ms ({_pct(storm_probe, .99) / _pct(idle_probe, .99):.2f}x);"
           f" p50 idle {_pct(idle_probe, .5) * 1000:.2f} ms, storm {_pct(storm_probe, .5) * 1000:.2f} ms")
-    print(f"burst of {len(burst)} at once: statuses {burst_statuses}"
+    print(f"burst of {len(server.burst)} at once: statuses {burst_statuses}"
           + (f"; 429 answered in p50 {_pct(busy_latency, .5) * 1000:.1f} ms" if busy_latency else ""))
 
 
 def serve() -> None:
-    """The identity process under test: the real app, settings from the environment, without the
-    broker (the relay and the consumer are not on the login path; the bench must not depend on them)."""
-    from aiohttp import web
-
-    from common.db import migrate
+    """The identity process under test, as ``python -m services.identity`` runs it (run_service:
+    migrations, then IDENTITY_WORKERS processes), without the broker: the relay and the consumer are
+    not on the login path and the bench must not depend on them."""
+    from common.service import run_service
     from common.settings import load_settings
     from services.identity.__main__ import TRACKS
     from services.identity.app import create_app
 
-    settings = load_settings(IdentitySettings)
-    asyncio.run(migrate(settings.database_url, TRACKS))
-    web.run_app(create_app(settings, with_broker=False), host="127.0.0.1", port=settings.port, access_log=None,
-                print=None)
+    if os.environ.get("BENCH_LOOP", "uvloop") == "uvloop":
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    sys.exit(run_service(name="services.identity", load_settings=lambda: load_settings(IdentitySettings),
+                         create_app=lambda settings: create_app(settings, with_broker=False), tracks=TRACKS,
+                         argv=["serve"]))
 
 
 def main() -> None:
@@ -264,6 +356,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--persons", type=int, default=64)
+    parser.add_argument("--servers", default="1", help="identity processes to compare, e.g. 1,2,1:asyncio")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:

@@ -19,10 +19,12 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from common.errors import AppError
 from common.logging import bind_context, clear_context, get_logger
 from common.settings import ProcessSettings
+from common.workers import multiprocess_metrics_dir
 
 __all__ = [
     "METRICS_REGISTRY",
@@ -144,7 +146,13 @@ async def _ready(request: web.Request) -> web.Response:
 
 
 async def _metrics(request: web.Request) -> web.Response:
-    body = generate_latest(request.app[METRICS_REGISTRY])
+    shared = multiprocess_metrics_dir()
+    if shared is None:
+        body = generate_latest(request.app[METRICS_REGISTRY])
+    else:  # one of several workers (common/workers.py): the sum over all of them
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=shared)
+        body = generate_latest(registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
@@ -193,7 +201,8 @@ def _metrics_listener(host: str, port: int):
         metrics_app.router.add_get("/metrics", _metrics)
         runner = web.AppRunner(metrics_app, access_log=None)
         await runner.setup()
-        await web.TCPSite(runner, host, port).start()
+        # Several workers of one service (common/workers.py) share this port like the main one.
+        await web.TCPSite(runner, host, port, reuse_port=multiprocess_metrics_dir() is not None).start()
         yield
         await runner.cleanup()
 

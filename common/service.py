@@ -2,7 +2,9 @@
 
 ``serve`` (the default) migrates the service database, then serves HTTP until SIGTERM/SIGINT;
 aiohttp then stops accepting, lets in-flight requests finish (up to the shutdown timeout) and
-runs the cleanup contexts in reverse (background tasks, broker, pool).
+runs the cleanup contexts in reverse (background tasks, broker, pool). With ``<PREFIX>_WORKERS``
+above 1 the process migrates once, then forks that many workers sharing the port
+(:mod:`common.workers`).
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from aiohttp import web
 from common.db import COMMON_MIGRATIONS, Track, migrate
 from common.logging import configure_logging, get_logger
 from common.settings import ProcessSettings, SettingsError
+from common.workers import run_workers
 
-__all__ = ["common_track", "run_service"]
+__all__ = ["common_track", "run_service", "serve"]
 
 log = get_logger(__name__)
 
@@ -55,7 +58,20 @@ def run_service(
     if parsed.command == "migrate":
         log.info("migrate.done", applied=len(applied))
         return 0
-    log.info("service.starting", host=settings.host, port=settings.port)
+    log.info("service.starting", host=settings.host, port=settings.port, workers=settings.workers)
+    if settings.workers == 1:
+        serve(settings, create_app)
+        code = 0
+    else:
+        code = run_workers(settings.workers, lambda _index: serve(settings, create_app, reuse_port=True),
+                           shutdown_timeout=settings.shutdown_timeout_seconds)
+    log.info("service.stopped", code=code)
+    return code
+
+
+def serve(settings: ProcessSettings, create_app: Callable[[ProcessSettings], web.Application], *,
+          reuse_port: bool = False) -> int:
+    """Serve ``create_app(settings)`` until SIGTERM/SIGINT (one process, or one worker of several)."""
     web.run_app(
         create_app(settings),
         host=settings.host,
@@ -63,6 +79,6 @@ def run_service(
         shutdown_timeout=settings.shutdown_timeout_seconds,
         access_log=None,
         print=None,
+        reuse_port=reuse_port or None,
     )
-    log.info("service.stopped")
     return 0

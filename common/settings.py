@@ -49,6 +49,8 @@ class ProcessSettings(BaseSettings):
     environment: Literal["development", "production", "test"] = shared("ENVIRONMENT", "development")
     host: str = "127.0.0.1"
     port: int = 8080
+    # Processes serving this port (SO_REUSEPORT, common/workers.py); 1 = the process serves itself.
+    workers: int = Field(1, ge=1, le=64)
     amqp_url: str = shared("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
     # Tests give each run its own exchange; deployments keep the default.
     events_exchange: str = shared("EVENTS_EXCHANGE", "moncompte.events")

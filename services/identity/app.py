@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -15,6 +16,7 @@ from common.http import METRICS_REGISTRY, create_base_app
 from common.http import SETTINGS as SETTINGS_KEY
 from common.internal_auth import internal_auth_middleware
 from common.relay import install_relay
+from common.workers import worker_share
 from services.identity import staff_routes
 from services.identity.agency import handle_account_closed
 from services.identity.core import Deps
@@ -68,8 +70,11 @@ def _account_closed_consumer(app: web.Application) -> Consumer:
 
 async def _deps_context(app: web.Application) -> AsyncIterator[None]:
     settings: IdentitySettings = app[SETTINGS_KEY]
+    # The hashing threads are sized to the host, not to one process: each of the service's worker
+    # processes (IDENTITY_WORKERS) takes its share, so cores are never oversubscribed by hashing.
+    threads = worker_share(settings.hash_workers or os.cpu_count() or 1, settings.workers)
     hasher = Hasher(memory_kib=settings.argon2_memory_kib, time_cost=settings.argon2_time_cost,
-                    parallelism=settings.argon2_parallelism, workers=settings.hash_workers,
+                    parallelism=settings.argon2_parallelism, workers=threads,
                     queue_per_worker=settings.hash_queue_per_worker, nice=settings.hash_thread_nice)
     tenants = TenantPolicy(tenancy_url=settings.tenancy_url, secret=settings.internal_auth_secret.get_secret_value(),
                            default_min_length=settings.password_min_length,

@@ -70,12 +70,11 @@ async def login(deps: Deps, caller: Caller, *, email: str, password: str) -> dic
     usable = (person is not None and gate.allowed and person["email_verified_at"] is not None
               and person["status"] == "active")
     failed = not (matches and usable)
-    async with deps.pool.acquire() as conn, conn.transaction():
-        if failed:
+    if failed:  # the success path needs no connection held nor an (empty) BEGIN/COMMIT
+        async with deps.pool.acquire() as conn, conn.transaction():
             if _ip_key(caller):
                 await hit_window(conn, _ip_key(caller), now=now, limit=s.ip_failure_limit,
                                  period_seconds=s.ip_failure_window_seconds)
-            reason = "unknown"
             if person is not None:
                 reason = ("locked" if not gate.allowed else "wrong_password" if not matches
                           else "unverified" if person["email_verified_at"] is None else "disabled")
@@ -83,7 +82,6 @@ async def login(deps: Deps, caller: Caller, *, email: str, password: str) -> dic
                     await _count_failure(conn, deps, caller, person)
                 await audit(conn, deps, "login_failed", tenant_id=caller.tenant_id, person_id=person["id"],
                             ip=caller.ip, reason=reason)
-    if failed:
         deps.logins.labels("invalid").inc()
         raise InvalidCredentials()
     if rehash:

@@ -25,8 +25,9 @@ class IdentitySettings(ServiceSettings):
     argon2_memory_kib: int = Field(19456, ge=8)
     argon2_time_cost: int = Field(2, ge=1)
     argon2_parallelism: int = Field(1, ge=1)
-    # Hashing runs in a thread pool sized to the cores; beyond this many waiting per worker: 429.
-    hash_workers: int | None = None
+    # Hashing threads for the whole service (unset: one per core), split among IDENTITY_WORKERS
+    # processes; beyond IDENTITY_HASH_QUEUE_PER_WORKER waiting per thread: 429.
+    hash_workers: int | None = Field(None, ge=1)
     hash_queue_per_worker: int = Field(8, ge=1)
     # Nice value of the hashing threads (Linux, per thread): other requests preempt hashing. 0 = off.
     hash_thread_nice: int = Field(10, ge=0, le=19)
