@@ -34,6 +34,7 @@ from gateway import (
     pages_activation,
     pages_auth,
     pages_console,
+    pages_console_stats,
     pages_dashboard,
     pages_password,
     pages_profile,
@@ -111,6 +112,7 @@ def create_app(settings: GatewaySettings, *, clock: Clock | None = None) -> web.
     app.router.add_routes(pages_dashboard.routes)
     app.router.add_routes(pages_profile.routes)
     app.router.add_routes(pages_console.routes)
+    app.router.add_routes(pages_console_stats.routes)
     app.router.add_routes(files.routes)
     app[api.API_SETTINGS] = api.ApiSettings(operator_token=settings.operator_api_token.get_secret_value(),
                                             max_body_bytes=settings.max_api_body_bytes,

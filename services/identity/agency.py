@@ -128,7 +128,8 @@ async def handle_account_closed(conn: asyncpg.Connection, envelope: Envelope, *,
 
 async def account_states(deps: Deps, *, tenant_id: uuid.UUID, account_ids: list[uuid.UUID] | None = None) -> dict:
     """Per account of the tenant (or of ``account_ids``): activated, pending_verification,
-    credentials_issued or expired; an activated account also says ``via`` (activation or merge)."""
+    credentials_issued or expired; an activated account also says ``via`` (activation or merge) and
+    ``activated_at`` (when its link became active)."""
     now = deps.clock.now()
     states: dict[str, dict] = {}
     async with deps.pool.acquire() as conn:
@@ -139,8 +140,10 @@ async def account_states(deps: Deps, *, tenant_id: uuid.UUID, account_ids: list[
             elif state == CredentialStatus.EXPIRED:
                 states[str(row["account_id"])] = {"state": "expired"}
         for row in await conn.fetch(sql.LINKED_ACCOUNTS_OF_TENANT, tenant_id, account_ids):
-            states[str(row["account_id"])] = ({"state": "activated", "via": row["via"]} if row["status"] == "active"
-                                              else {"state": "pending_verification"})
+            # An active link's linked_at is when it became active (verification or merge): the activation time.
+            states[str(row["account_id"])] = ({"state": "activated", "via": row["via"],
+                                               "activated_at": row["linked_at"].isoformat()}
+                                              if row["status"] == "active" else {"state": "pending_verification"})
     return {"states": [{"account_id": a, **s} for a, s in sorted(states.items())]}
 
 

@@ -72,7 +72,8 @@ _RESPONSE_SCHEMAS: dict[str, Any] = {
     "AccountStates": _obj({"states": {"type": "array", "items": _obj({
         "account_id": _UUID,
         "state": {"enum": ["credentials_issued", "pending_verification", "activated", "expired"]},
-        "via": {"enum": ["activation", "merge"], "description": "activated accounts: how they were linked"}},
+        "via": {"enum": ["activation", "merge"], "description": "activated accounts: how they were linked"},
+        "activated_at": {**_TIME, "description": "activated accounts: when the link became active (links.linked_at)"}},
         ["account_id", "state"])}}),
     "Recipients": _obj({"recipients": {"type": "array", "items": _obj({
         "person_id": _UUID, "email": _STR, "account_ids": {"type": "array", "items": _UUID}})}}),

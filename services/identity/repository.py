@@ -84,7 +84,8 @@ WHERE c.tenant_id = $1 AND ($2::uuid[] IS NULL OR c.account_id = ANY($2))
 ORDER BY c.account_id, c.issued_at DESC
 """
 LINKED_ACCOUNTS_OF_TENANT = """
-SELECT account_id, status, via FROM links WHERE tenant_id = $1 AND ($2::uuid[] IS NULL OR account_id = ANY($2))
+SELECT account_id, status, via, linked_at FROM links
+WHERE tenant_id = $1 AND ($2::uuid[] IS NULL OR account_id = ANY($2))
 """
 
 # ---- links -----------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Use cases combining the directory with identity: issuing provisional credentials, activation stats."""
+"""Use cases combining the directory with identity: issuing provisional credentials (statistics: stats.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from services.tenancy.identity_client import IdentityClient
 from services.tenancy.schemas import CredentialsRequest
 from services.tenancy.service import get_tenant, require_active_tenant
 
-__all__ = ["CSV_COLUMNS", "activation_stats", "issue_credentials"]
+__all__ = ["CSV_COLUMNS", "issue_credentials"]
 
 log = get_logger(__name__)
 
@@ -80,11 +80,3 @@ async def issue_credentials(pool: asyncpg.Pool, identity: IdentityClient, *, ten
         raise AllCredentialsRefused(refused=refused)
     return {"credentials": credentials, "refused": refused}
 
-
-async def activation_stats(pool: asyncpg.Pool, identity: IdentityClient, *, tenant_id: uuid.UUID,
-                           request_id: str | None = None) -> dict[str, int]:
-    """The tenant's active accounts counted by identity's state of their access."""
-    await require_active_tenant(pool, tenant_id)
-    ids = [str(r["id"]) for r in await pool.fetch(sql.SELECT_ACTIVE_ACCOUNT_IDS, tenant_id)]
-    states = await identity.account_states(tenant_id=tenant_id, request_id=request_id)
-    return domain.activation_stats(ids, states)

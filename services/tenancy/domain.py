@@ -12,6 +12,7 @@ import secrets
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import NamedTuple
 from urllib.parse import urlencode
 
@@ -28,6 +29,7 @@ __all__ = [
     "ApiKey",
     "Lot",
     "Residence",
+    "activation_series",
     "activation_stats",
     "api_key_matches",
     "check_directory_references",
@@ -35,7 +37,9 @@ __all__ = [
     "login_url",
     "new_api_key",
     "parse_api_key_prefix",
+    "period_starts",
     "referenced_refs",
+    "residence_stats",
     "without_access",
 ]
 
@@ -52,6 +56,9 @@ CODE_PATTERN = r"^[A-Za-z0-9_-]{1,32}$"
 REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 # A 32 MB document full of mistakes must not produce a bigger error document.
 MAX_REPORTED_ERRORS = 1000
+# The activation time series: calendar months or ISO weeks (from Monday), in UTC, over the last
+# twelve months (12 months or 52 weeks, the current one included).
+SERIES_PERIODS = {"month": 12, "week": 52}
 
 _KEY_PREFIX = "mck"
 _KEY_FORMAT = re.compile(r"^mck_([0-9a-f]{12})_[A-Za-z0-9_-]{43}$")
@@ -210,3 +217,57 @@ def access_filter(wanted: str, states: Mapping[str, Mapping[str, str]]) -> tuple
     if wanted == "none":
         return None, list(states)
     return [a for a, entry in states.items() if access_state(entry) == wanted], None
+
+
+def residence_stats(residences: Iterable[tuple[str, str]], memberships: Iterable[tuple[str, str]],
+                    states: Mapping[str, str]) -> list[dict]:
+    """The activation counts per residence, in the order of ``residences`` (``(ref, name)``).
+
+    ``memberships`` are ``(residence_ref, account_id)`` of the active accounts with a lot in the residence:
+    an account with lots in several residences counts in each (so the residences' sum may exceed the
+    tenant's total); one with several lots in one residence counts once there.
+    """
+    accounts_of: dict[str, set[str]] = {}
+    for residence_ref, account_id in memberships:
+        accounts_of.setdefault(residence_ref, set()).add(account_id)
+    return [{"ref": ref, "name": name, **activation_stats(sorted(accounts_of.get(ref, ())), states)}
+            for ref, name in residences]
+
+
+def period_starts(now: datetime, period: str) -> list[date]:
+    """The first days (UTC) of the periods of the series ending with the one of ``now``, oldest first."""
+    today = now.astimezone(UTC).date()
+    count = SERIES_PERIODS[period]
+    if period == "week":
+        monday = today - timedelta(days=today.weekday())
+        return [monday - timedelta(weeks=count - 1 - i) for i in range(count)]
+    months = today.year * 12 + today.month - 1
+    return [date((m // 12), m % 12 + 1, 1) for m in range(months - count + 1, months + 1)]
+
+
+def activation_series(activated_at: Iterable[datetime], *, accounts: int, now: datetime, period: str) -> dict:
+    """Accounts activated per period over the last twelve months, and the cumulative share activated.
+
+    ``activated_at``: when each of the tenant's active, activated accounts was activated; ``accounts``:
+    how many active accounts the tenant has today. The cumulative share is of today's accounts: an
+    account closed (or reset) since is counted at no point, so the curve ends at today's share.
+    An activation after ``now`` (clocks of two services) counts in the current period.
+    """
+    starts = period_starts(now, period)
+    first = datetime.combine(starts[0], datetime.min.time(), tzinfo=UTC)
+    bounds = [datetime.combine(d, datetime.min.time(), tzinfo=UTC) for d in starts[1:]]
+    before, counts = 0, [0] * len(starts)
+    for moment in activated_at:
+        if moment < first:
+            before += 1
+            continue
+        index = 0
+        while index < len(bounds) and moment >= bounds[index]:
+            index += 1
+        counts[index] += 1
+    points, cumulative = [], before
+    for start, count in zip(starts, counts, strict=True):
+        cumulative += count
+        points.append({"start": start.isoformat(), "activated": count, "cumulative": cumulative,
+                       "cumulative_share": round(cumulative / accounts, 4) if accounts else 0.0})
+    return {"period": period, "activated_before": before, "points": points}

@@ -26,6 +26,8 @@ def _obj(properties: dict[str, Any], required: list[str] | None = None) -> dict[
 
 
 _COUNTS = _obj({k: {"type": "integer", "minimum": 0} for k in ("created", "updated", "unchanged")})
+_COUNT = {"type": "integer", "minimum": 0}
+_STAT_COUNTS = ("accounts", "without_credentials", "credentials_issued", "pending_verification", "activated", "expired")
 _RESPONSE_SCHEMAS: dict[str, Any] = {
     "Error": _obj({
         "error": {"type": "string", "description": "stable error code"},
@@ -71,8 +73,24 @@ _RESPONSE_SCHEMAS: dict[str, Any] = {
         "next_cursor": {"type": ["string", "null"], "description": "pass as `cursor` for the next page"},
         "residences": {"type": "array", "items": _obj({"ref": {"type": "string"}, "name": {"type": "string"}})},
     }),
-    "ActivationStats": _obj({k: {"type": "integer", "minimum": 0} for k in (
-        "accounts", "without_credentials", "credentials_issued", "pending_verification", "activated", "expired")}),
+    "ActivationStats": _obj({  # the counts always; residences and series when asked for
+        **{k: _COUNT for k in _STAT_COUNTS},
+        "residences": {"type": "array", "description": "with `by=residence`: every residence (by name), the "
+                       "counts of the active accounts with a lot in it; an account with lots in several "
+                       "residences counts in each", "items": _obj({
+                           "ref": {"type": "string"}, "name": {"type": "string"},
+                           **{k: _COUNT for k in _STAT_COUNTS}})},
+        "series": {**_obj({
+            "period": {"enum": ["month", "week"]},
+            "activated_before": {**_COUNT, "description": "accounts activated before the first period"},
+            "points": {"type": "array", "items": _obj({
+                "start": {"type": "string", "format": "date", "description": "first day of the period (UTC)"},
+                "activated": {**_COUNT, "description": "accounts activated in the period"},
+                "cumulative": {**_COUNT, "description": "accounts activated by the end of the period"},
+                "cumulative_share": {"type": "number", "minimum": 0, "maximum": 1,
+                                     "description": "`cumulative` over today's active accounts"}})}}),
+            "description": "with `series`: the last 12 months (or 52 weeks), oldest first; of today's active "
+                           "and activated accounts (a closed account is counted at no point)"}}, list(_STAT_COUNTS)),
 }
 
 
@@ -214,7 +232,13 @@ def _paths() -> dict[str, Any]:
         "/api/v1/activation-stats": {"get": {
             "summary": "Activation statistics of the agency's active accounts", "operationId": "activationStats",
             "security": _AGENCY,
-            "responses": {"200": _json("ActivationStats", "Counts per state"), **_AUTH,
+            "parameters": [
+                {"name": "by", "in": "query", "required": False, "schema": {"enum": ["residence"]},
+                 "description": "adds `residences`: the counts per residence"},
+                {"name": "series", "in": "query", "required": False, "schema": {"enum": ["month", "week"]},
+                 "description": "adds `series`: accounts activated per month (12) or week (52), cumulated"}],
+            "responses": {"200": _json("ActivationStats", "Counts per state (and what the parameters add)"),
+                          **_AUTH, "422": _error("`by` or `series` is invalid (every one listed)"),
                           "503": _error("Identity unavailable")}}},
     }
 

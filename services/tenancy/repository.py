@@ -234,6 +234,17 @@ LIMIT $6
 """
 RESIDENCES_OF_TENANT = "SELECT ref, name FROM residences WHERE tenant_id = $1 ORDER BY name, ref"
 
+# The activation statistics per residence: which active accounts have a lot in which residence
+# (an account with lots in two residences is in both; DISTINCT: several lots in one count once).
+ACTIVE_ACCOUNTS_PER_RESIDENCE = """
+SELECT DISTINCT r.ref AS residence_ref, a.id AS account_id
+FROM accounts a
+CROSS JOIN LATERAL unnest(a.lot_ids) AS u(id)
+JOIN lots l ON l.id = u.id
+JOIN residences r ON r.id = l.residence_id
+WHERE a.tenant_id = $1 AND a.status = 'active'
+"""
+
 
 async def copy_account_input(conn: asyncpg.Connection, records: list[tuple[Any, ...]]) -> None:
     """COPY the parsed accounts into this transaction's ``account_input`` table."""

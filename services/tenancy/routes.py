@@ -12,7 +12,7 @@ from common.db import POOL
 from common.errors import BadRequest, ValidationFailed
 from common.http import REQUEST_ID, SETTINGS
 from common.internal_auth import CLAIMS
-from services.tenancy import credentials, directory, letters, listing, service
+from services.tenancy import credentials, directory, letters, listing, service, stats
 from services.tenancy.csvformat import CsvAccountsParser, write_csv
 from services.tenancy.errors import BodyTooLarge, Forbidden, UnsupportedMediaType
 from services.tenancy.keys import CLOCK, IDENTITY
@@ -321,6 +321,7 @@ async def issue_credentials(request: web.Request) -> web.Response:
 @routes.get("/api/v1/activation-stats")
 async def activation_stats(request: web.Request) -> web.Response:
     tenant_id = _agency_tenant(request)
-    stats = await credentials.activation_stats(request.app[POOL], request.app[IDENTITY], tenant_id=tenant_id,
-                                               request_id=_rid(request))
-    return web.json_response(stats)
+    query = stats.parse_query(request.query)
+    answer = await stats.activation_stats(request.app[POOL], request.app[IDENTITY], tenant_id=tenant_id, query=query,
+                                          clock=request.app[CLOCK], request_id=_rid(request))
+    return web.json_response(answer)

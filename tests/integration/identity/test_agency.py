@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from common.events import Envelope
 from services.identity.agency import handle_account_closed
@@ -86,13 +87,18 @@ async def test_account_closed_unlinks_and_revokes(identity):
 async def test_account_states(identity):
     issued, expiring, pending, active = [await identity.issue(ttl_days=d) for d in (60, 1, 60, 60)]
     await identity.activate_pending(pending, unique_email())
+    activated_at = identity.clock.now()
     await identity.activate(active, unique_email())
     identity.clock.advance(days=1)
     await identity.issue(tenant=Tenant())  # another tenant's account is not listed
     response = await identity.post("/internal/account-states", {"tenant_id": identity.tenant.id})
-    states = {s["account_id"]: s["state"] for s in (await response.json())["states"]}
+    entries = {s["account_id"]: s for s in (await response.json())["states"]}
+    states = {a: s["state"] for a, s in entries.items()}
     assert states == {issued["account_id"]: "credentials_issued", expiring["account_id"]: "expired",
                       pending["account_id"]: "pending_verification", active["account_id"]: "activated"}
+    # Only an activated account says when: the moment its link became active (the email verified).
+    assert datetime.fromisoformat(entries[active["account_id"]]["activated_at"]) == activated_at
+    assert [a for a, s in entries.items() if "activated_at" in s] == [active["account_id"]]
 
 
 async def test_recipients_are_verified_persons_of_the_accounts(identity):

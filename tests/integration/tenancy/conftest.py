@@ -142,12 +142,13 @@ class Tenancy:
                  "payload": account} for i, e in enumerate(batches) for account in accounts_of_batch(e["payload"])]
 
 
-async def make_tenancy(dsn: str, exchange_name: str, aiohttp_client, identity_url: str) -> Tenancy:
+async def make_tenancy(dsn: str, exchange_name: str, aiohttp_client, identity_url: str, *,
+                       clock: FrozenClock | None = None) -> Tenancy:
     await migrate(dsn, TRACKS)
     settings = load_settings(TenancySettings, database_url=dsn, events_exchange=exchange_name,
                              identity_url=identity_url, public_base_url="https://extranet.example.fr",
                              max_import_bytes=2 * 1024 * 1024)
-    client = await aiohttp_client(create_app(settings, relay=False))
+    client = await aiohttp_client(create_app(settings, clock=clock, relay=False))
     return Tenancy(client=client, dsn=dsn, settings=settings)
 
 

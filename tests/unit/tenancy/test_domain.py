@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
+
 from services.tenancy import domain
 from services.tenancy.domain import Account, Lot, Residence
 
@@ -72,3 +74,80 @@ def test_activation_stats_count_only_the_given_accounts():
     assert domain.activation_stats(["a", "b", "c", "d"], states) == {
         "accounts": 4, "without_credentials": 1, "credentials_issued": 1, "pending_verification": 0,
         "activated": 2, "expired": 0}
+
+
+# ---- activation statistics per residence and over time ---------------------------------------------
+
+_RESIDENCES = [("R2", "Le Clos"), ("R1", "Les Tilleuls"), ("R3", "Vide")]
+
+
+def test_residence_stats_of_an_empty_tenant_are_empty():
+    assert domain.residence_stats([], [], {}) == []
+
+
+def test_a_residence_without_accounts_is_listed_with_zeros():
+    [empty] = domain.residence_stats([("R3", "Vide")], [], {"a": "activated"})
+    assert empty == {"ref": "R3", "name": "Vide", "accounts": 0, "without_credentials": 0, "credentials_issued": 0,
+                     "pending_verification": 0, "activated": 0, "expired": 0}
+
+
+def test_an_account_in_two_residences_counts_in_each_and_once_per_residence():
+    memberships = [("R1", "a"), ("R1", "a"), ("R2", "a"), ("R1", "b"), ("R2", "c")]  # a: two lots in R1, one in R2
+    states = {"a": "activated", "b": "credentials_issued", "c": "expired"}
+    by_ref = {r["ref"]: r for r in domain.residence_stats(_RESIDENCES, memberships, states)}
+    assert [r["ref"] for r in domain.residence_stats(_RESIDENCES, memberships, states)] == ["R2", "R1", "R3"]
+    assert (by_ref["R1"]["accounts"], by_ref["R1"]["activated"], by_ref["R1"]["credentials_issued"]) == (2, 1, 1)
+    assert (by_ref["R2"]["accounts"], by_ref["R2"]["activated"], by_ref["R2"]["expired"]) == (2, 1, 1)
+    assert sum(r["accounts"] for r in by_ref.values()) == 4  # three accounts: a counts in R1 and R2
+
+
+def test_closed_accounts_are_not_counted_in_their_residence():
+    # Only the active accounts' memberships are given (SQL); a closed account's identity state is ignored.
+    [residence] = domain.residence_stats([("R1", "Les Tilleuls")], [("R1", "open")],
+                                         {"open": "pending_verification", "closed": "activated"})
+    assert (residence["accounts"], residence["pending_verification"], residence["activated"]) == (1, 1, 0)
+    assert domain.activation_stats(["open"], {"open": "pending_verification", "closed": "activated"})["activated"] == 0
+
+
+def _at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def test_month_periods_are_the_twelve_calendar_months_ending_with_the_current_one():
+    starts = domain.period_starts(_at("2026-03-15T10:00:00"), "month")
+    assert len(starts) == 12
+    assert (starts[0], starts[-1]) == (date(2025, 4, 1), date(2026, 3, 1))
+
+
+def test_week_periods_are_52_weeks_from_monday():
+    starts = domain.period_starts(_at("2026-12-03T10:00:00"), "week")  # a Thursday
+    assert len(starts) == 52
+    assert starts[-1] == date(2026, 11, 30) and all(d.weekday() == 0 for d in starts)
+    assert starts[-1] - starts[0] == timedelta(weeks=51)
+
+
+def test_series_of_an_empty_tenant_is_all_zeros():
+    series = domain.activation_series([], accounts=0, now=_at("2026-12-03T10:00:00"), period="month")
+    assert series["period"] == "month" and series["activated_before"] == 0
+    assert {(p["activated"], p["cumulative"], p["cumulative_share"]) for p in series["points"]} == {(0, 0, 0.0)}
+
+
+def test_series_counts_per_month_and_accumulates_from_older_activations():
+    activated = [_at("2024-05-01T00:00:00"),                              # before the window
+                 _at("2026-01-31T23:59:59"), _at("2026-01-01T00:00:00"),  # January, both bounds
+                 _at("2026-03-02T08:00:00"),
+                 _at("2026-03-20T08:00:00")]                              # after now (another clock): current month
+    series = domain.activation_series(activated, accounts=10, now=_at("2026-03-15T10:00:00"), period="month")
+    points = {p["start"]: p for p in series["points"]}
+    assert series["activated_before"] == 1
+    assert points["2025-12-01"] == {"start": "2025-12-01", "activated": 0, "cumulative": 1, "cumulative_share": 0.1}
+    assert points["2026-01-01"]["activated"] == 2 and points["2026-02-01"]["cumulative"] == 3
+    assert points["2026-03-01"] == {"start": "2026-03-01", "activated": 2, "cumulative": 5, "cumulative_share": 0.5}
+    assert series["points"][-1]["start"] == "2026-03-01"
+
+
+def test_series_per_week():
+    series = domain.activation_series([_at("2026-11-30T00:00:00"), _at("2026-11-29T23:00:00")], accounts=3,
+                                      now=_at("2026-12-03T10:00:00"), period="week")
+    assert [p["activated"] for p in series["points"][-2:]] == [1, 1]
+    assert series["points"][-1]["cumulative_share"] == round(2 / 3, 4)

@@ -36,3 +36,14 @@ def test_request_schemas_are_the_ones_the_service_parses():
     schemas = build_openapi()["components"]["schemas"]
     assert schemas["AccountIn"]["properties"]["role"]["enum"] == ["coproprietaire", "bailleur", "locataire"]
     assert schemas["TenantCreate"]["additionalProperties"] is False
+
+
+def test_activation_stats_keep_their_counts_required_and_document_the_extension():
+    document = build_openapi()
+    schema = document["components"]["schemas"]["ActivationStats"]
+    assert schema["required"] == ["accounts", "without_credentials", "credentials_issued", "pending_verification",
+                                  "activated", "expired"]
+    assert {"residences", "series"} <= set(schema["properties"])
+    operation = document["paths"]["/api/v1/activation-stats"]["get"]
+    assert [p["name"] for p in operation["parameters"]] == ["by", "series"]
+    assert "422" in operation["responses"]
