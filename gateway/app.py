@@ -11,6 +11,9 @@ Routes (every page takes ``?client=C&societe=S``; the visit cookie remembers the
 - after login: ``GET /dashboard`` (``year``, ``category``, ``q``, ``cursor``), ``POST /documents/download``
   (``document_id``) or ``POST /documents/{id}/download``, ``POST /documents/archive`` (``year``),
   ``GET /profile``, ``POST /profile/password``, ``POST /profile/sessions/end-others``
+- agency console: ``/agence`` (login, invitation, ``/agence/annuaire``, ``/agence/equipe``,
+  ``POST /agence/identifiants``), ``GET /agence/documents``, ``POST /agence/documents/envoi`` (files),
+  ``POST /agence/documents/{id}/retrait``, ``GET /agence/conformite`` (décret 2019-502)
 - help and legal: ``GET /help``, ``GET /cgu``, ``GET /confidentialite``
 - assets: ``/static/*``, ``/theme/<hex>.css`` (the tenant colour); files: ``GET /files/<token>``
 - public API: ``/api/v1/*`` (``/api/v1/openapi.json`` merged)
@@ -34,6 +37,7 @@ from gateway import (
     pages_activation,
     pages_auth,
     pages_console,
+    pages_console_documents,
     pages_console_stats,
     pages_dashboard,
     pages_password,
@@ -113,6 +117,8 @@ def create_app(settings: GatewaySettings, *, clock: Clock | None = None) -> web.
     app.router.add_routes(pages_profile.routes)
     app.router.add_routes(pages_console.routes)
     app.router.add_routes(pages_console_stats.routes)
+    app[pages_console_documents.MAX_DOCUMENT_BYTES] = settings.max_document_bytes
+    app.router.add_routes(pages_console_documents.routes)
     app.router.add_routes(files.routes)
     app[api.API_SETTINGS] = api.ApiSettings(operator_token=settings.operator_api_token.get_secret_value(),
                                             max_body_bytes=settings.max_api_body_bytes,

@@ -12,15 +12,17 @@ from __future__ import annotations
 import json as json_module
 from dataclasses import dataclass
 
+import aiohttp
 from aiohttp import web
 
 from common.http import REQUEST_ID
 from common.logging import bind_context
 from gateway.context import UPSTREAMS, SeeOther, call, claims, redirect
 from gateway.edge import EDGE, NO_STORE, PageError
-from gateway.upstream import Reply
+from gateway.upstream import Reply, ServiceUnavailable
 
-__all__ = ["STAFF", "FileReply", "agency_call", "agency_file", "optional_staff", "require_admin", "require_staff"]
+__all__ = ["STAFF", "FileReply", "agency_call", "agency_file", "agency_upload", "optional_staff", "require_admin",
+           "require_staff"]
 
 STAFF = web.RequestKey("staff", dict)
 
@@ -100,3 +102,30 @@ async def agency_file(request: web.Request, service: str, method: str, path: str
             decoded = None
         return FileReply(response.status, headers, json=decoded if isinstance(decoded, dict) else None)
 
+
+
+async def agency_upload(request: web.Request, service: str, path: str, *, metadata: dict,
+                        file: web.FileField) -> Reply:
+    """One file sent as the public API takes it (a ``metadata`` JSON part, a ``file`` part), as the agency.
+
+    The file is streamed from the spool file the form was read into; a 5xx answer is
+    :class:`ServiceUnavailable`, like :func:`agency_call`.
+    """
+    form = aiohttp.FormData()
+    form.add_field("metadata", json_module.dumps(metadata), content_type="application/json")
+    form.add_field("file", file.file, filename=file.filename,
+                   content_type=file.content_type or "application/octet-stream")
+    upstream = request.app[UPSTREAMS][service]
+    try:
+        response = await upstream.open("POST", path, claims=_agency_claims(request),
+                                       request_id=request.get(REQUEST_ID), data=form)
+        async with response:
+            if response.status >= 500:
+                raise ServiceUnavailable(service)
+            try:
+                body = await response.json(content_type=None)
+            except ValueError:
+                body = {}
+            return Reply(response.status, body if isinstance(body, dict) else {}, response.headers)
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        raise ServiceUnavailable(service) from exc

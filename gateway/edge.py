@@ -50,6 +50,10 @@ NON_PAGE_PREFIXES = ("/api/", "/files/", "/static/", "/health/", "/metrics", "/t
 # Token pages are served with Referrer-Policy no-referrer, so browsers post their form with
 # ``Origin: null``; there the CSRF token (bound to the SameSite visit cookie) is the check.
 NULL_ORIGIN_PATHS = frozenset({"/activation/verify", "/password/reset", "/agence/invitation"})
+# Form posts that carry files: the console's document upload. They may be as large as one public-API
+# upload (GATEWAY_MAX_API_BODY_BYTES) instead of GATEWAY_MAX_FORM_BYTES; aiohttp spools their files
+# to temporary files (not memory) while the CSRF token is read, and the page forwards them one by one.
+UPLOAD_PATHS = frozenset({"/agence/documents/envoi"})
 
 
 class PageError(Exception):
@@ -73,6 +77,7 @@ class EdgeConfig:
         self.trusted = settings.trusted_networks()
         self.origin = public_origin(settings.public_base_url)
         self.max_form_bytes = settings.max_form_bytes
+        self.max_upload_form_bytes = settings.max_api_body_bytes
 
     def cookie_options(self, max_age: int | None = None) -> dict:
         return {"path": "/", "httponly": True, "secure": not self.insecure, "samesite": "Lax", "max_age": max_age}
@@ -157,6 +162,9 @@ def edge_middleware(render_error):
             if not response.prepared:
                 response.headers.setdefault("X-Content-Type-Options", "nosniff")
             return response
+        if request.method == "POST" and request.path in UPLOAD_PATHS:
+            # The same request with the upload's size limit (the app's client_max_size is the form one).
+            request = request.clone(client_max_size=config.max_upload_form_bytes)
         visit = config.codec.load(request.cookies.get(config.visit_cookie))
         request[VISIT] = visit
         try:
@@ -209,15 +217,19 @@ def _refuse_unsafe_path(request: web.Request, render_error) -> web.StreamRespons
 
 async def _check_post(request: web.Request, config: EdgeConfig, visit: Visit) -> None:
     length = request.content_length
-    if length is not None and length > config.max_form_bytes:
-        raise PageError(413, "refused.html", reason="too_large")
+    upload = request.path in UPLOAD_PATHS
+    limit = config.max_upload_form_bytes if upload else config.max_form_bytes
+    too_large = PageError(413, "refused.html", reason="upload_too_large" if upload else "too_large",
+                          limit_mb=limit // (1024 * 1024))
+    if length is not None and length > limit:
+        raise too_large
     if not _origin_ok(request, config.origin):
         log.warning("page.origin_refused", path=request.path)
         raise PageError(403, "refused.html", reason="origin")
     try:
         form = await request.post()
     except web.HTTPRequestEntityTooLarge:
-        raise PageError(413, "refused.html", reason="too_large") from None
+        raise too_large from None
     if not config.codec.check_csrf(visit, form.get("csrf_token"), csrf_scope(request.path)):
         log.warning("page.csrf_refused", path=request.path)
         raise PageError(403, "refused.html", reason="csrf")

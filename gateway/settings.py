@@ -40,6 +40,9 @@ class GatewaySettings(ProcessSettings):
     # Form posts are small; the public API streams uploads (documents up to 50 MB by default).
     max_form_bytes: int = 64 * 1024
     max_api_body_bytes: int = 60 * 1024 * 1024
+    # One document's limit as documents applies it (DOCUMENTS_MAX_UPLOAD_BYTES): the console refuses
+    # an oversize file of a multi-file upload before sending any of them, so that nothing is published.
+    max_document_bytes: int = 50 * 1024 * 1024
     visit_max_age_seconds: int = 12 * 3600
 
     @field_validator("trusted_proxies")

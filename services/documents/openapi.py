@@ -59,14 +59,88 @@ def _schemas(settings) -> dict[str, Any]:
         },
         "required": ["metadata", "file"],
     }
+    audience = {"type": "object", "description": "as given at upload", "properties": {
+        "account_ref": {"type": "string"}, "residence_ref": {"type": "string"}, "council_only": {"type": "boolean"}}}
+    residence = {"type": "object", "properties": {"ref": {"type": "string"}, "name": {"type": "string"}},
+                 "required": ["ref", "name"]}
+    schemas["AgencyDocument"] = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string", "format": "uuid"}, "title": {"type": "string"},
+            "category": {"type": "string", "enum": sorted(CATEGORIES)}, "category_label": {"type": "string"},
+            "date": {"type": "string", "format": "date"}, "audience": audience,
+            "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"}, "size": {"type": "integer", "minimum": 0},
+            "content_type": {"type": "string"}, "filename": {"type": "string"},
+            "published_at": {"type": "string", "format": "date-time"},
+            "withdrawn_at": {"type": ["string", "null"], "format": "date-time"},
+        },
+        "required": ["id", "title", "category", "category_label", "date", "audience", "sha256", "size",
+                     "content_type", "published_at", "withdrawn_at"],
+    }
+    schemas["AgencyDocumentPage"] = {
+        "type": "object",
+        "properties": {"items": {"type": "array", "items": {"$ref": _REF.format(model="AgencyDocument")}},
+                       "next_cursor": {"type": ["string", "null"]},
+                       "residences": {"type": "array", "items": residence}},
+        "required": ["items", "next_cursor", "residences"],
+    }
+    item = {"type": "object", "properties": {
+        "category": {"type": "string"}, "label": {"type": "string"}, "group": {"type": "string"},
+        "status": {"type": "string", "enum": ["present", "missing", "incomplete", "out_of_date"]},
+        "count": {"type": "integer", "minimum": 0}, "expected": {"type": ["integer", "null"]},
+        "last_update": {"type": ["string", "null"], "format": "date"}},
+        "required": ["category", "label", "group", "status", "count", "expected", "last_update"]}
+    schemas["Compliance"] = {
+        "type": "object",
+        "properties": {"today": {"type": "string", "format": "date"}, "residences": {"type": "array", "items": {
+            "type": "object", "properties": {
+                "ref": {"type": "string"}, "name": {"type": "string"},
+                "ag_date": {"type": ["string", "null"], "format": "date",
+                            "description": "the latest AG_CONVOC or AG_PV date, taken as the annual AG"},
+                "summary": {"type": "object", "additionalProperties": {"type": "integer"}},
+                "items": {"type": "array", "items": item}},
+            "required": ["ref", "name", "ag_date", "summary", "items"]}}},
+        "required": ["today", "residences"],
+    }
     return schemas
+
+
+def _query(name: str, schema: dict, description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
 
 
 def _paths() -> dict[str, Any]:
     auth = {"401": _error("Missing or invalid API key"), "403": _error("Not an agency key")}
     published = {"content": {"application/json": {"schema": {"$ref": _REF.format(model="DocumentPublished")}}}}
+    listed = {"content": {"application/json": {"schema": {"$ref": _REF.format(model="AgencyDocumentPage")}}}}
+    checked = {"content": {"application/json": {"schema": {"$ref": _REF.format(model="Compliance")}}}}
+    listing = {
+        "summary": "The agency's documents, newest published first (keyset pagination)",
+        "operationId": "listAgencyDocuments",
+        "security": _AGENCY,
+        "parameters": [
+            _query("category", {"type": "string", "enum": sorted(CATEGORIES)}, "one category"),
+            _query("residence_ref", {"type": "string"},
+                   "documents of this residence, its council or one of its accounts"),
+            _query("year", {"type": "integer"}, "the year of the document's date"),
+            _query("status", {"type": "string", "enum": ["published", "withdrawn"]}, "default: both"),
+            _query("q", {"type": "string", "maxLength": 200}, "text in the title"),
+            _query("cursor", {"type": "string"}, "next_cursor of the previous page"),
+            _query("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, "page size"),
+        ],
+        "responses": {"200": {"description": "One page", **listed}, **auth,
+                      "422": _error("Invalid filter or cursor")},
+    }
     return {
-        "/api/v1/documents": {"post": {
+        "/api/v1/documents/compliance": {"get": {
+            "summary": "Décret 2019-502: which legal items each residence has, lacks or must update",
+            "operationId": "documentsCompliance",
+            "security": _AGENCY,
+            "parameters": [_query("residence_ref", {"type": "string"}, "one residence (default: all)")],
+            "responses": {"200": {"description": "One entry per residence", **checked}, **auth,
+                          "422": _error("Unknown residence")},
+        }},
+        "/api/v1/documents": {"get": listing, "post": {
             "summary": "Publish a document to one account, a residence or its conseil syndical",
             "description": "Streamed multipart upload; the type is checked from the content. Uploading the "
                            "same content again for the same category and audience returns the existing document.",

@@ -222,3 +222,52 @@ async def insert_document(conn: asyncpg.Connection, *, document_id: uuid.UUID, t
     return await conn.fetchrow(INSERT_DOCUMENT, document_id, tenant_id, category, title, doc_date, doc_date.year,
                                audience_kind, audience_id, audience_key, size, sha256, crc32, content_type,
                                filename, published_at)
+
+# --- the agency's view: its documents, its residences, the 2019-502 check ---------------------
+
+# Newest published first, keyset on (published_at, id); the filters are optional ($n IS NULL).
+# $8: the residence ids a residence_ref names (NULL: any residence), matching documents published
+# to the residence or its council and documents of one account of it.
+AGENCY_LIST = """
+SELECT d.id, d.category, d.title, d.doc_date, d.audience_kind, d.size, d.sha256, d.content_type, d.filename,
+       d.published_at, d.withdrawn_at, a.ref AS account_ref, r.ref AS residence_ref
+FROM documents d
+LEFT JOIN accounts a ON d.audience_kind = 'account' AND a.id = d.audience_id
+LEFT JOIN residences r ON d.audience_kind <> 'account' AND r.id = d.audience_id
+WHERE d.tenant_id = $1
+  AND (d.published_at, d.id) < ($2::timestamptz, $3::uuid)
+  AND ($4::text IS NULL OR d.category = $4::text)
+  AND ($5::int IS NULL OR d.year = $5::int)
+  AND ($6::text IS NULL OR ($6::text = 'withdrawn') = (d.withdrawn_at IS NOT NULL))
+  AND ($7::text IS NULL OR d.title ILIKE $7::text)
+  AND ($8::uuid[] IS NULL OR d.audience_id = ANY($8::uuid[])
+       OR (d.audience_kind = 'account' AND a.residence_ids && $8::uuid[]))
+ORDER BY d.published_at DESC, d.id DESC
+LIMIT $9
+"""
+
+# One row per ref (the latest name), in ref order.
+TENANT_RESIDENCES = """
+SELECT DISTINCT ON (ref) ref, name FROM residences WHERE tenant_id = $1 ORDER BY ref, updated_at DESC
+"""
+
+RESIDENCE_IDS_BY_REF = "SELECT id, ref FROM residences WHERE tenant_id = $1 AND ($2::text IS NULL OR ref = $2::text)"
+
+# Live documents published to these residences or their councils (days in Paris time).
+RESIDENCE_DOCUMENT_FACTS = """
+SELECT audience_id, category, doc_date, (published_at AT TIME ZONE 'Europe/Paris')::date AS published_on
+FROM documents
+WHERE tenant_id = $1 AND audience_kind <> 'account' AND audience_id = ANY($2::uuid[]) AND withdrawn_at IS NULL
+"""
+
+RESIDENCE_COPROPRIETAIRES = """
+SELECT id, residence_ids FROM accounts
+WHERE tenant_id = $1 AND role = 'coproprietaire' AND status <> 'closed' AND residence_ids && $2::uuid[]
+"""
+
+# By audience key and category: the (audience_key, category, ...) listing index serves it.
+ACCOUNT_DOCUMENT_FACTS = """
+SELECT audience_id, category, doc_date, (published_at AT TIME ZONE 'Europe/Paris')::date AS published_on
+FROM documents
+WHERE audience_key = ANY($1::text[]) AND category = ANY($2::text[]) AND withdrawn_at IS NULL
+"""

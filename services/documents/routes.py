@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -10,11 +11,11 @@ from common.clock import Clock
 from common.db import POOL
 from common.http import REQUEST_ID, SETTINGS
 from common.internal_auth import CLAIMS, InternalClaims
-from services.documents import reading, service
+from services.documents import agency, reading, service
 from services.documents.downloads import serve_archive, serve_file
 from services.documents.errors import DocumentNotFound, Forbidden, MalformedRequest, PayloadTooLarge, PersonRequired
 from services.documents.openapi import openapi_document
-from services.documents.schemas import ArchiveIn, ListQuery, parse
+from services.documents.schemas import AgencyListQuery, ArchiveIn, ComplianceQuery, ListQuery, parse
 from services.documents.storage import BlobStore
 from services.documents.tokens import FileGrant, TokenInvalid, issue_file_token, verify_file_token
 
@@ -25,6 +26,8 @@ CLOCK = web.AppKey("clock", Clock)
 SIGNING_KEY = web.AppKey("url_signing_key", bytes)
 # Multipart framing around the file: a request this much larger than the limit cannot fit.
 _MULTIPART_SLACK = 1024 * 1024
+# "Today" for the 2019-502 check is the day in France, where the agencies and their AGs are.
+_PARIS = ZoneInfo("Europe/Paris")
 
 
 def _agency_tenant(request: web.Request) -> uuid.UUID:
@@ -69,6 +72,20 @@ async def withdraw(request: web.Request) -> web.Response:
     await service.withdraw_document(request.app[POOL], request.app[CLOCK], tenant_id=tenant_id,
                                     document_id=document_id)
     return web.Response(status=204)
+
+
+async def agency_documents(request: web.Request) -> web.Response:
+    tenant_id = _agency_tenant(request)
+    query = parse(AgencyListQuery, dict(request.query))
+    return web.json_response(await agency.list_agency_documents(request.app[POOL], tenant_id=tenant_id, query=query))
+
+
+async def agency_compliance(request: web.Request) -> web.Response:
+    tenant_id = _agency_tenant(request)
+    query = parse(ComplianceQuery, dict(request.query))
+    today = request.app[CLOCK].now().astimezone(_PARIS).date()
+    return web.json_response(await agency.compliance(request.app[POOL], tenant_id=tenant_id, query=query,
+                                                     today=today))
 
 
 async def list_documents(request: web.Request) -> web.Response:
@@ -139,6 +156,8 @@ async def openapi(request: web.Request) -> web.Response:
 
 def setup_routes(app: web.Application) -> None:
     app.router.add_post("/api/v1/documents", upload)
+    app.router.add_get("/api/v1/documents", agency_documents)
+    app.router.add_get("/api/v1/documents/compliance", agency_compliance)
     app.router.add_delete("/api/v1/documents/{document_id}", withdraw)
     app.router.add_get("/v1/documents", list_documents)
     app.router.add_post("/v1/documents/{document_id}/link", document_link)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from services.documents.errors import FieldError, InvalidDocument
 
-__all__ = ["ArchiveIn", "AudienceIn", "ListQuery", "MetadataIn", "field_errors", "parse"]
+__all__ = ["AgencyListQuery", "ArchiveIn", "AudienceIn", "ComplianceQuery", "ListQuery", "MetadataIn", "field_errors",
+           "parse"]
 
 
 _ONE_TARGET_SCHEMA = {"oneOf": [
@@ -64,6 +66,38 @@ class ListQuery(BaseModel):
 
     # The gateway forwards empty form fields as empty strings: they mean "no filter".
     @field_validator("tenant_id", "account_id", "category", "year", "q", "cursor", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value):
+        return None if value == "" else value
+
+
+class AgencyListQuery(BaseModel):
+    """``GET /api/v1/documents`` query string (the agency's documents)."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    category: str | None = Field(default=None, max_length=32)
+    residence_ref: str | None = Field(default=None, max_length=64)
+    year: int | None = Field(default=None, ge=1900, le=2999)
+    status: Literal["published", "withdrawn"] | None = None
+    q: str | None = Field(default=None, max_length=200)
+    cursor: str | None = Field(default=None, max_length=200)
+    limit: int = Field(default=50, ge=1, le=200)
+
+    @field_validator("category", "residence_ref", "year", "status", "q", "cursor", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value):
+        return None if value == "" else value
+
+
+class ComplianceQuery(BaseModel):
+    """``GET /api/v1/documents/compliance`` query string: one residence, or all of them."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    residence_ref: str | None = Field(default=None, max_length=64)
+
+    @field_validator("residence_ref", mode="before")
     @classmethod
     def _empty_is_none(cls, value):
         return None if value == "" else value

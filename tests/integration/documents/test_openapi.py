@@ -16,8 +16,9 @@ async def test_openapi_document_is_valid_and_matches_the_service(harness):
     assert response.status == 200
     document = await response.json()
     validate(document)
-    assert set(document["paths"]) == {"/api/v1/documents", "/api/v1/documents/{id}"}
-    assert set(document["paths"]["/api/v1/documents"]) == {"post"}
+    assert set(document["paths"]) == {"/api/v1/documents", "/api/v1/documents/{id}", "/api/v1/documents/compliance"}
+    assert set(document["paths"]["/api/v1/documents"]) == {"get", "post"}
+    assert set(document["paths"]["/api/v1/documents/compliance"]) == {"get"}
     assert set(document["paths"]["/api/v1/documents/{id}"]) == {"delete"}
     schemas = document["components"]["schemas"]
 
@@ -29,6 +30,10 @@ async def test_openapi_document_is_valid_and_matches_the_service(harness):
     metadata = {"category": "AG_PV", "title": "PV", "date": "2025-06-12", "audience": {"residence_ref": "R1"}}
     check(metadata, "DocumentMetadata")
     check(await harness.publish(tenant, metadata, pdf_bytes()), "DocumentPublished")
+    page = await harness.client.get("/api/v1/documents", headers=harness.agency(tenant))
+    check(await page.json(), "AgencyDocumentPage")
+    checked = await harness.client.get("/api/v1/documents/compliance", headers=harness.agency(tenant))
+    check(await checked.json(), "Compliance")
     refused = await harness.upload(tenant, {**metadata, "category": "NOPE"})
     check(await refused.json(), "Error")
     # What the schema refuses, the service refuses too.

@@ -177,3 +177,39 @@ async def test_an_unexpected_answer_gives_a_french_error_page(system):
     assert "Une erreur est survenue" in visible(await response.text())
     assert response.headers["Content-Security-Policy"] == CSP
     assert "moncompte_session" not in response.cookies
+
+
+async def test_the_console_upload_form_may_pass_the_form_limit_up_to_the_api_body_limit(standin_servers,
+                                                                                       aiohttp_client):
+    import re
+
+    import aiohttp
+
+    apps, servers = standin_servers
+    urls = {name: str(server.make_url("")).rstrip("/") for name, server in servers.items()}
+    standins.add_tenant(apps["tenancy"], client="UPLOAD1", societe="01", name="Agence Envoi")
+    client = await aiohttp_client(create_app(gateway_settings(urls, max_api_body_bytes=3 * 1024 * 1024)))
+    page = await client.get("/agence/connexion?client=UPLOAD1&societe=01")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', await page.text()).group(1)
+
+    def form(size: int) -> aiohttp.FormData:
+        data = aiohttp.FormData()
+        data.add_field("csrf_token", csrf)
+        data.add_field("files", b"%PDF-1.7\n" + b"x" * size, filename="big.pdf", content_type="application/pdf")
+        return data
+
+    target = "/agence/documents/envoi?client=UPLOAD1&societe=01"
+    # 2 MB, past the 64 KB form limit: the edge reads it (CSRF checked) and the page asks for a staff login.
+    response = await client.post(target, data=form(2 * 1024 * 1024), headers={"Origin": "http://gateway.test"},
+                                 allow_redirects=False)
+    assert response.status == 303 and "/agence/connexion" in response.headers["Location"]
+    # Past the upload limit: a French refusal that says nothing was published, before any service call.
+    response = await client.post(target, data=form(4 * 1024 * 1024), headers={"Origin": "http://gateway.test"},
+                                 allow_redirects=False)
+    assert response.status == 413
+    assert "dépassent 3 Mo au total : rien n'a été publié" in visible(await response.text())
+    assert calls(apps["documents"]) == []
+    # Any other page keeps the form limit.
+    response = await client.post("/agence/equipe?client=UPLOAD1&societe=01", data=form(200_000),
+                                 headers={"Origin": "http://gateway.test"}, allow_redirects=False)
+    assert response.status == 413
