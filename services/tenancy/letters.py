@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 from datetime import datetime
-from xml.sax.saxutils import escape
+from html import escape as _html_escape
 from zoneinfo import ZoneInfo
 
 from reportlab.lib import colors
@@ -21,6 +21,11 @@ from reportlab.lib.units import mm
 from reportlab.platypus import KeepTogether, PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 __all__ = ["LETTER_STEPS", "render_letters"]
+
+
+def escape(text: str) -> str:
+    """Text made safe for reportlab's paragraph markup (``&``, ``<``, ``>``)."""
+    return _html_escape(text, quote=False)
 
 PARIS = ZoneInfo("Europe/Paris")
 ROLE_LABELS = {"coproprietaire": "copropriétaire", "bailleur": "propriétaire bailleur", "locataire": "locataire"}
