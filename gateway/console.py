@@ -21,8 +21,8 @@ from gateway.context import UPSTREAMS, SeeOther, call, claims, redirect
 from gateway.edge import EDGE, NO_STORE, PageError
 from gateway.upstream import Reply, ServiceUnavailable
 
-__all__ = ["STAFF", "FileReply", "agency_call", "agency_file", "agency_upload", "optional_staff", "require_admin",
-           "require_staff"]
+__all__ = ["STAFF", "FileReply", "agency_call", "agency_file", "agency_put_file", "agency_upload", "optional_staff",
+           "require_admin", "require_staff"]
 
 STAFF = web.RequestKey("staff", dict)
 
@@ -119,6 +119,25 @@ async def agency_upload(request: web.Request, service: str, path: str, *, metada
     try:
         response = await upstream.open("POST", path, claims=_agency_claims(request),
                                        request_id=request.get(REQUEST_ID), data=form)
+        async with response:
+            if response.status >= 500:
+                raise ServiceUnavailable(service)
+            try:
+                body = await response.json(content_type=None)
+            except ValueError:
+                body = {}
+            return Reply(response.status, body if isinstance(body, dict) else {}, response.headers)
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        raise ServiceUnavailable(service) from exc
+
+
+async def agency_put_file(request: web.Request, service: str, path: str, *, content_type: str,
+                          file: web.FileField) -> Reply:
+    """A file PUT as its own body (the directory import), as the agency; streamed from the form's spool."""
+    upstream = request.app[UPSTREAMS][service]
+    try:
+        response = await upstream.open("PUT", path, claims=_agency_claims(request), request_id=request.get(REQUEST_ID),
+                                       headers={"Content-Type": content_type}, data=file.file)
         async with response:
             if response.status >= 500:
                 raise ServiceUnavailable(service)

@@ -53,7 +53,7 @@ NULL_ORIGIN_PATHS = frozenset({"/activation/verify", "/password/reset", "/agence
 # Form posts that carry files: the console's document upload. They may be as large as one public-API
 # upload (GATEWAY_MAX_API_BODY_BYTES) instead of GATEWAY_MAX_FORM_BYTES; aiohttp spools their files
 # to temporary files (not memory) while the CSRF token is read, and the page forwards them one by one.
-UPLOAD_PATHS = frozenset({"/agence/documents/envoi"})
+UPLOAD_PATHS = frozenset({"/agence/documents/envoi", "/agence/import"})
 
 
 class PageError(Exception):
@@ -220,7 +220,7 @@ async def _check_post(request: web.Request, config: EdgeConfig, visit: Visit) ->
     upload = request.path in UPLOAD_PATHS
     limit = config.max_upload_form_bytes if upload else config.max_form_bytes
     too_large = PageError(413, "refused.html", reason="upload_too_large" if upload else "too_large",
-                          limit_mb=limit // (1024 * 1024))
+                          limit_mb=limit // (1024 * 1024), back=request.path)
     if length is not None and length > limit:
         raise too_large
     if not _origin_ok(request, config.origin):

@@ -236,3 +236,37 @@ def test_an_administrator_sets_the_help_contact_and_a_new_api_key(system, new_jo
     person.goto(f"/help?client={tenant.client_code}&societe={tenant.societe_code}")
     person.see("aide@reglages.example.org")
     person.see("01 40 50 60 70")
+
+
+def test_importing_the_directory_from_the_console_with_a_wrong_csv_first(system, new_journey, tmp_path):
+    tenant = system.new_tenant(name="Syndic Import E2E")
+    residence_directory(tenant, ("C1", "coproprietaire", None))  # residence R1 and lot L1 exist
+    email, password = unique_email("import"), strong_password()
+    system.operator.call("POST", "/api/v1/staff", {"tenant_id": tenant.id, "email": email, "role": "gestionnaire"})
+    journey = new_journey()
+    _accept_invitation(journey, system, email, password)
+    _log_in(journey, email, password)
+    journey.click("Importer l'annuaire (CSV ou JSON)")
+    journey.see_heading("Importer l'annuaire")
+    journey.click("IMPORTER")
+    journey.see("Choisissez le fichier de l'annuaire (CSV ou JSON).")
+
+    wrong = tmp_path / "annuaire.csv"
+    wrong.write_text("ref;role;display_name;email;lot_refs;council\n"
+                     "C7;syndic;Mme Sept;;L1;0\n"
+                     "C8;locataire;M. Huit;pas-une-adresse;L1;0\n", encoding="utf-8")
+    journey.page.get_by_label("Fichier de l'annuaire (.csv ou .json)").set_input_files(str(wrong))
+    journey.click("IMPORTER")
+    journey.see("Le fichier n'a pas été importé : corrigez 2 erreurs et envoyez-le de nouveau. Rien n'a été modifié.")
+    journey.see("ligne 2, role")
+    journey.see("ligne 3, email")
+    journey.checkpoint("console-import-errors")
+
+    good = tmp_path / "annuaire-ok.csv"
+    good.write_text("ref;role;display_name;email;lot_refs;council\n"
+                    "C7;bailleur;Mme Sept Import;;L1;0\n", encoding="utf-8")
+    journey.page.get_by_label("Fichier de l'annuaire (.csv ou .json)").set_input_files(str(good))
+    journey.click("IMPORTER")
+    journey.see("Annuaire importé : comptes : 1 créé(s), 0 modifié(s), 0 inchangé(s)")
+    journey.click("Annuaire")
+    journey.see("Mme Sept Import")
