@@ -115,29 +115,22 @@ async def agency_upload(request: web.Request, service: str, path: str, *, metada
     form.add_field("metadata", json_module.dumps(metadata), content_type="application/json")
     form.add_field("file", file.file, filename=file.filename,
                    content_type=file.content_type or "application/octet-stream")
-    upstream = request.app[UPSTREAMS][service]
-    try:
-        response = await upstream.open("POST", path, claims=_agency_claims(request),
-                                       request_id=request.get(REQUEST_ID), data=form)
-        async with response:
-            if response.status >= 500:
-                raise ServiceUnavailable(service)
-            try:
-                body = await response.json(content_type=None)
-            except ValueError:
-                body = {}
-            return Reply(response.status, body if isinstance(body, dict) else {}, response.headers)
-    except (TimeoutError, aiohttp.ClientError) as exc:
-        raise ServiceUnavailable(service) from exc
+    return await _send_streamed(request, service, "POST", path, data=form)
 
 
 async def agency_put_file(request: web.Request, service: str, path: str, *, content_type: str,
                           file: web.FileField) -> Reply:
     """A file PUT as its own body (the directory import), as the agency; streamed from the form's spool."""
+    return await _send_streamed(request, service, "PUT", path, headers={"Content-Type": content_type},
+                                data=file.file)
+
+
+async def _send_streamed(request: web.Request, service: str, method: str, path: str, **kwargs) -> Reply:
+    """A call as the agency whose body is a stream; its JSON answer (5xx: :class:`ServiceUnavailable`)."""
     upstream = request.app[UPSTREAMS][service]
     try:
-        response = await upstream.open("PUT", path, claims=_agency_claims(request), request_id=request.get(REQUEST_ID),
-                                       headers={"Content-Type": content_type}, data=file.file)
+        response = await upstream.open(method, path, claims=_agency_claims(request),
+                                       request_id=request.get(REQUEST_ID), **kwargs)
         async with response:
             if response.status >= 500:
                 raise ServiceUnavailable(service)
@@ -148,3 +141,4 @@ async def agency_put_file(request: web.Request, service: str, path: str, *, cont
             return Reply(response.status, body if isinstance(body, dict) else {}, response.headers)
     except (TimeoutError, aiohttp.ClientError) as exc:
         raise ServiceUnavailable(service) from exc
+
