@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from services.documents.errors import FieldError, InvalidDocument
 
-__all__ = ["AgencyListQuery", "ArchiveIn", "AudienceIn", "ComplianceQuery", "ListQuery", "MetadataIn", "field_errors",
-           "parse"]
+__all__ = ["AgencyListQuery", "ArchiveIn", "AudienceIn", "ComplianceQuery", "ListQuery", "MetadataIn", "ProofQuery",
+           "field_errors", "parse"]
 
 
 _ONE_TARGET_SCHEMA = {"oneOf": [
@@ -98,6 +98,20 @@ class ComplianceQuery(BaseModel):
     residence_ref: str | None = Field(default=None, max_length=64)
 
     @field_validator("residence_ref", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value):
+        return None if value == "" else value
+
+
+class ProofQuery(BaseModel):
+    """``GET /api/v1/documents/{id}/proof`` and ``GET /api/v1/documents/proof?account_ref=``."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    format: Literal["json", "csv", "pdf"] | None = None
+    account_ref: str | None = Field(default=None, min_length=1, max_length=64)
+
+    @field_validator("format", "account_ref", mode="before")
     @classmethod
     def _empty_is_none(cls, value):
         return None if value == "" else value

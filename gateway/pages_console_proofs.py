@@ -1,0 +1,73 @@
+"""The console's proofs of availability (issue 14): one document's proof, one account's, as a page,
+a PDF or a CSV. The pages read ``GET /api/v1/documents/{id}/proof`` and
+``GET /api/v1/documents/proof?account_ref=`` as the agency, like every console page."""
+
+from __future__ import annotations
+
+import re
+
+from aiohttp import web
+
+from common.logging import get_logger
+from gateway.console import STAFF, agency_call, agency_file, require_staff
+from gateway.context import render, require_tenant
+from gateway.edge import PageError
+
+__all__ = ["routes"]
+
+log = get_logger(__name__)
+routes = web.RouteTableDef()
+
+KIND_LABELS = {"view": "Consultation", "download": "Téléchargement", "archive": "Téléchargement (archive ZIP)"}
+FORMATS = {"pdf": "application/pdf", "csv": "text/csv"}
+_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
+_ID = "{document_id:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}}"
+
+
+def _page(request: web.Request, template: str, **context) -> web.Response:
+    return render(request, f"console/{template}", staff=request.get(STAFF), active="documents",
+                  kind_labels=KIND_LABELS, **context)
+
+
+async def _file(request: web.Request, path: str, params: dict, fmt: str, filename: str) -> web.Response:
+    reply = await agency_file(request, "documents", "GET", path, accept=FORMATS[fmt],
+                              params={**params, "format": fmt}, ok=200)
+    if reply.status != 200 or not reply.body:
+        raise PageError(404, "not_found.html")
+    log.info("console.proof_exported", format=fmt)
+    return web.Response(body=reply.body, content_type=FORMATS[fmt], headers={
+        "Cache-Control": "no-store", "Content-Disposition": f'attachment; filename="{filename}.{fmt}"'})
+
+
+@routes.get(f"/agence/documents/{_ID}/preuve")
+async def document_proof(request: web.Request) -> web.Response:
+    await require_tenant(request)
+    await require_staff(request)
+    document_id = request.match_info["document_id"]
+    fmt = request.query.get("format", "")
+    if fmt in FORMATS:
+        return await _file(request, f"/api/v1/documents/{document_id}/proof", {}, fmt, f"preuve-{document_id}")
+    reply = await agency_call(request, "documents", "GET", f"/api/v1/documents/{document_id}/proof")
+    if reply.status != 200:
+        raise PageError(404, "not_found.html")
+    return _page(request, "proof.html", proof=reply.body, document_id=document_id)
+
+
+@routes.get("/agence/preuves")
+async def account_proof(request: web.Request) -> web.Response:
+    await require_tenant(request)
+    await require_staff(request)
+    ref = (request.query.get("account_ref") or "").strip()
+    if not ref:
+        return _page(request, "account_proof.html", proof=None, account_ref="", error_message=None)
+    if not _REF.match(ref):
+        return _page(request, "account_proof.html", status=422, proof=None, account_ref=ref,
+                     error_message="Cette référence de compte n'est pas valide.")
+    fmt = request.query.get("format", "")
+    if fmt in FORMATS:
+        return await _file(request, "/api/v1/documents/proof", {"account_ref": ref}, fmt, f"preuve-compte-{ref}")
+    reply = await agency_call(request, "documents", "GET", "/api/v1/documents/proof", params={"account_ref": ref})
+    if reply.status != 200:
+        return _page(request, "account_proof.html", status=422, proof=None, account_ref=ref,
+                     error_message="Aucun compte ne porte cette référence.")
+    return _page(request, "account_proof.html", proof=reply.body, account_ref=ref, error_message=None)
