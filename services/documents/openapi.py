@@ -144,6 +144,33 @@ def _schemas(settings) -> dict[str, Any]:
         },
         "required": ["generated_at", "account", "documents"],
     }
+    consent_state = {"type": "object", "properties": {
+        "given": {"type": "boolean"}, "since": {"type": ["string", "null"], "format": "date-time"}},
+        "required": ["given", "since"]}
+    schemas["ConsentRegister"] = {
+        "type": "object",
+        "description": "Consents to electronic notification of one residence's accounts (docs/legal-proofs.md)",
+        "properties": {
+            "residence": residence,
+            "at": {"type": "string", "format": "date-time"},
+            "kinds": {"type": "array", "items": {"type": "object", "properties": {
+                "kind": {"type": "string"}, "label": {"type": "string"}}, "required": ["kind", "label"]}},
+            "accounts": {"type": "array", "items": {"type": "object", "properties": {
+                "account_ref": {"type": "string"}, "account_id": {"type": "string", "format": "uuid"},
+                "consents": {"type": "object", "additionalProperties": consent_state}},
+                "required": ["account_ref", "account_id", "consents"]}},
+            "changes": {"type": "array", "items": {"type": "object", "properties": {
+                "at": {"type": "string", "format": "date-time"}, "account_ref": {"type": "string"},
+                "account_id": {"type": "string", "format": "uuid"}, "person_id": {"type": "string", "format": "uuid"},
+                "lots": {"type": "array", "items": {"type": "object"}},
+                "kind": {"type": "string", "enum": ["notifications", "mises_en_demeure", "appels_de_fonds"]},
+                "given": {"type": "boolean"}, "wording": {"type": "string"}, "wording_version": {"type": "string"},
+                "means": {"type": "string", "enum": ["web"]}},
+                "required": ["at", "account_ref", "account_id", "person_id", "lots", "kind", "given", "wording",
+                             "wording_version", "means"]}},
+        },
+        "required": ["residence", "at", "kinds", "accounts", "changes"],
+    }
     return schemas
 
 
@@ -210,6 +237,25 @@ def _paths() -> dict[str, Any]:
                 "415": _error("Not a PDF, office document or image"),
                 "422": _error("Invalid metadata, unknown ref, or a category that does not fit the audience"),
             },
+        }},
+        "/api/v1/consents": {"get": {
+            "summary": "The register of consents to electronic notification of one residence, at a date",
+            "description": "Every change (given or revoked) up to `at`, with the wording shown, and each account's "
+                           "state then. Loi 65-557 art. 42-1; décret 67-223 art. 64-1 to 64-4 and 35-2.",
+            "operationId": "consentRegister",
+            "security": _AGENCY,
+            "parameters": [
+                {"name": "residence_ref", "in": "query", "required": True,
+                 "schema": {"type": "string", "minLength": 1, "maxLength": 64}},
+                _query("at", {"type": "string"}, "a date (its end, Paris time) or a date-time; default: now"),
+                _query("format", {"type": "string", "enum": ["json", "csv"]}, "default json, or Accept: text/csv"),
+                _query("view", {"type": "string", "enum": ["changes", "state"]},
+                       "CSV only: one row per change (default) or per account"),
+            ],
+            "responses": {"200": {"description": "The register", "content": {
+                "application/json": {"schema": {"$ref": _REF.format(model="ConsentRegister")}},
+                "text/csv": {"schema": {"type": "string"}}}}, **auth,
+                "422": _error("Missing or unknown residence, or a bad parameter")},
         }},
         "/api/v1/documents/proof": {"get": {
             "summary": "Proof of availability for one account: each document published to it, and its accesses",

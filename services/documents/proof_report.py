@@ -18,7 +18,8 @@ from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-__all__ = ["CSV_HEADER", "account_proof_csv", "account_proof_pdf", "document_proof_csv", "document_proof_pdf"]
+__all__ = ["CSV_HEADER", "account_proof_csv", "account_proof_pdf", "document_proof_csv", "document_proof_pdf",
+           "register_csv"]
 
 PARIS = ZoneInfo("Europe/Paris")
 CSV_HEADER = ["document_id", "title", "category", "sha256", "event", "at", "account_ref", "person_id", "success"]
@@ -163,9 +164,16 @@ def document_proof_pdf(proof: dict) -> bytes:
     summary = proof["summary"]
     story.append(Paragraph(_esc(f"Destinataires à la mise en ligne : {summary['audience']} compte(s), "
                                 f"dont {summary['opened']} l'ont ouvert"), styles["h2"]))
-    audience = [["Compte", "Ouvert"]] + [[a["account_ref"], "Oui" if a["opened"] else "Non"]
-                                          for a in proof["audience_at_publication"]]
-    story.append(_table(audience, [60 * mm, 30 * mm], styles))
+    delivery = {"post": "À envoyer par courrier (pas de consentement)", "email": "Voie électronique (consentement)"}
+    if any(a.get("delivery") for a in proof["audience_at_publication"]):
+        audience = [["Compte", "Ouvert", "Envoi"]] + [
+            [a["account_ref"], "Oui" if a["opened"] else "Non", delivery[a["delivery"]]]
+            for a in proof["audience_at_publication"]]
+        story.append(_table(audience, [45 * mm, 25 * mm, 80 * mm], styles))
+    else:
+        audience = [["Compte", "Ouvert"]] + [[a["account_ref"], "Oui" if a["opened"] else "Non"]
+                                              for a in proof["audience_at_publication"]]
+        story.append(_table(audience, [60 * mm, 30 * mm], styles))
     story.append(Paragraph(_esc(f"Consultations et téléchargements ({summary['accesses']})"), styles["h2"]))
     if proof["accesses"]:
         story.append(_table(_access_rows(proof["accesses"]), _ACCESS_WIDTHS, styles))
@@ -191,3 +199,29 @@ def account_proof_pdf(proof: dict) -> bytes:
         if document["accesses"]:
             story.append(_table(_access_rows(document["accesses"]), _ACCESS_WIDTHS, styles))
     return _build(story, f"Preuve de mise à disposition - compte {ref}")
+
+
+REGISTER_CHANGES_HEADER = ["at", "account_ref", "lots", "kind", "given", "person_id", "means", "wording_version",
+                           "wording"]
+
+
+def register_csv(register: dict, view: str) -> bytes:
+    """The consent register of a residence: every change (``changes``) or each account's state (``state``)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    if view == "state":
+        kinds = [k["kind"] for k in register["kinds"]]
+        writer.writerow(["account_ref", "at", *(f"{k}_given" for k in kinds), *(f"{k}_since" for k in kinds)])
+        for account in register["accounts"]:
+            consents = account["consents"]
+            writer.writerow([account["account_ref"], register["at"],
+                             *("yes" if consents[k]["given"] else "no" for k in kinds),
+                             *(consents[k]["since"] or "" for k in kinds)])
+    else:
+        writer.writerow(REGISTER_CHANGES_HEADER)
+        for change in register["changes"]:
+            lots = ",".join(lot["ref"] for lot in change["lots"])
+            row = [change["at"], change["account_ref"], lots, change["kind"], "yes" if change["given"] else "no",
+                   change["person_id"], change["means"], change["wording_version"], change["wording"]]
+            writer.writerow([f"'{c}" if c and c[0] in "=+-@" else c for c in row])
+    return ("\ufeff" + buffer.getvalue()).encode()

@@ -17,6 +17,8 @@ import asyncpg
 from common.logging import get_logger
 from services.documents import repository as repo
 from services.documents.categories import CATEGORIES
+from services.documents.consent_register import paper_accounts
+from services.documents.consents import kind_for_category
 from services.documents.errors import DocumentNotFound, FieldError, InvalidDocument
 from services.documents.storage import BlobStore
 
@@ -98,6 +100,9 @@ async def document_proof(pool: asyncpg.Pool, store: BlobStore, *, tenant_id: uui
             raise DocumentNotFound()
         audience = await conn.fetch(repo.AUDIENCE_OF, ident)
         accesses = await conn.fetch(repo.ACCESSES_OF, [ident], None)
+        paper = await paper_accounts(conn, category=row["category"], account_ids=[a["account_id"] for a in audience],
+                                     moment=row["published_at"])
+    needs_consent = kind_for_category(row["category"]) is not None
     computed = await blob_sha256(store, row["sha256"])
     opened = {a["account_id"] for a in accesses if a["success"] and a["account_id"]}
     return {
@@ -106,11 +111,14 @@ async def document_proof(pool: asyncpg.Pool, store: BlobStore, *, tenant_id: uui
         "integrity": {"stored_sha256": row["sha256"], "computed_sha256": computed,
                       "matches": computed == row["sha256"], "checked_at": now.isoformat()},
         "audience_at_publication": [
-            {"account_ref": a["account_ref"], "account_id": str(a["account_id"]),
-             "opened": a["account_id"] in opened} for a in audience],
+            {"account_ref": a["account_ref"], "account_id": str(a["account_id"]), "opened": a["account_id"] in opened,
+             # For notifications in law: "post" when the account had not consented to electronic ones.
+             "delivery": ("post" if a["account_id"] in paper else "email") if needs_consent else None}
+            for a in audience],
         "accesses": [_access(a) for a in accesses],
         "summary": {"audience": len(audience), "opened": sum(1 for a in audience if a["account_id"] in opened),
-                    "accesses": len(accesses), "failed_accesses": sum(1 for a in accesses if not a["success"])},
+                    "accesses": len(accesses), "failed_accesses": sum(1 for a in accesses if not a["success"]),
+                    "to_send_by_post": len(paper)},
     }
 
 

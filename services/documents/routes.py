@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -11,7 +12,7 @@ from common.clock import Clock
 from common.db import POOL
 from common.http import REQUEST_ID, SETTINGS
 from common.internal_auth import CLAIMS, InternalClaims
-from services.documents import agency, proof_report, proofs, reading, service
+from services.documents import agency, consent_register, proof_report, proofs, reading, service
 from services.documents.downloads import serve_archive, serve_file
 from services.documents.errors import (
     DocumentNotFound,
@@ -23,7 +24,16 @@ from services.documents.errors import (
     PersonRequired,
 )
 from services.documents.openapi import openapi_document
-from services.documents.schemas import AgencyListQuery, ArchiveIn, ComplianceQuery, ListQuery, ProofQuery, parse
+from services.documents.schemas import (
+    AgencyListQuery,
+    ArchiveIn,
+    ComplianceQuery,
+    ConsentIn,
+    ListQuery,
+    ProofQuery,
+    RegisterQuery,
+    parse,
+)
 from services.documents.storage import BlobStore
 from services.documents.tokens import FileGrant, TokenInvalid, issue_file_token, verify_file_token
 
@@ -221,6 +231,45 @@ async def download(request: web.Request) -> web.StreamResponse:
     return await serve_archive(request, pool, store, grant, selection, now=clock.now)
 
 
+async def my_consents(request: web.Request) -> web.Response:
+    _, accounts = _person(request)
+    return web.json_response(await consent_register.person_consents(request.app[POOL], claimed=accounts,
+                                                                    now=request.app[CLOCK].now()))
+
+
+async def change_consent(request: web.Request) -> web.Response:
+    person_id, accounts = _person(request)
+    change = parse(ConsentIn, await _json_body(request))
+    claims: InternalClaims = request[CLAIMS]
+    return web.json_response(await consent_register.change_consent(
+        request.app[POOL], claimed=accounts, person_id=person_id, change=change, now=request.app[CLOCK].now(),
+        ip=claims.client_ip, request_id=request.get(REQUEST_ID)))
+
+
+def _moment(value, now: datetime) -> datetime:
+    """A date is its end of day in Paris; a time without offset is Paris time; nothing is now."""
+    if value is None:
+        return now
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=_PARIS)
+    return datetime.combine(value, time.max, tzinfo=_PARIS)
+
+
+async def consent_register_of_residence(request: web.Request) -> web.Response:
+    tenant_id = _agency_tenant(request)
+    query = parse(RegisterQuery, dict(request.query))
+    fmt = query.format or ("csv" if "text/csv" in request.headers.get("Accept", "") else "json")
+    register = await consent_register.register(request.app[POOL], tenant_id=tenant_id,
+                                               residence_ref=query.residence_ref,
+                                               moment=_moment(query.at, request.app[CLOCK].now()))
+    if fmt == "json":
+        return web.json_response(register, headers={"Cache-Control": "no-store"})
+    return web.Response(body=proof_report.register_csv(register, query.view), content_type="text/csv",
+                        charset="utf-8", headers={
+                            "Cache-Control": "no-store",
+                            "Content-Disposition": f'attachment; filename="registre-consentements-{query.view}.csv"'})
+
+
 async def openapi(request: web.Request) -> web.Response:
     return web.json_response(openapi_document(request.app[SETTINGS]))
 
@@ -236,4 +285,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/v1/documents/{document_id}/link", document_link)
     app.router.add_post("/v1/archives/link", archive_link)
     app.router.add_get("/files/{token}", download)
+    app.router.add_get("/v1/consents", my_consents)
+    app.router.add_post("/v1/consents", change_consent)
+    app.router.add_get("/api/v1/consents", consent_register_of_residence)
     app.router.add_get("/internal/openapi.json", openapi)

@@ -16,6 +16,7 @@ from common.events import write_event
 from common.logging import get_logger
 from services.documents import repository as repo
 from services.documents.categories import category as find_category
+from services.documents.consent_register import paper_accounts
 from services.documents.domain import Audience, AudienceKind, audience_problems
 from services.documents.errors import (
     DocumentNotFound,
@@ -181,10 +182,15 @@ async def _publish(pool, store, clock, *, tenant_id, target: _Target, spooled: S
         # The audience as it is now, kept for the proof of availability (append-only).
         recipients = await _audience_accounts(conn, tenant_id, audience, metadata.audience.account_ref)
         await conn.execute(repo.INSERT_AUDIENCE, row["id"], [i for i, _ in recipients], [r for _, r in recipients])
+        # A convocation or a fund call is a notification in law: to an account without the matching
+        # consent it must go by post, and the notifier must not email it (docs/legal-proofs.md).
+        paper = await paper_accounts(conn, category=row["category"], account_ids=[i for i, _ in recipients],
+                                     moment=row["published_at"])
         await write_event(conn, type=PUBLISHED_EVENT, tenant_id=tenant_id, correlation_id=request_id, payload={
             "document_id": str(row["id"]), "tenant_id": str(tenant_id), "title": row["title"],
             "category": row["category"], "category_label": category.label, "date": row["doc_date"].isoformat(),
             "audience_account_ids": [str(i) for i, _ in recipients],
+            "paper_account_ids": sorted(str(a) for a in paper),
         })
     log.info("document.published", document_id=str(row["id"]), tenant_id=str(tenant_id),
              category=row["category"], size=row["size"])

@@ -71,7 +71,8 @@ async def test_audience_snapshot_and_each_download_are_recorded(harness, publish
     assert {a["account_ref"]: a["opened"] for a in proof["audience_at_publication"]} == {"C1": True, "C2": False}
     assert [(a["account_ref"], a["person_id"], a["kind"], a["success"]) for a in proof["accesses"]] == [
         ("C1", published["person"], "download", True)] * 2
-    assert proof["summary"] == {"audience": 2, "opened": 1, "accesses": 2, "failed_accesses": 0}
+    assert proof["summary"] == {"audience": 2, "opened": 1, "accesses": 2, "failed_accesses": 0, "to_send_by_post": 0}
+    assert {a["delivery"] for a in proof["audience_at_publication"]} == {None}  # a PV is not a notification here
     assert proof["document"]["published_at"] == published["document"]["published_at"]
 
 
