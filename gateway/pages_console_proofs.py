@@ -1,10 +1,12 @@
-"""The console's proofs of availability (issue 14): one document's proof, one account's, as a page,
-a PDF or a CSV. The pages read ``GET /api/v1/documents/{id}/proof`` and
-``GET /api/v1/documents/proof?account_ref=`` as the agency, like every console page."""
+"""The console's legal proofs (issue 14): proofs of availability (one document's, one account's, as a
+page, a PDF or a CSV) and the register of consents to electronic notification of a residence. The
+pages read ``GET /api/v1/documents/{id}/proof``, ``GET /api/v1/documents/proof?account_ref=`` and
+``GET /api/v1/consents`` as the agency, like every console page."""
 
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from aiohttp import web
 
@@ -25,8 +27,8 @@ _ID = "{document_id:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-
 
 
 def _page(request: web.Request, template: str, **context) -> web.Response:
-    return render(request, f"console/{template}", staff=request.get(STAFF), active="documents",
-                  kind_labels=KIND_LABELS, **context)
+    context.setdefault("active", "documents")
+    return render(request, f"console/{template}", staff=request.get(STAFF), kind_labels=KIND_LABELS, **context)
 
 
 async def _file(request: web.Request, path: str, params: dict, fmt: str, filename: str) -> web.Response:
@@ -71,3 +73,43 @@ async def account_proof(request: web.Request) -> web.Response:
         return _page(request, "account_proof.html", status=422, proof=None, account_ref=ref,
                      error_message="Aucun compte ne porte cette référence.")
     return _page(request, "account_proof.html", proof=reply.body, account_ref=ref, error_message=None)
+
+
+REGISTER_FILES = {"csv": ("text/csv", "csv"), "json": ("application/json", "json")}
+
+
+@routes.get("/agence/consentements")
+async def consent_register(request: web.Request) -> web.Response:
+    await require_tenant(request)
+    await require_staff(request)
+    listing = await agency_call(request, "documents", "GET", "/api/v1/documents", params={"limit": "1"})
+    choices = listing.body.get("residences", []) if listing.status == 200 else []
+    ref = (request.query.get("residence_ref") or "").strip()
+    at = (request.query.get("at") or "").strip()
+    context = {"choices": choices, "residence_ref": ref, "at": at, "register": None, "error_message": None,
+               "active": "consentements"}
+    if not ref:
+        return _page(request, "consents.html", **context)
+    try:
+        date.fromisoformat(at) if at else None
+    except ValueError:
+        return _page(request, "consents.html", status=422,
+                     **{**context, "error_message": "Cette date n'est pas valide (format attendu : JJ/MM/AAAA)."})
+    params = {"residence_ref": ref, "at": at or None}
+    fmt = request.query.get("format", "")
+    if fmt in REGISTER_FILES:
+        media_type, extension = REGISTER_FILES[fmt]
+        view = "state" if request.query.get("view") == "state" else "changes"
+        reply = await agency_file(request, "documents", "GET", "/api/v1/consents", accept=media_type,
+                                  params={k: v for k, v in {**params, "format": fmt, "view": view}.items() if v},
+                                  ok=200)
+        if reply.status != 200 or not reply.body:
+            raise PageError(404, "not_found.html")
+        name = f"registre-consentements-{ref}-{at or 'aujourdhui'}-{view if fmt == 'csv' else 'complet'}"
+        return web.Response(body=reply.body, content_type=media_type, headers={
+            "Cache-Control": "no-store", "Content-Disposition": f'attachment; filename="{name}.{extension}"'})
+    reply = await agency_call(request, "documents", "GET", "/api/v1/consents", params=params)
+    if reply.status != 200:
+        return _page(request, "consents.html", status=422,
+                     **{**context, "error_message": "Cette résidence n'est pas connue."})
+    return _page(request, "consents.html", **{**context, "register": reply.body})
