@@ -23,7 +23,7 @@ routes = web.RouteTableDef()
 KIND_LABELS = {"view": "Consultation", "download": "Téléchargement", "archive": "Téléchargement (archive ZIP)"}
 FORMATS = {"pdf": "application/pdf", "csv": "text/csv"}
 _REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
-_ID = "{document_id:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}}"
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 def _page(request: web.Request, template: str, **context) -> web.Response:
@@ -41,11 +41,13 @@ async def _file(request: web.Request, path: str, params: dict, fmt: str, filenam
         "Cache-Control": "no-store", "Content-Disposition": f'attachment; filename="{filename}.{fmt}"'})
 
 
-@routes.get(f"/agence/documents/{_ID}/preuve")
+@routes.get("/agence/documents/{document_id:[^/]+}/preuve")
 async def document_proof(request: web.Request) -> web.Response:
     await require_tenant(request)
-    await require_staff(request)
+    await require_staff(request)  # first: an anonymous visitor is sent to the login, whatever the id
     document_id = request.match_info["document_id"]
+    if not _UUID.match(document_id):
+        raise PageError(404, "not_found.html")
     fmt = request.query.get("format", "")
     if fmt in FORMATS:
         return await _file(request, f"/api/v1/documents/{document_id}/proof", {}, fmt, f"preuve-{document_id}")
