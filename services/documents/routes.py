@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -251,8 +251,13 @@ def _moment(value, now: datetime) -> datetime:
     if value is None:
         return now
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=_PARIS)
-    return datetime.combine(value, time.max, tzinfo=_PARIS)
+        moment = value if value.tzinfo else value.replace(tzinfo=_PARIS)
+    else:
+        moment = datetime.combine(value, time.max, tzinfo=_PARIS)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # year 1 east of UTC, year 9999 west of it: outside what the database stores
+        raise InvalidDocument(errors=[FieldError("at", "date out of range")]) from None
 
 
 async def consent_register_of_residence(request: web.Request) -> web.Response:
