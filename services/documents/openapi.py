@@ -73,6 +73,9 @@ def _schemas(settings) -> dict[str, Any]:
             "content_type": {"type": "string"}, "filename": {"type": "string"},
             "published_at": {"type": "string", "format": "date-time"},
             "withdrawn_at": {"type": ["string", "null"], "format": "date-time"},
+            "to_send_by_post": {"type": ["integer", "null"], "minimum": 0,
+                                "description": "AG_CONVOC and LOT_APPEL: accounts of the audience without consent to "
+                                               "electronic notification at publication (send by post); else null"},
         },
         "required": ["id", "title", "category", "category_label", "date", "audience", "sha256", "size",
                      "content_type", "published_at", "withdrawn_at"],

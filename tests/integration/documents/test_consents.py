@@ -136,6 +136,9 @@ async def test_a_fund_call_without_consent_is_to_send_by_post(harness, residence
     proof = await (await harness.client.get(f"/api/v1/documents/{calls['C1']['id']}/proof",
                                             headers=harness.agency(tenant))).json()
     assert proof["audience_at_publication"][0]["delivery"] == "email"
+    listing = await (await harness.client.get("/api/v1/documents", headers=harness.agency(tenant))).json()
+    by_post = {item["id"]: item["to_send_by_post"] for item in listing["items"]}
+    assert by_post == {calls["C1"]["id"]: 0, calls["C2"]["id"]: 1}
     # A revocation counts for what is published after it, never for what was published before.
     harness.clock.advance(seconds=1)
     await _change(harness, first, residence["person"], "appels_de_fonds", False)

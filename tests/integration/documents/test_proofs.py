@@ -73,6 +73,8 @@ async def test_audience_snapshot_and_each_download_are_recorded(harness, publish
         ("C1", published["person"], "download", True)] * 2
     assert proof["summary"] == {"audience": 2, "opened": 1, "accesses": 2, "failed_accesses": 0, "to_send_by_post": 0}
     assert {a["delivery"] for a in proof["audience_at_publication"]} == {None}  # a PV is not a notification here
+    listing = await (await harness.client.get("/api/v1/documents", headers=harness.agency(published["tenant"]))).json()
+    assert listing["items"][0]["to_send_by_post"] is None
     assert proof["document"]["published_at"] == published["document"]["published_at"]
 
 
