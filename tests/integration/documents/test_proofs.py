@@ -181,3 +181,22 @@ async def test_the_evidence_is_append_only_at_the_database(harness, published, s
             await conn.execute(statement)
         assert await conn.fetchval("SELECT count(*) FROM document_access") == 1
         assert await conn.fetchval("SELECT count(*) FROM document_audience") == 2
+
+
+async def test_each_document_of_a_zip_is_logged_as_an_archive_access(harness, published):
+    tenant = published["tenant"]
+    second = await harness.publish(tenant, {"category": "AG_PV", "title": "PV de l'AG du 3 juin", "date": "2026-06-03",
+                                            "audience": {"residence_ref": "R1"}})
+    response = await harness.client.post("/v1/archives/link", json={"year": 2026},
+                                         headers=harness.person([published["second"]], published["person"]))
+    assert response.status == 200
+    url = (await response.json())["url"]
+    got = await harness.client.get(url)
+    await got.read()
+    deadline = asyncio.get_running_loop().time() + 5
+    while await _accesses(harness) < 2:
+        assert asyncio.get_running_loop().time() < deadline, "the ZIP's members were not logged"
+        await asyncio.sleep(0.02)
+    for document_id in (published["document"]["id"], second["id"]):
+        proof = await (await _proof(harness, tenant, document_id)).json()
+        assert [(a["kind"], a["account_ref"], a["success"]) for a in proof["accesses"]] == [("archive", "C2", True)]
