@@ -10,7 +10,7 @@ from gateway import messages
 from gateway.context import call, now, redirect, render, require_session, require_tenant
 from gateway.pages_activation import password_criteria
 from gateway.pages_dashboard import linked_accounts
-from gateway.upstream import Reply
+from gateway.upstream import Reply, ServiceUnavailable
 
 __all__ = ["routes"]
 
@@ -23,7 +23,7 @@ async def _page(request: web.Request, *, status: int = 200, errors: dict | None 
     agencies, sessions, policy, consents = await asyncio.gather(
         linked_accounts(request, session), call(request, "identity", "GET", "/v1/me/sessions"),
         password_criteria(request, email=session.get("email")) if criteria is None else _given(criteria),
-        call(request, "documents", "GET", "/v1/consents", safe=True) if session.get("accounts") else _no_consents())
+        _consents(request) if session.get("accounts") else _no_consents())
     criteria = policy[0]
     return render(request, "profile.html", status=status, active="profile", session=session, agencies=agencies,
                   sessions=sessions.body.get("sessions", []) if sessions.status == 200 else [],
@@ -33,6 +33,14 @@ async def _page(request: web.Request, *, status: int = 200, errors: dict | None 
 
 async def _no_consents() -> Reply:
     return Reply(200, {}, {})
+
+
+async def _consents(request: web.Request) -> Reply:
+    """The consents section is an addition to the profile: documents unavailable hides it, nothing more."""
+    try:
+        return await call(request, "documents", "GET", "/v1/consents", safe=True)
+    except ServiceUnavailable:
+        return Reply(503, {}, {})
 
 
 def _consent_view(agencies: list[dict], body: dict) -> dict:
