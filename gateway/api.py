@@ -30,7 +30,7 @@ routes = web.RouteTableDef()
 
 TENANCY_PREFIXES = ("/api/v1/tenants", "/api/v1/directory", "/api/v1/provisional-credentials",
                     "/api/v1/activation-stats", "/api/v1/agency")
-DOCUMENTS_PREFIXES = ("/api/v1/documents",)
+DOCUMENTS_PREFIXES = ("/api/v1/documents", "/api/v1/consents")
 IDENTITY_PREFIXES = ("/api/v1/staff",)
 FORWARDED_REQUEST_HEADERS = ("Content-Type", "Accept", "Content-Length")
 OPENAPI_TTL_SECONDS = 300.0

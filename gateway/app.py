@@ -39,6 +39,7 @@ from gateway import (
     pages_console,
     pages_console_documents,
     pages_console_import,
+    pages_console_proofs,
     pages_console_stats,
     pages_dashboard,
     pages_password,
@@ -121,6 +122,7 @@ def create_app(settings: GatewaySettings, *, clock: Clock | None = None) -> web.
     app[pages_console_documents.MAX_DOCUMENT_BYTES] = settings.max_document_bytes
     app.router.add_routes(pages_console_documents.routes)
     app.router.add_routes(pages_console_import.routes)
+    app.router.add_routes(pages_console_proofs.routes)
     app.router.add_routes(files.routes)
     app[api.API_SETTINGS] = api.ApiSettings(operator_token=settings.operator_api_token.get_secret_value(),
                                             max_body_bytes=settings.max_api_body_bytes,

@@ -86,15 +86,19 @@ class FileReply:
 
 
 async def agency_file(request: web.Request, service: str, method: str, path: str, *, accept: str,
-                      json: dict) -> FileReply:
-    """A call as the agency whose success is a file (``accept``); read whole: letters are small."""
+                      json: dict | None = None, params: dict | None = None, ok: int = 201) -> FileReply:
+    """A call as the agency whose success (status ``ok``) is a file (``accept``); read whole: letters
+    and proof reports are small."""
     upstream = request.app[UPSTREAMS][service]
+    extra = {"json": json} if json is not None else {}
+    if params:
+        extra["params"] = params
     response = await upstream.open(method, path, claims=_agency_claims(request), request_id=request.get(REQUEST_ID),
-                                   headers={"Accept": accept}, json=json)
+                                   headers={"Accept": accept}, **extra)
     async with response:
         raw = await response.read()
         headers = dict(response.headers)
-        if response.status == 201 and response.content_type == accept:
+        if response.status == ok and response.content_type == accept:
             return FileReply(response.status, headers, body=raw)
         try:
             decoded = json_module.loads(raw) if raw else None

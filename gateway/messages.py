@@ -71,3 +71,11 @@ def wait_message(reply: Reply, template: str, *, now: datetime, at: datetime | N
     if reply.error == "busy":
         return BUSY
     return template.format(when=waiting.from_time(wait_until(reply, now=now, at=at), now=now))
+
+# Consents to electronic notification (profile)
+CONSENT_SAVED = "Vos choix sont enregistrés. Un email de confirmation vous est envoyé pour chaque changement."
+CONSENT_UNCHANGED = "Aucun changement : vos choix étaient déjà ceux-ci."
+CONSENT_WORDING_CHANGED = ("Le texte de ces accords a changé depuis l'affichage de la page. Relisez-le ci-dessous, "
+                           "puis enregistrez à nouveau vos choix.")
+CONSENT_UNKNOWN_ACCOUNT = "Ce compte n'est pas l'un de vos comptes de copropriétaire."
+CONSENT_FAILED = "Vos choix n'ont pas pu être enregistrés. Réessayez dans un instant."

@@ -17,6 +17,8 @@ import asyncpg
 from services.documents import repository as repo
 from services.documents.categories import CATEGORIES
 from services.documents.compliance import LEGAL_CATEGORIES, DocFact, ResidenceFacts, assess, summary
+from services.documents.consent_register import paper_accounts
+from services.documents.consents import kind_for_category
 from services.documents.errors import FieldError, InvalidDocument
 from services.documents.schemas import AgencyListQuery, ComplianceQuery
 
@@ -84,10 +86,20 @@ async def list_agency_documents(pool: asyncpg.Pool, *, tenant_id: uuid.UUID, que
             repo.AGENCY_LIST, tenant_id, published_before, id_before, query.category, query.year, query.status,
             _like(query.q), residence_ids, query.limit + 1)
         residences = await conn.fetch(repo.TENANT_RESIDENCES, tenant_id)
-    more = len(rows) > query.limit
-    rows = rows[:query.limit]
-    return {"items": [_item(r) for r in rows], "next_cursor": _encode_cursor(rows[-1]) if more else None,
+        more = len(rows) > query.limit
+        rows = rows[:query.limit]
+        by_post = {r["id"]: await _to_send_by_post(conn, r) for r in rows if kind_for_category(r["category"])}
+    return {"items": [{**_item(r), "to_send_by_post": by_post.get(r["id"])} for r in rows],
+            "next_cursor": _encode_cursor(rows[-1]) if more else None,
             "residences": [{"ref": r["ref"], "name": r["name"]} for r in residences]}
+
+
+async def _to_send_by_post(conn: asyncpg.Connection, row: asyncpg.Record) -> int:
+    """How many accounts of a convocation's or fund call's audience had not consented to electronic
+    notification when it was published (docs/legal-proofs.md): the agency must post it to them."""
+    audience = [r["account_id"] for r in await conn.fetch(repo.AUDIENCE_OF, row["id"])]
+    return len(await paper_accounts(conn, category=row["category"], account_ids=audience,
+                                    moment=row["published_at"]))
 
 
 def _fact(row: asyncpg.Record) -> DocFact:

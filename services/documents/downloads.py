@@ -11,12 +11,15 @@ from aiohttp import web
 from stream_zip import NO_COMPRESSION_64, async_stream_zip
 
 from services.documents.categories import CATEGORIES
+from services.documents.domain import Audience, AudienceKind, DocumentAccess, grants
 from services.documents.errors import DocumentNotFound
 from services.documents.files import Unsatisfiable, content_disposition, etag_matches, parse_range, safe_filename
 from services.documents.filetypes import EXTENSIONS
-from services.documents.reading import iter_archive_documents
+from services.documents.proofs import record_access
+from services.documents.reading import iter_archive_documents, person_accounts
 from services.documents.schemas import ArchiveIn
 from services.documents.storage import BlobStore
+from services.documents.tokens import FileGrant
 
 __all__ = ["serve_archive", "serve_file"]
 
@@ -93,14 +96,22 @@ class _MemberNamer:
         return candidate
 
 
-async def _members(pool: asyncpg.Pool, store: BlobStore, claimed: list[dict], selection: ArchiveIn):
+async def _members(pool: asyncpg.Pool, store: BlobStore, grant: FileGrant, selection: ArchiveIn, now):
     namer = _MemberNamer()
-    async for row in iter_archive_documents(pool, claimed=claimed, selection=selection):
+    async with pool.acquire() as conn:
+        accounts = await person_accounts(conn, grant.accounts)
+    async for row in iter_archive_documents(pool, claimed=grant.accounts, selection=selection):
         modified = datetime.combine(row["doc_date"], time(12, 0))
         # Size and CRC-32 were computed at upload: entries are stored (PDFs are compressed
         # already) and streamed without buffering.
         method = NO_COMPRESSION_64(row["size"], row["crc32"])
         yield namer.name(row), modified, 0o600, method, store.read(row["sha256"])
+        # Asked for the next member: this one's bytes have all been streamed (proof of availability).
+        access = DocumentAccess(tenant_id=row["tenant_id"],
+                                audience=Audience(AudienceKind(row["audience_kind"]), row["audience_id"]))
+        account_id = next((a.account_id for a in accounts if grants(a, access)), None)
+        await record_access(pool, row=row, person_id=grant.person_id, account_id=account_id, kind="archive",
+                            success=True, at=now())
 
 
 async def _prepend(first, rest: AsyncIterator):
@@ -118,10 +129,12 @@ def archive_filename(selection: ArchiveIn) -> str:
     return "-".join(parts) + ".zip"
 
 
-async def serve_archive(request: web.Request, pool: asyncpg.Pool, store: BlobStore, claimed: list[dict],
-                        selection: ArchiveIn) -> web.StreamResponse:
-    """A ZIP of every visible document of the selection, produced while it is sent (404 if none)."""
-    members = _members(pool, store, claimed, selection)
+async def serve_archive(request: web.Request, pool: asyncpg.Pool, store: BlobStore, grant: FileGrant,
+                        selection: ArchiveIn, *, now) -> web.StreamResponse:
+    """A ZIP of every visible document of the selection, produced while it is sent (404 if none).
+
+    Each member is logged as an ``archive`` access once its bytes are streamed (``now``: the clock)."""
+    members = _members(pool, store, grant, selection, now)
     first = await anext(members, None)
     if first is None:
         raise DocumentNotFound("No document matches this selection")
@@ -130,6 +143,7 @@ async def serve_archive(request: web.Request, pool: asyncpg.Pool, store: BlobSto
     response.content_type = "application/zip"
     await response.prepare(request)
     if request.method == "HEAD":
+        await members.aclose()
         return response
     chunks: AsyncIterator[bytes] = async_stream_zip(_prepend(first, members))
     async for chunk in chunks:

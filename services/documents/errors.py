@@ -7,6 +7,7 @@ from common.errors import Forbidden as CommonForbidden
 
 __all__ = [
     "BadRequest",
+    "ConsentWordingChanged",
     "DocumentNotFound",
     "FieldError",
     "Forbidden",
@@ -70,3 +71,11 @@ class MalformedRequest(DocumentsError, BadRequest):
     """The request could not be parsed (not multipart, missing part, bad JSON...)."""
 
     code = "bad_request"
+
+
+class ConsentWordingChanged(DocumentsError):
+    """A consent change was sent with a wording version that is no longer in force (the page is stale)."""
+
+    status = 409
+    code = "consent_wording_changed"
+    detail = "The wording of this consent has changed: show it again"

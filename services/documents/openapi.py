@@ -73,6 +73,9 @@ def _schemas(settings) -> dict[str, Any]:
             "content_type": {"type": "string"}, "filename": {"type": "string"},
             "published_at": {"type": "string", "format": "date-time"},
             "withdrawn_at": {"type": ["string", "null"], "format": "date-time"},
+            "to_send_by_post": {"type": ["integer", "null"], "minimum": 0,
+                                "description": "AG_CONVOC and LOT_APPEL: accounts of the audience without consent to "
+                                               "electronic notification at publication (send by post); else null"},
         },
         "required": ["id", "title", "category", "category_label", "date", "audience", "sha256", "size",
                      "content_type", "published_at", "withdrawn_at"],
@@ -102,7 +105,87 @@ def _schemas(settings) -> dict[str, Any]:
             "required": ["ref", "name", "ag_date", "summary", "items"]}}},
         "required": ["today", "residences"],
     }
+    access = {"type": "object", "properties": {
+        "at": {"type": "string", "format": "date-time"}, "account_ref": {"type": ["string", "null"]},
+        "account_id": {"type": ["string", "null"], "format": "uuid"}, "person_id": {"type": "string", "format": "uuid"},
+        "kind": {"type": "string", "enum": ["view", "download", "archive"]}, "success": {"type": "boolean"}},
+        "required": ["at", "account_ref", "account_id", "person_id", "kind", "success"]}
+    proof_document = {"type": "object", "properties": {
+        **schemas["AgencyDocument"]["properties"], "residence_name": {"type": ["string", "null"]}},
+        "required": schemas["AgencyDocument"]["required"]}
+    schemas["DocumentProof"] = {
+        "type": "object",
+        "description": "Proof of availability of one document (docs/legal-proofs.md)",
+        "properties": {
+            "generated_at": {"type": "string", "format": "date-time"},
+            "document": proof_document,
+            "integrity": {"type": "object", "properties": {
+                "stored_sha256": {"type": "string"}, "computed_sha256": {"type": ["string", "null"]},
+                "matches": {"type": "boolean"}, "checked_at": {"type": "string", "format": "date-time"}},
+                "required": ["stored_sha256", "computed_sha256", "matches", "checked_at"]},
+            "audience_at_publication": {"type": "array", "items": {"type": "object", "properties": {
+                "account_ref": {"type": "string"}, "account_id": {"type": "string", "format": "uuid"},
+                "opened": {"type": "boolean"}}, "required": ["account_ref", "account_id", "opened"]}},
+            "accesses": {"type": "array", "items": access},
+            "summary": {"type": "object", "additionalProperties": {"type": "integer"}},
+        },
+        "required": ["generated_at", "document", "integrity", "audience_at_publication", "accesses", "summary"],
+    }
+    schemas["AccountProof"] = {
+        "type": "object",
+        "description": "Proof of availability of every document of one account",
+        "properties": {
+            "generated_at": {"type": "string", "format": "date-time"},
+            "account": {"type": "object", "properties": {"ref": {"type": "string"}, "id": {"type": "string"}},
+                        "required": ["ref", "id"]},
+            "documents": {"type": "array", "items": {"type": "object", "properties": {
+                **proof_document["properties"], "in_audience_at_publication": {"type": "boolean"},
+                "first_opened_at": {"type": ["string", "null"], "format": "date-time"},
+                "accesses": {"type": "array", "items": access}},
+                "required": [*proof_document["required"], "in_audience_at_publication", "first_opened_at",
+                             "accesses"]}},
+        },
+        "required": ["generated_at", "account", "documents"],
+    }
+    consent_state = {"type": "object", "properties": {
+        "given": {"type": "boolean"}, "since": {"type": ["string", "null"], "format": "date-time"}},
+        "required": ["given", "since"]}
+    schemas["ConsentRegister"] = {
+        "type": "object",
+        "description": "Consents to electronic notification of one residence's accounts (docs/legal-proofs.md)",
+        "properties": {
+            "residence": residence,
+            "at": {"type": "string", "format": "date-time"},
+            "kinds": {"type": "array", "items": {"type": "object", "properties": {
+                "kind": {"type": "string"}, "label": {"type": "string"}}, "required": ["kind", "label"]}},
+            "accounts": {"type": "array", "items": {"type": "object", "properties": {
+                "account_ref": {"type": "string"}, "account_id": {"type": "string", "format": "uuid"},
+                "consents": {"type": "object", "additionalProperties": consent_state}},
+                "required": ["account_ref", "account_id", "consents"]}},
+            "changes": {"type": "array", "items": {"type": "object", "properties": {
+                "at": {"type": "string", "format": "date-time"}, "account_ref": {"type": "string"},
+                "account_id": {"type": "string", "format": "uuid"}, "person_id": {"type": "string", "format": "uuid"},
+                "lots": {"type": "array", "items": {"type": "object"}},
+                "kind": {"type": "string", "enum": ["notifications", "mises_en_demeure", "appels_de_fonds"]},
+                "given": {"type": "boolean"}, "wording": {"type": "string"}, "wording_version": {"type": "string"},
+                "means": {"type": "string", "enum": ["web"]}},
+                "required": ["at", "account_ref", "account_id", "person_id", "lots", "kind", "given", "wording",
+                             "wording_version", "means"]}},
+        },
+        "required": ["residence", "at", "kinds", "accounts", "changes"],
+    }
     return schemas
+
+
+def _proof_content(model: str) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": {"$ref": _REF.format(model=model)}},
+                        "text/csv": {"schema": {"type": "string"}},
+                        "application/pdf": {"schema": {"type": "string", "format": "binary"}}}}
+
+
+_FORMAT = {"name": "format", "in": "query", "required": False,
+           "schema": {"type": "string", "enum": ["json", "csv", "pdf"]},
+           "description": "json (default), csv or pdf; without it, an Accept of application/pdf or text/csv chooses"}
 
 
 def _query(name: str, schema: dict, description: str) -> dict[str, Any]:
@@ -157,6 +240,46 @@ def _paths() -> dict[str, Any]:
                 "415": _error("Not a PDF, office document or image"),
                 "422": _error("Invalid metadata, unknown ref, or a category that does not fit the audience"),
             },
+        }},
+        "/api/v1/consents": {"get": {
+            "summary": "The register of consents to electronic notification of one residence, at a date",
+            "description": "Every change (given or revoked) up to `at`, with the wording shown, and each account's "
+                           "state then. Loi 65-557 art. 42-1; décret 67-223 art. 64-1 to 64-4 and 35-2.",
+            "operationId": "consentRegister",
+            "security": _AGENCY,
+            "parameters": [
+                {"name": "residence_ref", "in": "query", "required": True,
+                 "schema": {"type": "string", "minLength": 1, "maxLength": 64}},
+                _query("at", {"type": "string"}, "a date (its end, Paris time) or a date-time; default: now"),
+                _query("format", {"type": "string", "enum": ["json", "csv"]}, "default json, or Accept: text/csv"),
+                _query("view", {"type": "string", "enum": ["changes", "state"]},
+                       "CSV only: one row per change (default) or per account"),
+            ],
+            "responses": {"200": {"description": "The register", "content": {
+                "application/json": {"schema": {"$ref": _REF.format(model="ConsentRegister")}},
+                "text/csv": {"schema": {"type": "string"}}}}, **auth,
+                "422": _error("Missing or unknown residence, or a bad parameter")},
+        }},
+        "/api/v1/documents/proof": {"get": {
+            "summary": "Proof of availability for one account: each document published to it, and its accesses",
+            "operationId": "accountAvailabilityProof",
+            "security": _AGENCY,
+            "parameters": [{"name": "account_ref", "in": "query", "required": True,
+                            "schema": {"type": "string", "minLength": 1, "maxLength": 64}}, _FORMAT],
+            "responses": {"200": {"description": "The report", **_proof_content("AccountProof")}, **auth,
+                          "422": _error("Missing or unknown account_ref, or a bad format")},
+        }},
+        "/api/v1/documents/{id}/proof": {"get": {
+            "summary": "Proof of availability of one document: SHA-256 checked again, audience at publication, "
+                       "every view and download",
+            "description": "Withdrawn documents keep their proof. The SHA-256 is recomputed from the stored file "
+                           "when the report is made and compared with the one recorded at upload.",
+            "operationId": "documentAvailabilityProof",
+            "security": _AGENCY,
+            "parameters": [{"name": "id", "in": "path", "required": True,
+                            "schema": {"type": "string", "format": "uuid"}}, _FORMAT],
+            "responses": {"200": {"description": "The report", **_proof_content("DocumentProof")}, **auth,
+                          "404": _error("No such document for this agency"), "422": _error("Bad format")},
         }},
         "/api/v1/documents/{id}": {"delete": {
             "summary": "Withdraw a document (hidden from everyone at once)",

@@ -23,12 +23,14 @@ from services.documents.domain import (
     DocumentAccess,
     audience_keys,
     can_see,
+    grants,
     resolve_accounts,
 )
 from services.documents.errors import DocumentNotFound, FieldError, InvalidDocument
 from services.documents.schemas import ArchiveIn, ListQuery
 
-__all__ = ["document_json", "iter_archive_documents", "list_documents", "person_accounts", "visible_document"]
+__all__ = ["document_grant", "document_json", "iter_archive_documents", "list_documents", "person_accounts",
+           "visible_document"]
 
 ARCHIVE_PAGE = 500
 GROUP_LABELS = dict(GROUPS)
@@ -50,6 +52,13 @@ async def person_accounts(conn: asyncpg.Connection, claimed: list[Mapping]) -> l
         for r in await repo.fetch_accounts(conn, ids)
     }
     return resolve_accounts(claimed, known)
+
+
+def _uuid_or_none(value) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value)) if value is not None else None
+    except ValueError:
+        return None
 
 
 def encode_cursor(row: asyncpg.Record) -> str:
@@ -100,8 +109,10 @@ def _scoped_keys(accounts: list[AccountView], tenant_id: uuid.UUID | None,
     return audience_keys(scoped)
 
 
-async def list_documents(pool: asyncpg.Pool, *, claimed: list[Mapping], query: ListQuery) -> dict:
-    """One page of the person's visible documents, newest first, with facet counts."""
+async def list_documents(pool: asyncpg.Pool, *, claimed: list[Mapping], query: ListQuery,
+                         person_id: str | None = None) -> dict:
+    """One page of the person's visible documents, newest first, with facet counts; with ``person_id``,
+    each item says when that person first opened it (``opened_at``, None: never)."""
     if query.category is not None and query.category not in CATEGORIES:
         raise InvalidDocument(errors=[FieldError("category", "unknown category")])
     before = decode_cursor(query.cursor) if query.cursor else None
@@ -114,8 +125,13 @@ async def list_documents(pool: asyncpg.Pool, *, claimed: list[Mapping], query: L
         rows = await repo.list_page(conn, keys=key_list, before=before, year=query.year, category=query.category,
                                     pattern=_like_pattern(query.q), limit=query.limit + 1)
         facet_rows = await conn.fetch(repo.FACETS, key_list)
-    more = len(rows) > query.limit
-    rows = rows[: query.limit]
+        more = len(rows) > query.limit
+        rows = rows[: query.limit]
+        opened = {}
+        person = _uuid_or_none(person_id)
+        if person is not None and rows:
+            opened = {r["document_id"]: r["opened_at"]
+                      for r in await conn.fetch(repo.FIRST_OPENED, person, [r["id"] for r in rows])}
     categories: dict[str, int] = {}
     years: dict[str, int] = {}
     for r in facet_rows:
@@ -123,7 +139,8 @@ async def list_documents(pool: asyncpg.Pool, *, claimed: list[Mapping], query: L
             for value, n in counts.items():
                 totals[value] = totals.get(value, 0) + n
     return {
-        "items": [document_json(r, keys[r["audience_key"]]) for r in rows],
+        "items": [{**document_json(r, keys[r["audience_key"]]),
+                   "opened_at": opened[r["id"]].isoformat() if r["id"] in opened else None} for r in rows],
         "next_cursor": encode_cursor(rows[-1]) if more else None,
         "facets": {"categories": {k: n for k, n in categories.items() if n > 0},
                    "years": {k: n for k, n in sorted(years.items(), reverse=True) if n > 0}},
@@ -136,18 +153,28 @@ def _access(row: asyncpg.Record) -> DocumentAccess:
                           withdrawn=row["withdrawn_at"] is not None)
 
 
-async def visible_document(pool: asyncpg.Pool, *, claimed: list[Mapping], document_id: str | uuid.UUID):
-    """The document row if the person may see it now; :class:`DocumentNotFound` otherwise (never 403)."""
+async def document_grant(pool: asyncpg.Pool, *, claimed: list[Mapping], document_id: str | uuid.UUID):
+    """``(row, account_id)``: the document row (None if no such document) and the person's account that
+    gives sight of it now (None when none does: withdrawn, closed, never in the audience)."""
     try:
         document_id = uuid.UUID(str(document_id))
     except ValueError:
-        raise DocumentNotFound() from None
+        return None, None
     async with pool.acquire() as conn:
         row = await conn.fetchrow(repo.GET_DOCUMENT, document_id)
         if row is None:
-            raise DocumentNotFound()
+            return None, None
         accounts = await person_accounts(conn, claimed)
-    if not can_see(_access(row), accounts):
+    access = _access(row)
+    if not can_see(access, accounts):
+        return row, None
+    return row, next(a.account_id for a in accounts if grants(a, access))
+
+
+async def visible_document(pool: asyncpg.Pool, *, claimed: list[Mapping], document_id: str | uuid.UUID):
+    """The document row if the person may see it now; :class:`DocumentNotFound` otherwise (never 403)."""
+    row, account_id = await document_grant(pool, claimed=claimed, document_id=document_id)
+    if account_id is None:
         raise DocumentNotFound()
     return row
 

@@ -69,7 +69,7 @@ ORDER BY status = 'closed', updated_at DESC LIMIT 1
 RESIDENCE_BY_REF = "SELECT id FROM residences WHERE tenant_id = $1 AND ref = $2 ORDER BY updated_at DESC LIMIT 1"
 
 AUDIENCE_ACCOUNT_IDS = """
-SELECT id FROM accounts
+SELECT id, ref FROM accounts
 WHERE tenant_id = $1 AND residence_ids @> ARRAY[$2::uuid] AND role = 'coproprietaire' AND status <> 'closed'
   AND (council OR NOT $3::boolean)
 ORDER BY id
@@ -270,4 +270,61 @@ ACCOUNT_DOCUMENT_FACTS = """
 SELECT audience_id, category, doc_date, (published_at AT TIME ZONE 'Europe/Paris')::date AS published_on
 FROM documents
 WHERE audience_key = ANY($1::text[]) AND category = ANY($2::text[]) AND withdrawn_at IS NULL
+"""
+
+# --- proof of availability (issue 14): audience snapshot, access log ------------------------
+
+# The audience at publication ($2 account ids, $3 their refs): append-only (migration 0003).
+INSERT_AUDIENCE = """
+INSERT INTO document_audience (document_id, account_id, account_ref)
+SELECT $1, i.id, i.ref FROM unnest($2::uuid[], $3::text[]) AS i(id, ref)
+ON CONFLICT DO NOTHING
+"""
+
+INSERT_ACCESS = """
+INSERT INTO document_access (document_id, tenant_id, person_id, account_id, at, kind, success)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+"""
+
+DOCUMENT_OF_TENANT = """
+SELECT d.id, d.tenant_id, d.category, d.title, d.doc_date, d.audience_kind, d.audience_id, d.size, d.sha256,
+       d.content_type, d.filename, d.published_at, d.withdrawn_at, a.ref AS account_ref, r.ref AS residence_ref,
+       r.name AS residence_name
+FROM documents d
+LEFT JOIN accounts a ON d.audience_kind = 'account' AND a.id = d.audience_id
+LEFT JOIN residences r ON d.audience_kind <> 'account' AND r.id = d.audience_id
+WHERE d.id = $1 AND d.tenant_id = $2
+"""
+
+AUDIENCE_OF = "SELECT account_id, account_ref FROM document_audience WHERE document_id = $1 ORDER BY account_ref"
+
+# Accesses with the ref of the account that granted them (as the projection knows it now).
+ACCESSES_OF = """
+SELECT x.document_id, x.at, x.person_id, x.account_id, a.ref AS account_ref, x.kind, x.success
+FROM document_access x LEFT JOIN accounts a ON a.id = x.account_id
+WHERE x.document_id = ANY($1::uuid[]) AND ($2::uuid IS NULL OR x.account_id = $2::uuid)
+ORDER BY x.at, x.id
+"""
+
+# The documents an account was in the audience of, or opened, newest published first.
+DOCUMENTS_OF_ACCOUNT = """
+SELECT d.id, d.tenant_id, d.category, d.title, d.doc_date, d.audience_kind, d.audience_id, d.size, d.sha256,
+       d.content_type, d.filename, d.published_at, d.withdrawn_at, a.ref AS account_ref, r.ref AS residence_ref,
+       r.name AS residence_name,
+       EXISTS (SELECT 1 FROM document_audience s WHERE s.document_id = d.id AND s.account_id = $2) AS in_audience
+FROM documents d
+LEFT JOIN accounts a ON d.audience_kind = 'account' AND a.id = d.audience_id
+LEFT JOIN residences r ON d.audience_kind <> 'account' AND r.id = d.audience_id
+WHERE d.tenant_id = $1
+  AND d.id IN (SELECT document_id FROM document_audience WHERE account_id = $2
+               UNION SELECT document_id FROM document_access WHERE account_id = $2)
+ORDER BY d.published_at DESC, d.id DESC
+LIMIT $3
+"""
+
+# When this person first opened each of these documents (successful accesses only).
+FIRST_OPENED = """
+SELECT document_id, min(at) AS opened_at FROM document_access
+WHERE person_id = $1 AND document_id = ANY($2::uuid[]) AND success
+GROUP BY document_id
 """

@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from services.documents.errors import FieldError, InvalidDocument
 
-__all__ = ["AgencyListQuery", "ArchiveIn", "AudienceIn", "ComplianceQuery", "ListQuery", "MetadataIn", "field_errors",
-           "parse"]
+__all__ = [
+    "AgencyListQuery",
+    "ArchiveIn",
+    "AudienceIn",
+    "ComplianceQuery",
+    "ConsentIn",
+    "ConsentLot",
+    "ListQuery",
+    "MetadataIn",
+    "ProofQuery",
+    "RegisterQuery",
+    "field_errors",
+    "parse",
+]
 
 
 _ONE_TARGET_SCHEMA = {"oneOf": [
@@ -98,6 +110,58 @@ class ComplianceQuery(BaseModel):
     residence_ref: str | None = Field(default=None, max_length=64)
 
     @field_validator("residence_ref", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value):
+        return None if value == "" else value
+
+
+class ProofQuery(BaseModel):
+    """``GET /api/v1/documents/{id}/proof`` and ``GET /api/v1/documents/proof?account_ref=``."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    format: Literal["json", "csv", "pdf"] | None = None
+    account_ref: str | None = Field(default=None, min_length=1, max_length=64)
+
+    @field_validator("format", "account_ref", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value):
+        return None if value == "" else value
+
+
+class ConsentLot(BaseModel):
+    """A lot the account covers, as the person's page showed it (recorded with the change)."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    ref: str = Field(min_length=1, max_length=64)
+    number: str | None = Field(default=None, max_length=64)
+    residence_ref: str | None = Field(default=None, max_length=64)
+
+
+class ConsentIn(BaseModel):
+    """``POST /v1/consents``: give or revoke one kind of consent for one account."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    account_id: uuid.UUID
+    kind: Literal["notifications", "mises_en_demeure", "appels_de_fonds"]
+    given: bool
+    wording_version: str = Field(min_length=1, max_length=40)
+    lots: list[ConsentLot] = Field(default_factory=list, max_length=500)
+
+
+class RegisterQuery(BaseModel):
+    """``GET /api/v1/consents``: one residence, the state at a moment (default: now), JSON or CSV."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    residence_ref: str = Field(min_length=1, max_length=64)
+    at: date | datetime | None = None
+    format: Literal["json", "csv"] | None = None
+    view: Literal["changes", "state"] = "changes"
+
+    @field_validator("at", "format", mode="before")
     @classmethod
     def _empty_is_none(cls, value):
         return None if value == "" else value

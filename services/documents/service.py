@@ -16,6 +16,7 @@ from common.events import write_event
 from common.logging import get_logger
 from services.documents import repository as repo
 from services.documents.categories import category as find_category
+from services.documents.consent_register import paper_accounts
 from services.documents.domain import Audience, AudienceKind, audience_problems
 from services.documents.errors import (
     DocumentNotFound,
@@ -102,12 +103,14 @@ async def _resolve_target(conn: asyncpg.Connection, tenant_id: uuid.UUID, metada
     return _Target(audience, metadata)
 
 
-async def _audience_account_ids(conn: asyncpg.Connection, tenant_id: uuid.UUID, audience: Audience) -> list[str]:
+async def _audience_accounts(conn: asyncpg.Connection, tenant_id: uuid.UUID, audience: Audience,
+                             account_ref: str | None) -> list[tuple[uuid.UUID, str]]:
+    """The (id, ref) of every account the document is published to, at this moment."""
     if audience.kind is AudienceKind.ACCOUNT:
-        return [str(audience.target_id)]
+        return [(audience.target_id, account_ref or "")]
     rows = await conn.fetch(repo.AUDIENCE_ACCOUNT_IDS, tenant_id, audience.target_id,
                             audience.kind is AudienceKind.RESIDENCE_COUNCIL)
-    return [str(r["id"]) for r in rows]
+    return [(r["id"], r["ref"]) for r in rows]
 
 
 def upload_answer(row: asyncpg.Record) -> dict:
@@ -176,10 +179,18 @@ async def _publish(pool, store, clock, *, tenant_id, target: _Target, spooled: S
             row = await conn.fetchrow(repo.SAME_CONTENT, audience.key, metadata.category, spooled.sha256)
             return upload_answer(row), False
         await conn.execute(repo.ADD_COUNT, audience.key, row["category"], str(row["year"]), 1)
+        # The audience as it is now, kept for the proof of availability (append-only).
+        recipients = await _audience_accounts(conn, tenant_id, audience, metadata.audience.account_ref)
+        await conn.execute(repo.INSERT_AUDIENCE, row["id"], [i for i, _ in recipients], [r for _, r in recipients])
+        # A convocation or a fund call is a notification in law: to an account without the matching
+        # consent it must go by post, and the notifier must not email it (docs/legal-proofs.md).
+        paper = await paper_accounts(conn, category=row["category"], account_ids=[i for i, _ in recipients],
+                                     moment=row["published_at"])
         await write_event(conn, type=PUBLISHED_EVENT, tenant_id=tenant_id, correlation_id=request_id, payload={
             "document_id": str(row["id"]), "tenant_id": str(tenant_id), "title": row["title"],
             "category": row["category"], "category_label": category.label, "date": row["doc_date"].isoformat(),
-            "audience_account_ids": await _audience_account_ids(conn, tenant_id, audience),
+            "audience_account_ids": [str(i) for i, _ in recipients],
+            "paper_account_ids": sorted(str(a) for a in paper),
         })
     log.info("document.published", document_id=str(row["id"]), tenant_id=str(tenant_id),
              category=row["category"], size=row["size"])

@@ -29,8 +29,9 @@ ACCOUNT_LINKED = "identity.account_linked"
 DOCUMENT_PUBLISHED = "documents.document_published"
 STAFF_INVITED = "identity.staff_invited"
 ACCOUNT_UNLINKED = "identity.account_unlinked"
+CONSENT_CHANGED = "documents.consent_changed"
 EVENT_TYPES = (EMAIL_VERIFICATION, PASSWORD_RESET, PASSWORD_CHANGED, ACCOUNT_LINKED, DOCUMENT_PUBLISHED,
-               STAFF_INVITED, ACCOUNT_UNLINKED)
+               STAFF_INVITED, ACCOUNT_UNLINKED, CONSENT_CHANGED)
 UNLINK_REASONS = {"sold": "la vente du lot", "wrong_merge": "un rattachement erroné",
                   "other": "une décision de votre agence"}
 STAFF_ROLE_LABELS = {"admin": "administrateur", "gestionnaire": "gestionnaire"}
@@ -101,6 +102,32 @@ class DocumentPublished(_Payload):
     category_label: str | None = Field(default=None, max_length=200)
     date: str | None = Field(default=None, max_length=40)
     audience_account_ids: list[uuid.UUID] = Field(min_length=1, max_length=100_000)
+    # Accounts without consent to electronic notification for this category (a convocation, a fund
+    # call): the agency sends them by post and no email goes to them (older events lack it).
+    paper_account_ids: list[uuid.UUID] = Field(default_factory=list, max_length=100_000)
+
+
+class ConsentLotLine(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    ref: str = Field(max_length=64)
+    number: str | None = Field(default=None, max_length=64)
+    residence_ref: str | None = Field(default=None, max_length=64)
+
+
+class ConsentChanged(_Payload):
+    """A consent to electronic notification given or revoked (documents' register)."""
+
+    tenant_id: uuid.UUID
+    account_id: uuid.UUID
+    account_ref: str = Field(max_length=64)
+    person_id: uuid.UUID
+    kind: Literal["notifications", "mises_en_demeure", "appels_de_fonds"]
+    kind_label: str = Field(max_length=200)
+    given: bool
+    at: datetime
+    wording: str = Field(max_length=4000)
+    lots: list[ConsentLotLine] = Field(default_factory=list, max_length=500)
 
 
 class StaffInvited(_Payload):
@@ -131,6 +158,7 @@ PAYLOADS: dict[str, type[_Payload]] = {
     DOCUMENT_PUBLISHED: DocumentPublished,
     STAFF_INVITED: StaffInvited,
     ACCOUNT_UNLINKED: AccountUnlinked,
+    CONSENT_CHANGED: ConsentChanged,
 }
 
 

@@ -40,7 +40,17 @@ def samples() -> dict[str, rendering.Rendered]:
         rendering.DocumentLine("Appel de fonds - 1er trimestre 2026", "Appels de fonds", "2026-02-10"),
         rendering.DocumentLine("Relevé de charges 2025", "Comptes et charges", "2026-02-12"),
     ]
+    consent = domain.parse_payload(domain.CONSENT_CHANGED, {
+        "tenant_id": tenant, "account_id": str(uuid.uuid4()), "account_ref": "C0042", "person_id": person,
+        "kind": "appels_de_fonds", "kind_label": "Appels de fonds", "given": True, "at": _NOW.isoformat(),
+        "wording": "J'accepte de recevoir par voie électronique, pour ce compte, les appels de fonds de mon syndic "
+                   "(décret n° 67-223 du 17 mars 1967, art. 35-2). Je peux retirer cet accord à tout moment depuis "
+                   "mon profil ; chaque accord et chaque retrait est enregistré avec sa date et son heure et m'est "
+                   "confirmé par email.",
+        "lots": [{"ref": "L12", "number": "12", "residence_ref": "R1"}]})
     return {
+        "consent_changed": rendering.consent_changed_email(consent, brand, email="claire.durand@example.fr",
+                                                           public_base_url=SAMPLE_BASE),
         "verification": rendering.verification_email(verification, brand, issued_at=_NOW, public_base_url=SAMPLE_BASE),
         "reset": rendering.reset_email(reset, brand, issued_at=_NOW, public_base_url=SAMPLE_BASE),
         "documents": rendering.documents_email(documents, brand, public_base_url=SAMPLE_BASE),

@@ -170,6 +170,23 @@ def account_linked_email(payload: domain.AccountLinked, brand: Branding, *, publ
     )
 
 
+def consent_changed_email(payload: domain.ConsentChanged, brand: Branding, *, email: str,
+                          public_base_url: str) -> Rendered:
+    """The confirmation of a consent given or revoked: what, for which lots, when, the text accepted."""
+    done = "enregistré" if payload.given else "retiré"
+    lots = ", ".join(f"lot {domain.one_line(lot.number or lot.ref, limit=64)}" for lot in payload.lots)
+    return _render(
+        "consent_changed", brand=brand,
+        subject=f"Votre accord pour la voie électronique a été {done}",
+        heading=f"Accord {done} : {domain.one_line(payload.kind_label, limit=200).lower()}",
+        preheader="Confirmation de votre choix de notification par voie électronique.",
+        button_label="VOIR MON PROFIL", button_url=login_url(public_base_url, brand),
+        email=email, given=payload.given, kind_label=domain.one_line(payload.kind_label, limit=200),
+        account_ref=domain.one_line(payload.account_ref, limit=64), lots=lots,
+        at=domain.paris_time(payload.at), wording=domain.one_line(payload.wording, limit=4000),
+    )
+
+
 def documents_email(documents: list[DocumentLine], brand: Branding, *, public_base_url: str) -> Rendered:
     """"Nouveau document disponible": one email for every document published in the window."""
     total = len(documents)

@@ -85,6 +85,9 @@ class Notifier:
         if isinstance(payload, domain.DocumentPublished):
             await self._enqueue_documents(conn, envelope, payload)
             return
+        if isinstance(payload, domain.ConsentChanged):
+            await self._confirm_consent(conn, envelope, payload)
+            return
         brand = await self.tenancy.branding(payload.tenant_id, request_id=envelope.correlation_id)
         display_name = None
         try:
@@ -174,7 +177,15 @@ class Notifier:
     async def _enqueue_documents(self, conn: asyncpg.Connection, envelope: Envelope,
                                  payload: domain.DocumentPublished) -> None:
         """Record one pending digest item per recipient; the flusher sends them when the window closes."""
-        recipients = await self.identity.recipients(payload.audience_account_ids, tenant_id=payload.tenant_id,
+        # A convocation or fund call reaches by email only the accounts that consented to it
+        # (documents lists the others in paper_account_ids: the agency sends those by post).
+        paper = set(payload.paper_account_ids)
+        accounts = [a for a in payload.audience_account_ids if a not in paper]
+        if not accounts:
+            log.info("notifier.no_consent", event_id=str(envelope.id), document_id=str(payload.document_id),
+                     by_post=len(paper))
+            return
+        recipients = await self.identity.recipients(accounts, tenant_id=payload.tenant_id,
                                                     request_id=envelope.correlation_id)
         if not recipients:
             log.info("notifier.no_recipients", event_id=str(envelope.id), document_id=str(payload.document_id))
@@ -186,3 +197,18 @@ class Notifier:
                            now + timedelta(seconds=self.settings.digest_window_seconds),
                            [r.person_id for r in recipients], [r.email for r in recipients])
         log.info("notifier.digest_enqueued", event_id=str(envelope.id), recipients=len(recipients))
+
+    async def _confirm_consent(self, conn: asyncpg.Connection, envelope: Envelope,
+                               payload: domain.ConsentChanged) -> None:
+        """Confirm a consent change by email to the person who made it (their verified address)."""
+        recipients = await self.identity.recipients([payload.account_id], tenant_id=payload.tenant_id,
+                                                    request_id=envelope.correlation_id)
+        recipient = next((r for r in recipients if r.person_id == payload.person_id), None)
+        if recipient is None:  # the account left the person since: nobody to confirm to
+            log.info("notifier.no_recipients", event_id=str(envelope.id), account_id=str(payload.account_id))
+            return
+        brand = await self.tenancy.branding(payload.tenant_id, request_id=envelope.correlation_id)
+        rendered = rendering.consent_changed_email(payload, brand, email=recipient.email,
+                                                   public_base_url=self.settings.public_base_url)
+        await self._deliver(conn, envelope, recipient=domain.ascii_address(recipient.email), display_name=None,
+                            rendered=rendered, brand=brand)

@@ -16,7 +16,8 @@ async def test_openapi_document_is_valid_and_matches_the_service(harness):
     assert response.status == 200
     document = await response.json()
     validate(document)
-    assert set(document["paths"]) == {"/api/v1/documents", "/api/v1/documents/{id}", "/api/v1/documents/compliance"}
+    assert set(document["paths"]) == {"/api/v1/documents", "/api/v1/documents/{id}", "/api/v1/documents/compliance",
+                                      "/api/v1/documents/{id}/proof", "/api/v1/documents/proof", "/api/v1/consents"}
     assert set(document["paths"]["/api/v1/documents"]) == {"get", "post"}
     assert set(document["paths"]["/api/v1/documents/compliance"]) == {"get"}
     assert set(document["paths"]["/api/v1/documents/{id}"]) == {"delete"}
@@ -34,6 +35,15 @@ async def test_openapi_document_is_valid_and_matches_the_service(harness):
     check(await page.json(), "AgencyDocumentPage")
     checked = await harness.client.get("/api/v1/documents/compliance", headers=harness.agency(tenant))
     check(await checked.json(), "Compliance")
+    document_id = (await page.json())["items"][0]["id"]
+    proof = await harness.client.get(f"/api/v1/documents/{document_id}/proof", headers=harness.agency(tenant))
+    check(await proof.json(), "DocumentProof")
+    proof = await harness.client.get("/api/v1/documents/proof", params={"account_ref": "C1"},
+                                     headers=harness.agency(tenant))
+    check(await proof.json(), "AccountProof")
+    register = await harness.client.get("/api/v1/consents", params={"residence_ref": "R1"},
+                                        headers=harness.agency(tenant))
+    check(await register.json(), "ConsentRegister")
     refused = await harness.upload(tenant, {**metadata, "category": "NOPE"})
     check(await refused.json(), "Error")
     # What the schema refuses, the service refuses too.
