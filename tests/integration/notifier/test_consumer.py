@@ -86,9 +86,15 @@ async def test_every_event_type_produces_its_email(running, upstreams, smtp_sink
         "docs": "Nouveau document disponible",
     }
     assert "PV d'AG 2025" in smtp_sink.to(who["docs"])[0].text()
-    metrics = await (await client.get("/metrics")).text()
-    assert 'notifier_emails_total{kind="identity.email_verification_requested",outcome="sent"} 1.0' in metrics
-    assert 'notifier_emails_total{kind="documents.digest",outcome="sent"} 1.0' in metrics
+    # The counters move after the send and its commit, a moment after the sink has the email: poll.
+    expected = ('notifier_emails_total{kind="identity.email_verification_requested",outcome="sent"} 1.0',
+                'notifier_emails_total{kind="documents.digest",outcome="sent"} 1.0')
+
+    async def counted() -> bool:
+        metrics = await (await client.get("/metrics")).text()
+        return all(line in metrics for line in expected)
+
+    await wait_until(counted, message="the sent emails counted in the metrics")
     ready = await client.get("/health/ready")
     assert ready.status == 200 and "broker" in (await ready.json())["checks"]
 
