@@ -107,7 +107,11 @@ async def _documents(request: web.Request, *, status: int = 200, query=None, for
         body = {"residences": fallback.body.get("residences", [])} if fallback.status == 200 else {}
     residences = body.get("residences", [])
     today = now(request).astimezone(_PARIS).date().isoformat()
+    team = await agency_call(request, "identity", "GET", "/api/v1/staff")
+    staff_names = {m["id"]: m["display_name"] or m["email"] for m in team.body.get("staff", [])} \
+        if team.status == 200 else {}
     return _page(request, "documents.html", status=status, active="documents", items=body.get("items", []),
+                 staff_names=staff_names,
                  next_cursor=body.get("next_cursor"), residences=residences,
                  residence_names={r["ref"]: r["name"] for r in residences}, filters=filters,
                  groups=category_groups(), category_labels=CATEGORY_LABELS, audiences=AUDIENCES,

@@ -69,6 +69,9 @@ def _item(row: asyncpg.Record) -> dict:
         "content_type": row["content_type"], "filename": row["filename"],
         "published_at": row["published_at"].isoformat(),
         "withdrawn_at": row["withdrawn_at"].isoformat() if row["withdrawn_at"] else None,
+        # The console user who published / withdrew it; None: the agency's software (its API key).
+        "published_by_staff": str(row["published_by_staff"]) if row["published_by_staff"] else None,
+        "withdrawn_by_staff": str(row["withdrawn_by_staff"]) if row["withdrawn_by_staff"] else None,
     }
 
 

@@ -73,6 +73,10 @@ def _schemas(settings) -> dict[str, Any]:
             "content_type": {"type": "string"}, "filename": {"type": "string"},
             "published_at": {"type": "string", "format": "date-time"},
             "withdrawn_at": {"type": ["string", "null"], "format": "date-time"},
+            "published_by_staff": {"type": ["string", "null"], "format": "uuid",
+                                   "description": "the console user who published it; null: the agency's software"},
+            "withdrawn_by_staff": {"type": ["string", "null"], "format": "uuid",
+                                   "description": "the console user who withdrew it"},
             "to_send_by_post": {"type": ["integer", "null"], "minimum": 0,
                                 "description": "AG_CONVOC and LOT_APPEL: accounts of the audience without consent to "
                                                "electronic notification at publication (send by post); else null"},

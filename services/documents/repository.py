@@ -79,8 +79,8 @@ ORDER BY id
 
 INSERT_DOCUMENT = """
 INSERT INTO documents (id, tenant_id, category, title, doc_date, year, audience_kind, audience_id, audience_key,
-                       size, sha256, crc32, content_type, filename, published_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                       size, sha256, crc32, content_type, filename, published_at, published_by_staff)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 ON CONFLICT (audience_key, category, sha256) WHERE withdrawn_at IS NULL DO NOTHING
 RETURNING id, tenant_id, category, title, doc_date, year, audience_kind, audience_id, audience_key,
     size, sha256, crc32, content_type, filename, published_at, withdrawn_at
@@ -96,7 +96,8 @@ GET_DOCUMENT = """SELECT id, tenant_id, category, title, doc_date, year, audienc
     size, sha256, crc32, content_type, filename, published_at, withdrawn_at FROM documents WHERE id = $1"""
 
 WITHDRAW = """
-UPDATE documents SET withdrawn_at = $3 WHERE id = $1 AND tenant_id = $2 AND withdrawn_at IS NULL
+UPDATE documents SET withdrawn_at = $3, withdrawn_by_staff = $4
+WHERE id = $1 AND tenant_id = $2 AND withdrawn_at IS NULL
 RETURNING audience_key, category, year
 """
 
@@ -217,11 +218,12 @@ async def list_page(conn: asyncpg.Connection, *, keys: list[str], before: tuple[
 async def insert_document(conn: asyncpg.Connection, *, document_id: uuid.UUID, tenant_id: uuid.UUID, category: str,
                           title: str, doc_date: date, audience_kind: str, audience_id: uuid.UUID,
                           audience_key: str, size: int, sha256: str, crc32: int, content_type: str,
-                          filename: str, published_at: datetime) -> asyncpg.Record | None:
+                          filename: str, published_at: datetime,
+                          published_by_staff: uuid.UUID | None = None) -> asyncpg.Record | None:
     """The new row, or None when the same content is already live for this audience and category."""
     return await conn.fetchrow(INSERT_DOCUMENT, document_id, tenant_id, category, title, doc_date, doc_date.year,
                                audience_kind, audience_id, audience_key, size, sha256, crc32, content_type,
-                               filename, published_at)
+                               filename, published_at, published_by_staff)
 
 # --- the agency's view: its documents, its residences, the 2019-502 check ---------------------
 
@@ -230,7 +232,8 @@ async def insert_document(conn: asyncpg.Connection, *, document_id: uuid.UUID, t
 # to the residence or its council and documents of one account of it.
 AGENCY_LIST = """
 SELECT d.id, d.category, d.title, d.doc_date, d.audience_kind, d.size, d.sha256, d.content_type, d.filename,
-       d.published_at, d.withdrawn_at, a.ref AS account_ref, r.ref AS residence_ref
+       d.published_at, d.withdrawn_at, d.published_by_staff, d.withdrawn_by_staff, a.ref AS account_ref,
+       r.ref AS residence_ref
 FROM documents d
 LEFT JOIN accounts a ON d.audience_kind = 'account' AND a.id = d.audience_id
 LEFT JOIN residences r ON d.audience_kind <> 'account' AND r.id = d.audience_id

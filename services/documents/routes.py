@@ -58,6 +58,14 @@ def _agency_tenant(request: web.Request) -> uuid.UUID:
         raise Forbidden("Agency endpoints need an agency caller with its tenant") from None
 
 
+def _staff_id(request: web.Request) -> uuid.UUID | None:
+    """The console user an agency call is made for (``sid``), kept with what they publish or withdraw."""
+    try:
+        return uuid.UUID(str(request[CLAIMS].get("sid"))) if request[CLAIMS].get("sid") else None
+    except ValueError:
+        return None
+
+
 def _person(request: web.Request) -> tuple[str, list[dict]]:
     claims: InternalClaims = request[CLAIMS]
     if not claims.person_id:
@@ -77,7 +85,7 @@ async def upload(request: web.Request) -> web.Response:
         request.app[POOL], request.app[STORE], request.app[CLOCK], tenant_id=tenant_id,
         reader=await request.multipart(),
         limits=service.UploadLimits(settings.max_upload_bytes, settings.effective_spool_dir),
-        request_id=request.get(REQUEST_ID))
+        request_id=request.get(REQUEST_ID), staff_id=_staff_id(request))
     return web.json_response(answer, status=201 if created else 200)
 
 
@@ -88,7 +96,7 @@ async def withdraw(request: web.Request) -> web.Response:
     except ValueError:
         raise DocumentNotFound() from None
     await service.withdraw_document(request.app[POOL], request.app[CLOCK], tenant_id=tenant_id,
-                                    document_id=document_id)
+                                    document_id=document_id, staff_id=_staff_id(request))
     return web.Response(status=204)
 
 

@@ -120,8 +120,10 @@ def upload_answer(row: asyncpg.Record) -> dict:
 
 async def upload_document(pool: asyncpg.Pool, store: BlobStore, clock: Clock, *, tenant_id: uuid.UUID,
                           reader: MultipartReader, limits: UploadLimits,
-                          request_id: str | None = None) -> tuple[dict, bool]:
+                          request_id: str | None = None, staff_id: uuid.UUID | None = None) -> tuple[dict, bool]:
     """Publish one document from a streamed multipart body; return (answer, created).
+
+    ``staff_id``: the console user who published it (None: the agency's software, its API key).
 
     The metadata is checked as soon as its part arrives (before the file is read when it comes
     first); the file is spooled, hashed, size- and type-checked, stored, then its row and the
@@ -148,14 +150,14 @@ async def upload_document(pool: asyncpg.Pool, store: BlobStore, clock: Clock, *,
         if content_type is None:
             raise UnsupportedMediaType()
         return await _publish(pool, store, clock, tenant_id=tenant_id, target=target, spooled=spooled,
-                              content_type=content_type, request_id=request_id)
+                              content_type=content_type, request_id=request_id, staff_id=staff_id)
     finally:
         if spooled is not None:
             spooled.discard()
 
 
 async def _publish(pool, store, clock, *, tenant_id, target: _Target, spooled: SpooledFile, content_type: str,
-                   request_id: str | None) -> tuple[dict, bool]:
+                   request_id: str | None, staff_id: uuid.UUID | None) -> tuple[dict, bool]:
     audience, metadata = target.audience, target.metadata
     async with pool.acquire() as conn:
         existing = await conn.fetchrow(repo.SAME_CONTENT, audience.key, metadata.category, spooled.sha256)
@@ -174,7 +176,7 @@ async def _publish(pool, store, clock, *, tenant_id, target: _Target, spooled: S
             conn, document_id=uuid.uuid4(), tenant_id=tenant_id, category=metadata.category, title=metadata.title,
             doc_date=metadata.date, audience_kind=audience.kind.value, audience_id=audience.target_id,
             audience_key=audience.key, size=spooled.size, sha256=spooled.sha256, crc32=spooled.crc32,
-            content_type=content_type, filename=filename, published_at=clock.now())
+            content_type=content_type, filename=filename, published_at=clock.now(), published_by_staff=staff_id)
         if row is None:  # a concurrent upload of the same content won
             row = await conn.fetchrow(repo.SAME_CONTENT, audience.key, metadata.category, spooled.sha256)
             return upload_answer(row), False
@@ -198,10 +200,11 @@ async def _publish(pool, store, clock, *, tenant_id, target: _Target, spooled: S
 
 
 async def withdraw_document(pool: asyncpg.Pool, clock: Clock, *, tenant_id: uuid.UUID,
-                            document_id: uuid.UUID) -> None:
-    """Soft-delete: hidden from every listing and download at once. Withdrawing twice is fine."""
+                            document_id: uuid.UUID, staff_id: uuid.UUID | None = None) -> None:
+    """Soft-delete: hidden from every listing and download at once. Withdrawing twice is fine.
+    ``staff_id``: the console user who withdrew it (None: the agency's software)."""
     async with pool.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow(repo.WITHDRAW, document_id, tenant_id, clock.now())
+        row = await conn.fetchrow(repo.WITHDRAW, document_id, tenant_id, clock.now(), staff_id)
         if row is None:
             if await conn.fetchrow(repo.DOCUMENT_IN_TENANT, document_id, tenant_id) is None:
                 raise DocumentNotFound()

@@ -105,7 +105,9 @@ def test_a_gestionnaire_publishes_two_pdfs_filters_withdraws_one_and_the_rcp_bec
 
     journey.click("Retirer « modificatif-2026 »")
     journey.see("Document retiré : il n'est plus visible de ses destinataires.")
-    expect(journey.page.get_by_role("row").filter(has_text="modificatif-2026")).to_contain_text("Retiré le")
+    row = journey.page.get_by_role("row").filter(has_text="modificatif-2026")
+    expect(row).to_contain_text("Retiré le")
+    expect(row).to_contain_text("par Dora Documents")  # who published and withdrew it, by name
     journey.page.get_by_label("État").select_option(label="Publiés")
     journey.click("FILTRER")
     journey.see("reglement-2026")

@@ -151,3 +151,38 @@ async def test_compliance_per_residence_changes_when_documents_arrive_and_leave(
 
     status, body = await get(harness, tenant, "/api/v1/documents/compliance", residence_ref="NOPE")
     assert status == 422
+
+
+async def test_the_console_user_who_published_or_withdrew_is_kept_and_cannot_be_rewritten(harness, agency):
+    import asyncpg
+
+    from common.internal_auth import issue_token
+    from tests.integration.documents.conftest import SECRET
+
+    tenant, publisher, withdrawer = agency["tenant"], uuid.uuid4(), uuid.uuid4()
+
+    def console(staff_id) -> dict:
+        token = issue_token(SECRET, issuer="gateway", audience="documents", act="agency", tid=str(tenant),
+                            sid=str(staff_id), srole="gestionnaire")
+        return {"Authorization": f"Internal {token}"}
+
+    response = await harness.client.post("/api/v1/documents", headers=console(publisher), data=harness.form(
+        meta("AG_PV", "PV console", "2025-06-12"), pdf_bytes(seed="console"), "pv.pdf"))
+    assert response.status == 201
+    by_console = await response.json()
+    by_software = await harness.publish(tenant, meta("AG_PV", "PV logiciel", "2024-06-12"), pdf_bytes(seed="api"))
+    deleted = await harness.client.delete(f"/api/v1/documents/{by_console['id']}", headers=console(withdrawer))
+    assert deleted.status == 204
+    _, page = await get(harness, tenant, "/api/v1/documents")
+    by_id = {i["id"]: i for i in page["items"]}
+    assert (by_id[by_console["id"]]["published_by_staff"], by_id[by_console["id"]]["withdrawn_by_staff"]) == (
+        str(publisher), str(withdrawer))
+    assert (by_id[by_software["id"]]["published_by_staff"], by_id[by_software["id"]]["withdrawn_by_staff"]) == (
+        None, None)
+    async with harness.pool.acquire() as conn:
+        with pytest.raises(asyncpg.RaiseError):
+            await conn.execute("UPDATE documents SET published_by_staff = $1 WHERE id = $2", uuid.uuid4(),
+                               uuid.UUID(by_software["id"]))
+        with pytest.raises(asyncpg.RaiseError):
+            await conn.execute("UPDATE documents SET withdrawn_by_staff = $1 WHERE id = $2", uuid.uuid4(),
+                               uuid.UUID(by_console["id"]))
