@@ -90,6 +90,16 @@ class Reset(_Body):
     token: str = Field(max_length=256)
     password: str = _PASSWORD
     confirmation: str = _PASSWORD
+    code: str | None = Field(None, max_length=64)  # required when the person has a second factor
+
+
+class LoginMfa(_Body):
+    mfa_token: str = Field(max_length=256)
+    code: str = Field(max_length=64)
+
+
+class MfaCode(_Body):
+    code: str = Field(max_length=64)
 
 
 class PolicyCheck(_Body):
