@@ -29,8 +29,9 @@ ACCOUNT_LINKED = "identity.account_linked"
 DOCUMENT_PUBLISHED = "documents.document_published"
 STAFF_INVITED = "identity.staff_invited"
 ACCOUNT_UNLINKED = "identity.account_unlinked"
+MFA_CHANGED = "identity.mfa_changed"
 EVENT_TYPES = (EMAIL_VERIFICATION, PASSWORD_RESET, PASSWORD_CHANGED, ACCOUNT_LINKED, DOCUMENT_PUBLISHED,
-               STAFF_INVITED, ACCOUNT_UNLINKED)
+               STAFF_INVITED, ACCOUNT_UNLINKED, MFA_CHANGED)
 UNLINK_REASONS = {"sold": "la vente du lot", "wrong_merge": "un rattachement erroné",
                   "other": "une décision de votre agence"}
 STAFF_ROLE_LABELS = {"admin": "administrateur", "gestionnaire": "gestionnaire"}
@@ -84,6 +85,17 @@ class PasswordChanged(_Payload):
     changed_at: datetime
 
 
+class MfaChanged(_Payload):
+    """A second factor was added or removed, or a recovery code was used (a security notice)."""
+
+    person_id: uuid.UUID
+    email: EmailStr
+    tenant_id: uuid.UUID
+    kind: Literal["added", "removed", "recovery_used"]
+    factor: Literal["totp", "passkey", "recovery_code"]
+    changed_at: datetime
+
+
 class AccountLinked(_Payload):
     person_id: uuid.UUID
     email: EmailStr
@@ -131,6 +143,7 @@ PAYLOADS: dict[str, type[_Payload]] = {
     DOCUMENT_PUBLISHED: DocumentPublished,
     STAFF_INVITED: StaffInvited,
     ACCOUNT_UNLINKED: AccountUnlinked,
+    MFA_CHANGED: MfaChanged,
 }
 
 

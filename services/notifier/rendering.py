@@ -157,6 +157,26 @@ def password_changed_email(payload: domain.PasswordChanged, brand: Branding) -> 
     )
 
 
+MFA_SUBJECTS = {
+    ("added", "totp"): "Une application d'authentification a été ajoutée à votre compte",
+    ("added", "passkey"): "Une nouvelle clé d'accès a été ajoutée à votre compte",
+    ("removed", "totp"): "L'application d'authentification de votre compte a été retirée",
+    ("removed", "passkey"): "Une clé d'accès de votre compte a été retirée",
+}
+MFA_RECOVERY_SUBJECT = "Un code de secours de votre compte a été utilisé"
+
+
+def mfa_changed_email(payload: domain.MfaChanged, brand: Branding) -> Rendered:
+    """A security notice of a second-factor change: no button; says whom to contact."""
+    subject = MFA_RECOVERY_SUBJECT if payload.kind == "recovery_used" else MFA_SUBJECTS.get(
+        (payload.kind, payload.factor), "La double authentification de votre compte a été modifiée")
+    return _render(
+        "mfa_changed", brand=brand, subject=subject, heading=subject,
+        preheader="Avis de sécurité concernant votre compte Extranet.",
+        email=payload.email, kind=payload.kind, factor=payload.factor, changed=domain.paris_time(payload.changed_at),
+    )
+
+
 def account_linked_email(payload: domain.AccountLinked, brand: Branding, *, public_base_url: str) -> Rendered:
     """A notice that a new lot is reachable with the person's login (so a surprise is noticed)."""
     return _render(
