@@ -158,18 +158,18 @@ def password_changed_email(payload: domain.PasswordChanged, brand: Branding) -> 
 
 
 MFA_SUBJECTS = {
-    ("added", "totp"): "Une application d'authentification a été ajoutée à votre compte",
-    ("added", "passkey"): "Une nouvelle clé d'accès a été ajoutée à votre compte",
-    ("removed", "totp"): "L'application d'authentification de votre compte a été retirée",
-    ("removed", "passkey"): "Une clé d'accès de votre compte a été retirée",
+    ("added", "totp"): "Application d'authentification ajoutée",
+    ("added", "passkey"): "Nouvelle clé d'accès ajoutée",
+    ("removed", "totp"): "Application d'authentification retirée",
+    ("removed", "passkey"): "Clé d'accès retirée",
 }
-MFA_RECOVERY_SUBJECT = "Un code de secours de votre compte a été utilisé"
+MFA_RECOVERY_SUBJECT = "Code de secours utilisé"
 
 
 def mfa_changed_email(payload: domain.MfaChanged, brand: Branding) -> Rendered:
     """A security notice of a second-factor change: no button; says whom to contact."""
     subject = MFA_RECOVERY_SUBJECT if payload.kind == "recovery_used" else MFA_SUBJECTS.get(
-        (payload.kind, payload.factor), "La double authentification de votre compte a été modifiée")
+        (payload.kind, payload.factor), "Double authentification modifiée")
     return _render(
         "mfa_changed", brand=brand, subject=subject, heading=subject,
         preheader="Avis de sécurité concernant votre compte Extranet.",

@@ -18,11 +18,11 @@ def notice(kind: str, factor: str) -> rendering.Rendered:
 
 
 @pytest.mark.parametrize(("kind", "factor", "subject", "says"), [
-    ("added", "totp", "Une application d'authentification a été ajoutée à votre compte",
+    ("added", "totp", "Application d'authentification ajoutée",
      "Elle vous sera demandée après votre mot de passe"),
-    ("removed", "totp", "L'application d'authentification de votre compte a été retirée", "a été retirée de"),
-    ("added", "passkey", "Une nouvelle clé d'accès a été ajoutée à votre compte", "Une nouvelle clé d'accès"),
-    ("recovery_used", "recovery_code", "Un code de secours de votre compte a été utilisé",
+    ("removed", "totp", "Application d'authentification retirée", "a été retirée de"),
+    ("added", "passkey", "Nouvelle clé d'accès ajoutée", "Une nouvelle clé d'accès"),
+    ("recovery_used", "recovery_code", "Code de secours utilisé",
      "Ce code ne fonctionnera plus"),
 ])
 def test_each_change_has_its_french_notice_without_a_button(kind, factor, subject, says):
