@@ -85,6 +85,9 @@ async def login(deps: Deps, caller: Caller, *, email: str, password: str) -> dic
         await deps.pool.execute(sql.REHASH_PERSON, person["id"], await deps.hash(password))
     if person["has_factor"]:  # the password was right: the second factor opens the session
         return await mfa.login_challenge(deps, caller, person)
+    if person["tenant_ids"] and await mfa.factor_required(deps, person["id"], person["tenant_ids"]):
+        # An agency of the person requires a factor they have not got: enrol first, then the session.
+        return await mfa.login_challenge(deps, caller, person, purpose="enrol")
     return await open_session(deps, caller, person)
 
 

@@ -19,6 +19,7 @@ from services.identity.errors import (
     MfaAlreadyEnrolled,
     MfaChallengeInvalid,
     MfaNotEnrolled,
+    MfaRequiredByAgency,
     TooManyRequests,
 )
 from services.identity.factors import (
@@ -28,6 +29,7 @@ from services.identity.factors import (
     new_totp_secret,
     normalise_recovery_code,
     otpauth_uri,
+    requirement_applies,
     verify_totp,
 )
 from services.identity.policy import normalise_password
@@ -69,7 +71,10 @@ async def mfa_status(deps: Deps, caller: Caller) -> dict:
 
 async def start_totp(deps: Deps, caller: Caller) -> dict:
     """A new secret, kept sealed and unconfirmed until a first right code proves the app has it."""
-    person_id = _person_id(caller)
+    return await _start(deps, _person_id(caller))
+
+
+async def _start(deps: Deps, person_id) -> dict:
     now = deps.clock.now()
     person = await deps.pool.fetchrow(sql.PERSON_BY_ID, person_id)
     if person is None:
@@ -85,31 +90,35 @@ async def start_totp(deps: Deps, caller: Caller) -> dict:
 async def confirm_totp(deps: Deps, caller: Caller, *, code: str) -> dict:
     """The first right code turns the app on and gives the ten recovery codes (shown once)."""
     person_id = _person_id(caller)
-    s = deps.settings
-    now = deps.clock.now()
     async with deps.pool.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow(sql.TOTP_OF_PERSON_FOR_UPDATE, person_id)
-        if row is None:
-            raise MfaNotEnrolled()
-        if row["confirmed_at"] is not None:
-            raise MfaAlreadyEnrolled()
-        secret = deps.secret_box.open(row["secret_sealed"], person_id=str(person_id))
-        step = verify_totp(secret, code, now=now, last_step=None) if secret else None
-        if step is None:
-            retry = await hit_window(conn, f"mfa-enrol:{person_id}", now=now,
-                                     limit=s.mfa_enrol_failures_per_window, period_seconds=15 * 60)
-            failed = retry
-        else:
-            failed = None
-            await conn.execute(sql.CONFIRM_TOTP, person_id, now, step)
-            codes = await _new_recovery_codes(conn, deps, person_id, now)
-            person = await conn.fetchrow(sql.PERSON_BY_ID, person_id)
-            await _changed(conn, deps, caller, person, kind="added", factor="totp")
-    if step is None:
-        if failed is not None:
-            raise TooManyRequests(failed)
+        codes, retry = await _confirm(conn, deps, caller, person_id, code)
+    if codes is None:
+        if retry is not None:
+            raise TooManyRequests(retry)
         raise InvalidMfaCode()
     return {"recovery_codes": codes}
+
+
+async def _confirm(conn, deps: Deps, caller: Caller, person_id, code: str) -> tuple[list[str] | None, int | None]:
+    """Inside the caller's transaction: (recovery codes, None) on success; (None, retry_after or None)
+    for a wrong code, counted in the person's enrolment window (committed by the caller)."""
+    now = deps.clock.now()
+    row = await conn.fetchrow(sql.TOTP_OF_PERSON_FOR_UPDATE, person_id)
+    if row is None:
+        raise MfaNotEnrolled()
+    if row["confirmed_at"] is not None:
+        raise MfaAlreadyEnrolled()
+    secret = deps.secret_box.open(row["secret_sealed"], person_id=str(person_id))
+    step = verify_totp(secret, code, now=now, last_step=None) if secret else None
+    if step is None:
+        retry = await hit_window(conn, f"mfa-enrol:{person_id}", now=now,
+                                 limit=deps.settings.mfa_enrol_failures_per_window, period_seconds=15 * 60)
+        return None, retry
+    await conn.execute(sql.CONFIRM_TOTP, person_id, now, step)
+    codes = await _new_recovery_codes(conn, deps, person_id, now)
+    person = await conn.fetchrow(sql.PERSON_BY_ID, person_id)
+    await _changed(conn, deps, caller, person, kind="added", factor="totp")
+    return codes, None
 
 
 async def _new_recovery_codes(conn, deps: Deps, person_id, now) -> list[str]:
@@ -145,6 +154,8 @@ async def _with_password(deps: Deps, caller: Caller, password: str):
 async def remove_totp(deps: Deps, caller: Caller, *, password: str) -> None:
     """Remove the app (password required); its recovery codes go with it. A notice is emailed."""
     person = await _with_password(deps, caller, password)
+    if await factor_required(deps, person["id"]):
+        raise MfaRequiredByAgency()
     async with deps.pool.acquire() as conn, conn.transaction():
         removed = await conn.fetchrow(sql.DELETE_TOTP, person["id"])
         if removed is None:
@@ -272,6 +283,60 @@ async def login_second_factor(deps: Deps, caller: Caller, *, mfa_token: str, cod
         deps.logins.labels("invalid").inc()
         raise InvalidMfaCode()
     return await open_session(deps, caller, challenge)
+
+
+# ---- the agency's requirement ---------------------------------------------------------------
+
+async def factor_required(deps: Deps, person_id, tenant_ids: list | None = None) -> bool:
+    """Whether an agency the person is linked to requires them to have a second factor.
+
+    Every agency of the person counts, not only the one whose page they log in at: once logged
+    in, the person reaches the documents of all of them. Council membership comes from tenancy's
+    directory (the source of the ``council`` flag), asked only for agencies requiring it of councils.
+    """
+    if tenant_ids is None:
+        tenant_ids = [r["tenant_id"] for r in await deps.pool.fetch(sql.PERSON_TENANTS, person_id)]
+    council_tenants = []
+    for tenant_id in tenant_ids:
+        requirement = await deps.tenants.mfa_requirement(str(tenant_id))
+        if requirement_applies(requirement, is_council=False):
+            return True
+        if requirement_applies(requirement, is_council=True):
+            council_tenants.append(str(tenant_id))
+    for tenant_id in council_tenants:
+        accounts = [str(r["account_id"]) for r in await deps.pool.fetch(sql.PERSON_ACCOUNTS_OF_TENANT, person_id,
+                                                                          uuid.UUID(tenant_id))]
+        if await deps.tenants.council_accounts(tenant_id, accounts):
+            return True
+    return False
+
+
+async def enrol_start(deps: Deps, caller: Caller, *, mfa_token: str) -> dict:
+    """At login, for a person whose agency requires a factor: a new authenticator secret."""
+    async with deps.pool.acquire() as conn, conn.transaction():
+        challenge = await load_challenge(conn, deps, caller, mfa_token, purpose="enrol")
+    return await _start(deps, challenge["person_id"])
+
+
+async def enrol_confirm(deps: Deps, caller: Caller, *, mfa_token: str, code: str) -> dict:
+    """The first right code: the app is on, the session opens, the recovery codes are given once."""
+    from services.identity.auth import open_session
+
+    s = deps.settings
+    now = deps.clock.now()
+    async with deps.pool.acquire() as conn, conn.transaction():
+        challenge = await load_challenge(conn, deps, caller, mfa_token, purpose="enrol")
+        codes, retry = await _confirm(conn, deps, caller, challenge["person_id"], code)
+        if codes is not None:
+            await conn.execute(sql.USE_CHALLENGE, challenge["hash"], now)
+        else:
+            await conn.execute(sql.CHALLENGE_FAILED, challenge["hash"], now, s.mfa_challenge_max_failures)
+    if codes is None:
+        if retry is not None:
+            raise TooManyRequests(retry)
+        raise InvalidMfaCode()
+    session = await open_session(deps, caller, challenge)
+    return {**session, "recovery_codes": codes}
 
 
 def _uuid_or_none(value):

@@ -21,7 +21,7 @@ openapi_routes = web.RouteTableDef()
 _REF = "#/components/schemas/{model}"
 _BODIES = (s.IssueCredentials, s.TenantOnly, s.AccountIds, s.Start, s.Email, s.NewPassword, s.Password, s.Token,
            s.Login, s.SessionId, s.ChangePassword, s.Forgot, s.Reset, s.PolicyCheck, s.StaffInvite, s.StaffAccept,
-           s.Unlink, s.LoginMfa, s.MfaCode)
+           s.Unlink, s.LoginMfa, s.MfaCode, s.MfaToken)
 
 
 def _obj(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
@@ -103,7 +103,11 @@ _RESPONSE_SCHEMAS: dict[str, Any] = {
                  "bound to the client IP: pass it to /v1/login/mfa"},
                  "methods": {"type": "array", "items": {"enum": ["totp", "recovery_code"]}}}),
          "description": "The person has a second factor: no session yet"},
+        {**_obj({"mfa_enrolment_required": {"const": True}, "mfa_token": {**_STR, "description": "single use, "
+                 "5 min, bound to the client IP: pass it to /v1/login/enrol/totp(/confirm)"}}),
+         "description": "An agency of the person requires a second factor they have not got: enrol first"},
     ]},
+    "EnrolledSession": {"allOf": [_ref("LoggedIn"), _ref("RecoveryCodes")]},
     "MfaStatus": _obj({
         "enabled": {"type": "boolean"},
         "totp": _obj({"enabled": {"type": "boolean"}, "since": _NULLABLE_TIME}),
@@ -232,6 +236,15 @@ def _paths() -> dict[str, Any]:
             "counts like a wrong password (`invalid_mfa_code`); `mfa_challenge_invalid`: expired, used, other IP "
             "or killed after 5 wrong codes", {"200": _json("LoggedIn", "A new session")}, body=s.LoginMfa,
             busy=_BUSY)},
+        "/v1/login/enrol/totp": {"post": _op(
+            "loginEnrolStart", "At login, when the agency requires a factor: a new authenticator secret",
+            {"201": _json("TotpEnrolment", "The new secret")}, body=s.MfaToken,
+            challenge={"401": _error("`mfa_challenge_invalid`")}, taken={"409": _error("`mfa_already_enrolled`")})},
+        "/v1/login/enrol/totp/confirm": {"post": _op(
+            "loginEnrolConfirm", "At login: the first code turns the app on and opens the session",
+            {"200": _json("EnrolledSession", "A new session and the recovery codes (shown once)")},
+            body=s.LoginMfa, busy=_BUSY,
+            challenge={"401": _error("`invalid_mfa_code` or `mfa_challenge_invalid`")})},
         "/v1/me/mfa": {"get": _op(
             "myMfa", "The person's second factors (claim `pid`)", {"200": _json("MfaStatus", "The factors")},
             forbidden=_FORBIDDEN)},

@@ -26,7 +26,9 @@ VERIFIED_PERSON_BY_EMAIL = "SELECT * FROM persons WHERE email_key = $1 AND email
 LOGIN_LOOKUP = """
 SELECT p.id, p.email, p.password_hash, p.email_verified_at, p.status, p.failed_logins, p.last_failed_at,
        p.locked_until, p.last_login_at, t.count AS ip_count, t.started_at AS ip_started_at,
-       EXISTS (SELECT 1 FROM mfa_totp m WHERE m.person_id = p.id AND m.confirmed_at IS NOT NULL) AS has_factor
+       EXISTS (SELECT 1 FROM mfa_totp m WHERE m.person_id = p.id AND m.confirmed_at IS NOT NULL) AS has_factor,
+       ARRAY(SELECT DISTINCT l.tenant_id FROM links l WHERE l.person_id = p.id AND l.status = 'active')
+           AS tenant_ids
 FROM (SELECT 1) AS one
 LEFT JOIN LATERAL (SELECT * FROM persons WHERE email_key = $1
                    ORDER BY (email_verified_at IS NOT NULL) DESC, created_at DESC LIMIT 1) AS p ON true
@@ -74,6 +76,8 @@ DELETE_TOTP = "DELETE FROM mfa_totp WHERE person_id = $1 RETURNING confirmed_at"
 PERSON_HAS_FACTOR = """
 SELECT EXISTS (SELECT 1 FROM mfa_totp WHERE person_id = $1 AND confirmed_at IS NOT NULL)
 """
+PERSON_TENANTS = "SELECT DISTINCT tenant_id FROM links WHERE person_id = $1 AND status = 'active'"
+PERSON_ACCOUNTS_OF_TENANT = "SELECT account_id FROM links WHERE person_id = $1 AND tenant_id = $2 AND status = 'active'"
 DELETE_RECOVERY_CODES = "DELETE FROM mfa_recovery_codes WHERE person_id = $1"
 INSERT_RECOVERY_CODES = """
 INSERT INTO mfa_recovery_codes (hash, person_id, created_at) SELECT h, $2, $3 FROM unnest($1::bytea[]) AS h

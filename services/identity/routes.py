@@ -176,6 +176,20 @@ async def login_mfa(request: web.Request) -> web.Response:
                                                            mfa_token=body.mfa_token, code=body.code))
 
 
+@routes.post("/v1/login/enrol/totp")
+async def login_enrol_start(request: web.Request) -> web.Response:
+    body = await s.parse(request, s.MfaToken)
+    return web.json_response(await mfa.enrol_start(_deps(request), _caller(request), mfa_token=body.mfa_token),
+                             status=201)
+
+
+@routes.post("/v1/login/enrol/totp/confirm")
+async def login_enrol_confirm(request: web.Request) -> web.Response:
+    body = await s.parse(request, s.LoginMfa)
+    return web.json_response(await mfa.enrol_confirm(_deps(request), _caller(request), mfa_token=body.mfa_token,
+                                                     code=body.code))
+
+
 # ---- second factor (the person's own, claim pid) ----------------------------------------------
 
 @routes.get("/v1/me/mfa")

@@ -98,6 +98,10 @@ class LoginMfa(_Body):
     code: str = Field(max_length=64)
 
 
+class MfaToken(_Body):
+    mfa_token: str = Field(max_length=256)
+
+
 class MfaCode(_Body):
     code: str = Field(max_length=64)
 

@@ -186,3 +186,111 @@ async def test_enrolment_is_confirmed_by_a_right_code_only(identity):
     response = await identity.post("/v1/me/mfa/recovery-codes", {"password": STRONG_PASSWORD}, pid=person_id)
     assert len((await response.json())["recovery_codes"]) == 10
     assert (await identity.get("/v1/me/mfa")).status == 403  # no pid claim
+
+
+# ---- the agency's requirement (tenancy's setting; a stand-in answers for tenancy here) --------
+
+class Requirements:
+    """Tenancy as identity sees it: each tenant's requirement and its council accounts."""
+
+    def __init__(self, *, requirement: dict[str, str], council: set[str] = frozenset()) -> None:
+        self.requirement = requirement
+        self.council = set(council)
+        self.default_min_length = 6
+
+    async def min_length(self, tenant_id):
+        return 6
+
+    async def mfa_requirement(self, tenant_id):
+        return self.requirement.get(str(tenant_id), "none")
+
+    async def council_accounts(self, tenant_id, account_ids):
+        return {a for a in account_ids if a in self.council}
+
+
+def _require(identity, **kw) -> Requirements:
+    from services.identity.routes import DEPS
+
+    fake = Requirements(**kw)
+    identity.client.server.app[DEPS].tenants = fake
+    return fake
+
+
+async def _activated(identity) -> tuple[str, str]:
+    email = unique_email("req")
+    cred = await identity.issue()
+    await identity.activate(cred, email)
+    return email, cred["account_id"]
+
+
+async def test_an_agency_requiring_all_leads_to_enrolment_then_the_session(identity):
+    email, _ = await _activated(identity)
+    _require(identity, requirement={identity.tenant.id: "all"})
+    body = await (await identity.login(email)).json()
+    assert body["mfa_enrolment_required"] is True and "session_id" not in body
+    token = body["mfa_token"]
+    # The login challenge cannot be used for enrolment and vice versa.
+    response = await identity.post("/v1/login/mfa", {"mfa_token": token, "code": "123456"})
+    assert (await response.json())["error"] == "mfa_challenge_invalid"
+    started = await (await identity.post("/v1/login/enrol/totp", {"mfa_token": token})).json()
+    response = await identity.post("/v1/login/enrol/totp/confirm", {"mfa_token": token, "code": "000000"})
+    assert (await response.json())["error"] == "invalid_mfa_code"
+    code = pyotp.TOTP(started["secret"]).at(identity.clock.now())
+    response = await identity.post("/v1/login/enrol/totp/confirm", {"mfa_token": token, "code": code})
+    assert response.status == 200, await response.text()
+    session = await response.json()
+    assert session["session_id"] and len(session["recovery_codes"]) == 10
+    # Next login: the ordinary second step; removal is refused while the agency requires it.
+    identity.clock.advance(seconds=30)
+    token = await challenge(identity, email)
+    response = await identity.post("/v1/login/mfa", {"mfa_token": token,
+                                                     "code": pyotp.TOTP(started["secret"]).at(identity.clock.now())})
+    assert response.status == 200
+    response = await identity.post("/v1/me/mfa/totp/remove", {"password": STRONG_PASSWORD},
+                                   pid=session["person_id"])
+    assert (await response.json())["error"] == "mfa_required_by_agency"
+
+
+async def test_a_council_requirement_concerns_council_members_only(identity):
+    member, member_account = await _activated(identity)
+    other, _ = await _activated(identity)
+    _require(identity, requirement={identity.tenant.id: "council"}, council={member_account})
+    assert (await (await identity.login(member)).json()).get("mfa_enrolment_required") is True
+    assert "session_id" in await (await identity.login(other)).json()
+
+
+async def test_another_agencys_requirement_counts_and_none_changes_nothing(identity):
+    email, _ = await _activated(identity)
+    fake = _require(identity, requirement={})
+    assert "session_id" in await (await identity.login(email)).json()
+    fake.requirement[identity.tenant.id] = "none"
+    assert "session_id" in await (await identity.login(email)).json()
+    # Logging in at another agency's page: the requirement of the person's own agency still applies.
+    from tests.integration.identity.conftest import Tenant
+
+    fake.requirement[identity.tenant.id] = "all"
+    body = await (await identity.login(email, tenant=Tenant())).json()
+    assert body.get("mfa_enrolment_required") is True
+
+
+async def test_merge_keeps_the_factor_and_unlink_does_not_remove_it(identity):
+    email, person_id = await _person(identity)
+    secret, _ = await enrol(identity, person_id)
+    # A second account merged into the same person: the factor is the person's, it stays.
+    cred = await identity.issue()
+    flow = await identity.start(cred, intent="merge")
+    response = await identity.post(f"/v1/activation/{flow['flow_id']}/email", {"email": email})
+    assert response.status == 200, await response.text()
+    response = await identity.post(f"/v1/activation/{flow['flow_id']}/merge", {"password": STRONG_PASSWORD})
+    assert response.status == 200, await response.text()
+    token = await challenge(identity, email)
+    assert (await identity.post("/v1/login/mfa", {"mfa_token": token,
+                                                  "code": now_code(identity, secret)})).status == 200
+    # The agency unlinks that account: the factor stays.
+    response = await identity.post("/internal/accounts/unlink", {"account_id": cred["account_id"], "reason": "sold"},
+                                   act="agency")
+    assert response.status == 200, await response.text()
+    identity.clock.advance(seconds=30)
+    token = await challenge(identity, email)
+    assert (await identity.post("/v1/login/mfa", {"mfa_token": token,
+                                                  "code": now_code(identity, secret)})).status == 200
