@@ -60,6 +60,8 @@ async def login(request: web.Request) -> web.Response:
                       errors={"password": messages.LOGIN_INVALID})
     if reply.body.get("mfa_required"):  # a person with a second factor: the code, then the session
         return pages_mfa.start_second_step(request, reply)
+    if reply.body.get("mfa_enrolment_required"):  # their agency requires one: enrol, then the session
+        return await pages_mfa.start_enrolment(request, reply)
     return pages_mfa.open_session(request, reply.body["session_id"])
 
 

@@ -327,6 +327,18 @@ async def invite(request: web.Request) -> web.Response:
 SETTINGS_SAVED = "Réglages enregistrés."
 HISTORY_LABELS = {"agency_updated": "Contact d'aide ou couleur modifiés", "api_key_rotated": "Nouvelle clé d'API",
                   "tenant_updated": "Réglages modifiés par le prestataire"}
+# The agency's second-factor requirement (issue 15), as the form and the history say it.
+MFA_REQUIREMENTS = {"none": "Facultative pour tous", "council": "Exigée des membres du conseil syndical",
+                    "all": "Exigée de toutes les personnes"}
+MFA_SAVED = "Exigence de double authentification enregistrée."
+
+
+def _history_label(item: dict) -> str:
+    changed = (item.get("detail") or {}).get("changed") or {}
+    if item["kind"] == "agency_updated" and set(changed) == {"mfa_requirement"}:
+        after = (changed["mfa_requirement"] or {}).get("after")
+        return f"Double authentification : {MFA_REQUIREMENTS.get(after, after)}"
+    return HISTORY_LABELS.get(item["kind"], item["kind"])
 _SETTINGS_FIELDS = {"support_email": ("support", "email"), "support_phone": ("support", "phone"),
                     "support_hours": ("support", "hours"), "primary_color": ("branding", "primary_color")}
 
@@ -339,18 +351,36 @@ async def _settings_page(request: web.Request, *, status: int = 200, form: dict 
     if form is None:
         body = agency.body if agency.status == 200 else {}
         form = {name: (body.get(group) or {}).get(key) or "" for name, (group, key) in _SETTINGS_FIELDS.items()}
-    history = [{"at": h["at"], "what": HISTORY_LABELS.get(h["kind"], h["kind"]),
+    history = [{"at": h["at"], "what": _history_label(h),
                 "who": staff_names.get(h["staff_id"], "Logiciel de l'agence") if h["actor"] == "agency"
                 else "Prestataire"} for h in (audit.body.get("items", []) if audit.status == 200 else [])]
     context.setdefault("errors", {})
-    return _page(request, "settings.html", status=status, active="reglages", form=form, history=history, **context)
+    requirement = ((agency.body.get("settings") or {}).get("mfa_requirement") if agency.status == 200 else None)
+    return _page(request, "settings.html", status=status, active="reglages", form=form, history=history,
+                 mfa_requirement=requirement or "none", mfa_requirements=MFA_REQUIREMENTS, **context)
 
 
 @routes.get("/agence/reglages")
 async def settings_page(request: web.Request) -> web.Response:
     await require_tenant(request)
     require_admin(await require_staff(request))
-    return await _settings_page(request, notice=SETTINGS_SAVED if request.query.get("ok") else None)
+    notice = SETTINGS_SAVED if request.query.get("ok") else MFA_SAVED if request.query.get("mfa") else None
+    return await _settings_page(request, notice=notice)
+
+
+@routes.post("/agence/reglages/double-authentification")
+async def save_mfa_requirement(request: web.Request) -> web.Response:
+    await require_tenant(request)
+    require_admin(await require_staff(request))
+    value = str((await request.post()).get("mfa_requirement", ""))
+    if value not in MFA_REQUIREMENTS:
+        return await _settings_page(request, status=422, form_message="Choisissez une des trois possibilités.")
+    reply = await agency_call(request, "tenancy", "PATCH", "/api/v1/agency",
+                              json={"settings": {"mfa_requirement": value}})
+    if reply.status != 200:
+        return await _settings_page(request, status=reply.status if reply.status >= 400 else 503,
+                                    form_message="L'exigence n'a pas pu être enregistrée.")
+    return redirect(request, "/agence/reglages", mfa="1")
 
 
 @routes.post("/agence/reglages")

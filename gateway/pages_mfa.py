@@ -13,7 +13,7 @@ from aiohttp import web
 from common.logging import get_logger
 from gateway import messages
 from gateway.context import call, now, redirect, render, require_session, require_tenant
-from gateway.edge import EDGE, VISIT
+from gateway.edge import EDGE, NO_STORE, VISIT
 from gateway.upstream import Reply
 
 __all__ = ["open_session", "routes"]
@@ -25,14 +25,15 @@ CODE_HINT = ("Le code à 6 chiffres affiché par votre application d'authentific
              "secours (par exemple ABCDE-FGHJK).")
 
 
-def open_session(request: web.Request, session_id: str) -> web.Response:
-    """A new visit id (and CSRF token) with the new session, then the dashboard."""
+def open_session(request: web.Request, session_id: str, response: web.Response | None = None) -> web.Response:
+    """A new visit id (and CSRF token) with the new session, then the dashboard (or ``response``)."""
     from gateway.pages_auth import SESSION_COOKIE_MAX_AGE
 
     request[VISIT].rotate()
     request[VISIT].set("f", None)
     request[VISIT].set("m", None)
-    response = redirect(request, "/dashboard")
+    request[VISIT].set("e", None)
+    response = response or redirect(request, "/dashboard")
     edge = request.app[EDGE]
     response.set_cookie(edge.session_cookie, session_id, **edge.cookie_options(SESSION_COOKIE_MAX_AGE))
     log.info("page.login_succeeded")
@@ -43,6 +44,54 @@ def start_second_step(request: web.Request, reply: Reply) -> web.Response:
     """After a right password for a person with a factor: ask for the code."""
     request[VISIT].set("m", reply.body["mfa_token"])
     return redirect(request, "/login/code")
+
+
+# ---- enrolment at login, when the agency requires a factor ------------------------------------
+
+async def start_enrolment(request: web.Request, reply: Reply) -> web.Response:
+    """After a right password, for a person whose agency requires a factor they have not got."""
+    token = reply.body["mfa_token"]
+    request[VISIT].set("e", token)
+    started = await call(request, "identity", "POST", "/v1/login/enrol/totp", json={"mfa_token": token})
+    if started.status != 201:
+        request[VISIT].set("e", None)
+        return render(request, "login.html", status=401, errors={}, notice=messages.MFA_CODE_EXPIRED)
+    return _login_enrol_page(request, secret=started.body["secret"], uri=started.body["otpauth_uri"])
+
+
+def _login_enrol_page(request: web.Request, *, secret: str, uri: str, status: int = 200, error: str | None = None,
+                      wait_message: str | None = None) -> web.Response:
+    spaced = " ".join(secret[i:i + 4] for i in range(0, len(secret), 4))
+    return render(request, "mfa_totp.html", status=status, at_login=True, secret=secret, spaced_secret=spaced,
+                  uri=uri, qr=qr_svg(uri), error=error, wait_message=wait_message)
+
+
+@routes.post("/login/enrolement")
+async def login_enrol_confirm(request: web.Request) -> web.Response:
+    await require_tenant(request)
+    token = request[VISIT].get("e")
+    if not token:
+        return redirect(request, "/login/form")
+    form = await request.post()
+    code, secret, uri = form.get("code", "").strip(), form.get("secret", ""), form.get("uri", "")
+    if not uri.startswith("otpauth://totp/") or len(uri) > 500 or len(secret) > 64:
+        return redirect(request, "/login/form")
+    if not code:
+        return _login_enrol_page(request, secret=secret, uri=uri, status=422, error=messages.REQUIRED)
+    reply = await call(request, "identity", "POST", "/v1/login/enrol/totp/confirm",
+                       json={"mfa_token": token, "code": code})
+    if reply.status == 200:
+        request[VISIT].rotate()  # the page below is rendered for the new session's visit
+        page = render(request, "mfa_codes.html", codes=reply.body["recovery_codes"], first=True, at_login=True)
+        request[NO_STORE] = True  # the codes are shown once
+        return open_session(request, reply.body["session_id"], page)
+    if reply.error == "mfa_challenge_invalid":
+        request[VISIT].set("e", None)
+        return render(request, "login.html", status=401, errors={}, notice=messages.MFA_CODE_EXPIRED)
+    if reply.status == 429:
+        return _login_enrol_page(request, secret=secret, uri=uri, status=429,
+                                 wait_message=messages.wait_message(reply, messages.MFA_WAIT, now=now(request)))
+    return _login_enrol_page(request, secret=secret, uri=uri, status=422, error=messages.MFA_ENROL_CODE_INVALID)
 
 
 # ---- the code after the password ------------------------------------------------------------

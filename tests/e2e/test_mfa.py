@@ -14,11 +14,13 @@ from tests.e2e.browser import Journey
 from tests.e2e.flows import (
     PASSWORD,
     accounts_with_credentials,
+    activate,
     activated_person,
     expect_logged_in,
     login,
     residence_directory,
     strong_password,
+    verify_from_email,
 )
 from tests.e2e.system import link_in, unique_email
 
@@ -126,3 +128,59 @@ def test_authenticator_app_enrolment_login_recovery_code_and_reset(system, new_j
     system.wait_for_email(email, subject=REMOVED_SUBJECT)
     login(j, tenant, email, new_password)
     expect_logged_in(j)
+
+
+def test_a_council_member_is_led_to_enrol_when_the_agency_requires_it(system, new_journey):
+    from tests.e2e.test_console import _accept_invitation, _log_in
+
+    tenant = system.new_tenant(name="Syndic Double Authentification E2E")
+    # Set first: identity caches an agency's settings for a minute.
+    tenant.api.call("PATCH", "/api/v1/agency", {"settings": {"mfa_requirement": "council"}})
+    directory = residence_directory(tenant, ("C1", "coproprietaire", None), ("C2", "coproprietaire", None),
+                                    council=("C1",))
+    accounts = accounts_with_credentials(tenant, directory, "C1", "C2")
+
+    # A member of the council: after the password, the enrolment, then the recovery codes, then the dashboard.
+    member, email = new_journey(), unique_email("conseil")
+    activate(member, tenant, accounts["C1"], email)
+    verify_from_email(member, system, email)
+    login(member, tenant, email, PASSWORD)
+    member.see_heading("Sécurisez votre compte")
+    member.see("Votre agence demande une double authentification")
+    expect(member.action("Se déconnecter")).to_have_count(0)
+    member.checkpoint("login-enrol-required")
+    secret = member.page.locator("#totp-secret").inner_text().replace(" ", "")
+    used: set[int] = set()
+    member.fill("Code à 6 chiffres", fresh_code(secret, used))
+    member.click("ACTIVER")
+    member.see_heading("Vos codes de secours")
+    member.checkpoint("login-enrol-codes")
+    member.click("J'ai noté mes codes")
+    expect_logged_in(member)
+    system.wait_for_email(email, subject=ADDED_SUBJECT)
+    # The app cannot be removed while the agency requires it.
+    member.click("Profil")
+    member.fill("Mot de passe (pour retirer l'application)", PASSWORD)
+    member.click("Retirer l'application d'authentification")
+    member.see("Votre agence demande une double authentification")
+
+    # Another co-owner, not on the council: the guide's journey, unchanged.
+    other, other_email = new_journey(), unique_email("copro")
+    activated_person(other, system, tenant, accounts["C2"], other_email)
+
+    # The console shows the requirement and changes it.
+    admin_email, admin_password = unique_email("admin-mfa"), strong_password()
+    system.operator.call("POST", "/api/v1/staff", {"tenant_id": tenant.id, "email": admin_email, "role": "admin",
+                                                   "display_name": "Alice Admin"})
+    admin = new_journey()
+    _accept_invitation(admin, system, admin_email, admin_password)
+    _log_in(admin, admin_email, admin_password)
+    admin.click("Réglages")
+    expect(admin.page.get_by_label("Exigée des membres du conseil syndical")).to_be_checked()
+    admin.page.get_by_label("Exigée de toutes les personnes").check()
+    admin.checkpoint("console-settings-mfa")
+    admin.click("ENREGISTRER L'EXIGENCE")
+    admin.see("Exigence de double authentification enregistrée.")
+    expect(admin.page.get_by_label("Exigée de toutes les personnes")).to_be_checked()
+    admin.see("Double authentification : Exigée de toutes les personnes")
+    assert tenant.api.call("GET", "/api/v1/agency")["settings"]["mfa_requirement"] == "all"
