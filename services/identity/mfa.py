@@ -56,15 +56,20 @@ def _person_id(caller: Caller) -> uuid.UUID:
 
 async def mfa_status(deps: Deps, caller: Caller) -> dict:
     """The person's factors, for the profile (never a secret)."""
+    from services.identity.passkeys import list_of
+
     person_id = _person_id(caller)
     async with deps.pool.acquire() as conn:
         totp = await conn.fetchrow(sql.TOTP_OF_PERSON, person_id)
         left = await conn.fetchval(sql.RECOVERY_CODES_LEFT, person_id)
+        passkeys = await list_of(conn, person_id)
     confirmed = totp is not None and totp["confirmed_at"] is not None
+    enabled = confirmed or bool(passkeys)
     return {"totp": {"enabled": confirmed,
                      "since": totp["confirmed_at"].isoformat() if confirmed else None},
-            "recovery_codes_left": int(left) if confirmed else 0,
-            "enabled": confirmed}
+            "passkeys": passkeys,
+            "recovery_codes_left": int(left) if enabled else 0,
+            "enabled": enabled}
 
 
 # ---- enrolment ------------------------------------------------------------------------------
@@ -154,13 +159,14 @@ async def _with_password(deps: Deps, caller: Caller, password: str):
 async def remove_totp(deps: Deps, caller: Caller, *, password: str) -> None:
     """Remove the app (password required); its recovery codes go with it. A notice is emailed."""
     person = await _with_password(deps, caller, password)
-    if await factor_required(deps, person["id"]):
-        raise MfaRequiredByAgency()
     async with deps.pool.acquire() as conn, conn.transaction():
         removed = await conn.fetchrow(sql.DELETE_TOTP, person["id"])
         if removed is None:
             raise MfaNotEnrolled()
-        await conn.execute(sql.DELETE_RECOVERY_CODES, person["id"])
+        if not await conn.fetchval(sql.PERSON_HAS_FACTOR, person["id"]):  # the last factor (passkeys stay)
+            if removed["confirmed_at"] is not None and await factor_required(deps, person["id"]):
+                raise MfaRequiredByAgency()  # rolls the removal back
+            await conn.execute(sql.DELETE_RECOVERY_CODES, person["id"])
         if removed["confirmed_at"] is not None:
             await _changed(conn, deps, caller, person, kind="removed", factor="totp")
 
@@ -242,7 +248,11 @@ async def login_challenge(deps: Deps, caller: Caller, person, *, purpose: str = 
              person_id=str(person["id"]), purpose=purpose)
     body = {"mfa_token": token}
     if purpose == "login":
-        body.update(mfa_required=True, methods=["totp", "recovery_code"])
+        async with deps.pool.acquire() as conn:
+            has_totp = await conn.fetchval(sql.TOTP_OF_PERSON, person["id"]) is not None
+            has_passkey = bool(await conn.fetch(sql.PASSKEYS_OF_PERSON, person["id"]))
+        methods = (["totp"] if has_totp else []) + (["passkey"] if has_passkey else []) + ["recovery_code"]
+        body.update(mfa_required=True, methods=methods)
     else:
         body.update(mfa_enrolment_required=True)
     return body
@@ -257,9 +267,12 @@ async def load_challenge(conn, deps: Deps, caller: Caller, token: str, *, purpos
     return challenge
 
 
-async def login_second_factor(deps: Deps, caller: Caller, *, mfa_token: str, code: str) -> dict:
-    """The code after the password: a session, or a counted failure (the person locks like for passwords)."""
+async def login_second_factor(deps: Deps, caller: Caller, *, mfa_token: str, code: str | None = None,
+                              assertion: dict | None = None) -> dict:
+    """The code (or passkey assertion) after the password: a session, or a counted failure (the
+    person locks like for passwords)."""
     from services.identity.auth import ip_limit, open_session
+    from services.identity.passkeys import verify_assertion
 
     s = deps.settings
     now = deps.clock.now()
@@ -270,7 +283,11 @@ async def login_second_factor(deps: Deps, caller: Caller, *, mfa_token: str, cod
         if not gate.allowed:
             raise TooManyRequests(gate.retry_after)
         person = await conn.fetchrow(sql.PERSON_BY_ID, challenge["person_id"])
-        ok = await check_code(conn, deps, caller, person, code)
+        if assertion is not None:
+            ok = await verify_assertion(conn, deps, person_id=person["id"], challenge=challenge["webauthn_challenge"],
+                                        assertion=assertion)
+        else:
+            ok = await check_code(conn, deps, caller, person, code or "")
         if ok:
             await conn.execute(sql.USE_CHALLENGE, challenge["hash"], now)
         else:

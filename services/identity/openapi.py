@@ -21,7 +21,7 @@ openapi_routes = web.RouteTableDef()
 _REF = "#/components/schemas/{model}"
 _BODIES = (s.IssueCredentials, s.TenantOnly, s.AccountIds, s.Start, s.Email, s.NewPassword, s.Password, s.Token,
            s.Login, s.SessionId, s.ChangePassword, s.Forgot, s.Reset, s.PolicyCheck, s.StaffInvite, s.StaffAccept,
-           s.Unlink, s.LoginMfa, s.MfaCode, s.MfaToken)
+           s.Unlink, s.LoginMfa, s.MfaCode, s.MfaToken, s.PasskeyRegistration, s.PasskeyLogin, s.PasskeyRemoval)
 
 
 def _obj(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
@@ -101,16 +101,26 @@ _RESPONSE_SCHEMAS: dict[str, Any] = {
         _ref("LoggedIn"),
         {**_obj({"mfa_required": {"const": True}, "mfa_token": {**_STR, "description": "single use, 5 min, "
                  "bound to the client IP: pass it to /v1/login/mfa"},
-                 "methods": {"type": "array", "items": {"enum": ["totp", "recovery_code"]}}}),
+                 "methods": {"type": "array", "items": {"enum": ["totp", "passkey", "recovery_code"]}}}),
          "description": "The person has a second factor: no session yet"},
         {**_obj({"mfa_enrolment_required": {"const": True}, "mfa_token": {**_STR, "description": "single use, "
                  "5 min, bound to the client IP: pass it to /v1/login/enrol/totp(/confirm)"}}),
          "description": "An agency of the person requires a second factor they have not got: enrol first"},
     ]},
+    "WebAuthnOptions": _obj({"ceremony_id": {**_STR, "description": "single use, 5 min, bound to the client "
+                                               "IP (absent for the step after the password: its mfa_token)"},
+                             "options": {"type": "object", "description": "PublicKeyCredential(Creation|Request)"
+                                         "Options as JSON (base64url), for navigator.credentials"}}, ["options"]),
+    "RecoveryCodesIfFirst": _obj({"recovery_codes": {"type": ["array", "null"], "items": _STR,
+                                                     "description": "the first factor of the person: 10 codes "
+                                                     "shown once; null otherwise"}}),
     "EnrolledSession": {"allOf": [_ref("LoggedIn"), _ref("RecoveryCodes")]},
     "MfaStatus": _obj({
         "enabled": {"type": "boolean"},
         "totp": _obj({"enabled": {"type": "boolean"}, "since": _NULLABLE_TIME}),
+        "passkeys": {"type": "array", "items": _obj({"id": {**_STR, "description": "base64url credential id"},
+                                                     "name": _STR, "created_at": _TIME,
+                                                     "last_used_at": _NULLABLE_TIME})},
         "recovery_codes_left": {"type": "integer", "minimum": 0}}),
     "TotpEnrolment": _obj({"secret": {**_STR, "description": "base32, shown once for manual entry"},
                            "otpauth_uri": {**_STR, "description": "for the QR code"}}),
@@ -245,6 +255,31 @@ def _paths() -> dict[str, Any]:
             {"200": _json("EnrolledSession", "A new session and the recovery codes (shown once)")},
             body=s.LoginMfa, busy=_BUSY,
             challenge={"401": _error("`invalid_mfa_code` or `mfa_challenge_invalid`")})},
+        "/v1/login/mfa/passkey/options": {"post": _op(
+            "loginMfaPasskeyOptions", "The WebAuthn request options of the step after the password (the person's "
+            "passkeys); answer with /v1/login/mfa `assertion`", {"200": _json("WebAuthnOptions", "The options")},
+            body=s.MfaToken, challenge={"401": _error("`mfa_challenge_invalid`")},
+            missing={"404": _error("`mfa_not_enrolled`: no passkey")})},
+        "/v1/login/passkey/options": {"post": _op(
+            "passwordlessOptions", "WebAuthn request options for a passwordless login (discoverable passkeys, user "
+            "verification required)", {"200": _json("WebAuthnOptions", "The ceremony and its options")})},
+        "/v1/login/passkey": {"post": _op(
+            "passwordlessLogin", "A session from a passkey alone (`invalid_credentials` for every failure, counted "
+            "in the IP window)", {"200": _json("LoggedIn", "A new session")}, body=s.PasskeyLogin, busy=_BUSY,
+            challenge={"401": _error("`invalid_credentials` or `mfa_challenge_invalid` (ceremony expired, used or "
+                                     "from another IP)")})},
+        "/v1/me/passkeys/options": {"post": _op(
+            "passkeyOptions", "WebAuthn creation options to add a passkey (claim `pid`)",
+            {"200": _json("WebAuthnOptions", "The ceremony and its options")}, forbidden=_FORBIDDEN)},
+        "/v1/me/passkeys": {"post": _op(
+            "registerPasskey", "Store a new passkey (a notice is emailed)",
+            {"201": _json("RecoveryCodesIfFirst", "Stored")}, body=s.PasskeyRegistration, forbidden=_FORBIDDEN,
+            refused={"401": _error("`invalid_mfa_code` (the attestation does not verify) or "
+                                   "`mfa_challenge_invalid`")})},
+        "/v1/me/passkeys/remove": {"post": _op(
+            "removePasskey", "Remove a passkey (password required; a notice is emailed)", ok, body=s.PasskeyRemoval,
+            busy=_BUSY, forbidden=_FORBIDDEN, missing={"404": _error("`mfa_not_enrolled`")},
+            required={"409": _error("`mfa_required_by_agency`: the last factor, and an agency requires one")})},
         "/v1/me/mfa": {"get": _op(
             "myMfa", "The person's second factors (claim `pid`)", {"200": _json("MfaStatus", "The factors")},
             forbidden=_FORBIDDEN)},

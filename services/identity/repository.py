@@ -26,7 +26,8 @@ VERIFIED_PERSON_BY_EMAIL = "SELECT * FROM persons WHERE email_key = $1 AND email
 LOGIN_LOOKUP = """
 SELECT p.id, p.email, p.password_hash, p.email_verified_at, p.status, p.failed_logins, p.last_failed_at,
        p.locked_until, p.last_login_at, t.count AS ip_count, t.started_at AS ip_started_at,
-       EXISTS (SELECT 1 FROM mfa_totp m WHERE m.person_id = p.id AND m.confirmed_at IS NOT NULL) AS has_factor,
+       (EXISTS (SELECT 1 FROM mfa_totp m WHERE m.person_id = p.id AND m.confirmed_at IS NOT NULL)
+        OR EXISTS (SELECT 1 FROM webauthn_credentials w WHERE w.person_id = p.id)) AS has_factor,
        ARRAY(SELECT DISTINCT l.tenant_id FROM links l WHERE l.person_id = p.id AND l.status = 'active')
            AS tenant_ids
 FROM (SELECT 1) AS one
@@ -75,7 +76,36 @@ RETURNING person_id
 DELETE_TOTP = "DELETE FROM mfa_totp WHERE person_id = $1 RETURNING confirmed_at"
 PERSON_HAS_FACTOR = """
 SELECT EXISTS (SELECT 1 FROM mfa_totp WHERE person_id = $1 AND confirmed_at IS NOT NULL)
+    OR EXISTS (SELECT 1 FROM webauthn_credentials WHERE person_id = $1)
 """
+PASSKEYS_OF_PERSON = """
+SELECT id, public_key, sign_count, transports, name, created_at, last_used_at FROM webauthn_credentials
+WHERE person_id = $1 ORDER BY created_at
+"""
+PASSKEY_BY_ID = "SELECT * FROM webauthn_credentials WHERE id = $1"
+INSERT_PASSKEY = """
+INSERT INTO webauthn_credentials (id, person_id, public_key, sign_count, transports, name, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (id) DO NOTHING
+RETURNING id
+"""
+# Only forward: of two uses of one signature counter value, one moves it.
+PASSKEY_USED = """
+UPDATE webauthn_credentials SET sign_count = $2, last_used_at = $3
+WHERE id = $1 AND (sign_count < $2 OR ($2 = 0 AND sign_count = 0))
+RETURNING id
+"""
+DELETE_PASSKEY = "DELETE FROM webauthn_credentials WHERE id = $1 AND person_id = $2 RETURNING name"
+INSERT_CEREMONY = """
+INSERT INTO webauthn_ceremonies (hash, purpose, person_id, challenge, ip, created_at, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+"""
+CONSUME_CEREMONY = """
+UPDATE webauthn_ceremonies SET used_at = $3
+WHERE hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3
+RETURNING person_id, challenge, ip
+"""
+SET_CHALLENGE_WEBAUTHN = "UPDATE mfa_challenges SET webauthn_challenge = $2 WHERE hash = $1"
 PERSON_TENANTS = "SELECT DISTINCT tenant_id FROM links WHERE person_id = $1 AND status = 'active'"
 PERSON_ACCOUNTS_OF_TENANT = "SELECT account_id FROM links WHERE person_id = $1 AND tenant_id = $2 AND status = 'active'"
 DELETE_RECOVERY_CODES = "DELETE FROM mfa_recovery_codes WHERE person_id = $1"

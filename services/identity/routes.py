@@ -9,7 +9,7 @@ from aiohttp import web
 
 from common.errors import ValidationFailed
 from common.internal_auth import CLAIMS
-from services.identity import activation, agency, auth, mfa
+from services.identity import activation, agency, auth, mfa, passkeys
 from services.identity import schemas as s
 from services.identity.core import Caller, Deps
 from services.identity.errors import Forbidden
@@ -173,7 +173,27 @@ async def login(request: web.Request) -> web.Response:
 async def login_mfa(request: web.Request) -> web.Response:
     body = await s.parse(request, s.LoginMfa)
     return web.json_response(await mfa.login_second_factor(_deps(request), _caller(request),
-                                                           mfa_token=body.mfa_token, code=body.code))
+                                                           mfa_token=body.mfa_token, code=body.code,
+                                                           assertion=body.assertion))
+
+
+@routes.post("/v1/login/mfa/passkey/options")
+async def login_mfa_passkey_options(request: web.Request) -> web.Response:
+    body = await s.parse(request, s.MfaToken)
+    return web.json_response(await passkeys.login_options(_deps(request), _caller(request), mfa_token=body.mfa_token))
+
+
+@routes.post("/v1/login/passkey/options")
+async def passwordless_options(request: web.Request) -> web.Response:
+    return web.json_response(await passkeys.passwordless_options(_deps(request), _caller(request)))
+
+
+@routes.post("/v1/login/passkey")
+async def passwordless_login(request: web.Request) -> web.Response:
+    body = await s.parse(request, s.PasskeyLogin)
+    return web.json_response(await passkeys.passwordless_login(_deps(request), _caller(request),
+                                                               ceremony_id=body.ceremony_id,
+                                                               assertion=body.assertion))
 
 
 @routes.post("/v1/login/enrol/totp")
@@ -212,6 +232,25 @@ async def totp_confirm(request: web.Request) -> web.Response:
 async def totp_remove(request: web.Request) -> web.Response:
     body = await s.parse(request, s.Password)
     await mfa.remove_totp(_deps(request), _caller(request), password=body.password)
+    return web.json_response({"status": "ok"})
+
+
+@routes.post("/v1/me/passkeys/options")
+async def passkey_options(request: web.Request) -> web.Response:
+    return web.json_response(await passkeys.registration_options(_deps(request), _caller(request)))
+
+
+@routes.post("/v1/me/passkeys")
+async def passkey_register(request: web.Request) -> web.Response:
+    body = await s.parse(request, s.PasskeyRegistration)
+    return web.json_response(await passkeys.register(_deps(request), _caller(request), ceremony_id=body.ceremony_id,
+                                                     credential=body.credential, name=body.name), status=201)
+
+
+@routes.post("/v1/me/passkeys/remove")
+async def passkey_remove(request: web.Request) -> web.Response:
+    body = await s.parse(request, s.PasskeyRemoval)
+    await passkeys.remove(_deps(request), _caller(request), passkey_id=body.passkey_id, password=body.password)
     return web.json_response({"status": "ok"})
 
 

@@ -76,6 +76,9 @@ class IdentitySettings(ServiceSettings):
     mfa_challenge_max_failures: int = Field(5, ge=1, le=20)
     # Wrong confirmation codes while enrolling, per person and per 15 minutes.
     mfa_enrol_failures_per_window: int = Field(10, ge=3)
+    # Passkeys: the relying party is the public site (PUBLIC_BASE_URL's host and origin) unless set.
+    webauthn_rp_id: str | None = None
+    webauthn_rp_name: str = "Mon compte immobilier"
 
     @model_validator(mode="after")
     def _coherent(self):

@@ -52,7 +52,8 @@ async def test_a_person_without_factor_logs_in_as_before(identity):
     body = await (await identity.login(email)).json()
     assert set(body) == {"session_id", "person_id"}
     status = await (await identity.get("/v1/me/mfa", pid=person_id)).json()
-    assert status == {"enabled": False, "totp": {"enabled": False, "since": None}, "recovery_codes_left": 0}
+    assert status == {"enabled": False, "totp": {"enabled": False, "since": None}, "passkeys": [],
+                      "recovery_codes_left": 0}
 
 
 async def test_enrolment_then_login_in_two_steps(identity):
