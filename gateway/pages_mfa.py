@@ -32,6 +32,7 @@ def open_session(request: web.Request, session_id: str, response: web.Response |
     request[VISIT].rotate()
     request[VISIT].set("f", None)
     request[VISIT].set("m", None)
+    request[VISIT].set("mm", None)
     request[VISIT].set("e", None)
     response = response or redirect(request, "/dashboard")
     edge = request.app[EDGE]
@@ -41,8 +42,9 @@ def open_session(request: web.Request, session_id: str, response: web.Response |
 
 
 def start_second_step(request: web.Request, reply: Reply) -> web.Response:
-    """After a right password for a person with a factor: ask for the code."""
+    """After a right password for a person with a factor: ask for the code (or the passkey)."""
     request[VISIT].set("m", reply.body["mfa_token"])
+    request[VISIT].set("mm", "passkey" in (reply.body.get("methods") or []) or None)
     return redirect(request, "/login/code")
 
 
@@ -99,7 +101,7 @@ async def login_enrol_confirm(request: web.Request) -> web.Response:
 def _code_page(request: web.Request, *, status: int = 200, error: str | None = None,
                wait_message: str | None = None) -> web.Response:
     return render(request, "login_code.html", status=status, error=error, wait_message=wait_message,
-                  code_label=CODE_LABEL, code_hint=CODE_HINT)
+                  code_label=CODE_LABEL, code_hint=CODE_HINT, has_passkey=bool(request[VISIT].get("mm")))
 
 
 @routes.get("/login/code")

@@ -31,7 +31,9 @@ async def profile_page(request: web.Request, *, status: int = 200, errors: dict 
 
 
 _page = profile_page
-_MFA_NOTICES = {"added": messages.MFA_ADDED, "removed": messages.MFA_REMOVED, "already": messages.MFA_ALREADY}
+_MFA_NOTICES = {"added": messages.MFA_ADDED, "removed": messages.MFA_REMOVED, "already": messages.MFA_ALREADY,
+                "passkey": "Votre clé d'accès a été ajoutée.",
+                "passkey_removed": "La clé d'accès a été retirée de votre compte."}
 
 
 async def _given(criteria: list) -> tuple[list, list]:
