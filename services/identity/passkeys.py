@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import webauthn
 from webauthn.helpers import options_to_json
-from webauthn.helpers.exceptions import InvalidAuthenticationResponse, InvalidRegistrationResponse
+from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.structs import (
     AuthenticatorSelectionCriteria,
     AuthenticatorTransport,
@@ -110,11 +110,14 @@ async def register(deps: Deps, caller: Caller, *, ceremony_id: str, credential: 
             verified = webauthn.verify_registration_response(
                 credential=credential, expected_challenge=bytes(ceremony["challenge"]), expected_rp_id=rp_id,
                 expected_origin=origin)
-        except (InvalidRegistrationResponse, ValueError, KeyError, TypeError) as exc:
+        # Any malformed part (JSON, CBOR, key, signature) is a refusal, never a 500.
+        except (WebAuthnException, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
             log.info("passkey.registration_refused", reason=type(exc).__name__)
             raise InvalidMfaCode() from None
         had_factor = await conn.fetchval(sql.PERSON_HAS_FACTOR, person_id)
-        transports = [t for t in (credential.get("response", {}).get("transports") or []) if t in _TRANSPORTS]
+        response = credential.get("response")
+        listed = response.get("transports") if isinstance(response, dict) else None
+        transports = [t for t in listed if isinstance(t, str) and t in _TRANSPORTS] if isinstance(listed, list) else []
         stored = await conn.fetchval(sql.INSERT_PASSKEY, verified.credential_id, person_id,
                                      verified.credential_public_key, verified.sign_count, transports,
                                      (name or "").strip()[:60] or "Clé d'accès", now)
@@ -133,7 +136,7 @@ async def remove(deps: Deps, caller: Caller, *, passkey_id: str, password: str) 
     person = await _with_password(deps, caller, password)
     try:
         raw_id = webauthn.base64url_to_bytes(passkey_id)
-    except ValueError:
+    except (ValueError, TypeError):
         raise MfaNotEnrolled() from None
     async with deps.pool.acquire() as conn, conn.transaction():
         removed = await conn.fetchval(sql.DELETE_PASSKEY, raw_id, person["id"])
@@ -181,7 +184,7 @@ async def verify_assertion(conn, deps: Deps, *, person_id, challenge: bytes | No
     rp_id, origin = _rp(deps)
     try:
         raw_id = webauthn.base64url_to_bytes(str(assertion.get("rawId") or assertion.get("id") or ""))
-    except ValueError:
+    except (ValueError, TypeError):
         return False
     key = await conn.fetchrow(sql.PASSKEY_BY_ID, raw_id)
     if key is None or key["person_id"] != person_id:
@@ -191,7 +194,7 @@ async def verify_assertion(conn, deps: Deps, *, person_id, challenge: bytes | No
             credential=assertion, expected_challenge=bytes(challenge), expected_rp_id=rp_id, expected_origin=origin,
             credential_public_key=bytes(key["public_key"]), credential_current_sign_count=key["sign_count"],
             require_user_verification=require_user_verification)
-    except (InvalidAuthenticationResponse, ValueError, KeyError, TypeError) as exc:
+    except (WebAuthnException, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
         log.info("passkey.assertion_refused", reason=type(exc).__name__)
         return False
     return await conn.fetchval(sql.PASSKEY_USED, raw_id, verified.new_sign_count, deps.clock.now()) is not None
@@ -218,9 +221,10 @@ async def passwordless_login(deps: Deps, caller: Caller, *, ceremony_id: str, as
     person = None
     async with deps.pool.acquire() as conn, conn.transaction():
         ceremony = await _consume(conn, deps, caller, ceremony_id, "login")
-        handle = (assertion.get("response") or {}).get("userHandle") if isinstance(assertion, dict) else None
+        response = assertion.get("response") if isinstance(assertion, dict) else None
+        handle = response.get("userHandle") if isinstance(response, dict) else None
         try:
-            person_id = uuid.UUID(bytes=webauthn.base64url_to_bytes(handle)) if handle else None
+            person_id = uuid.UUID(bytes=webauthn.base64url_to_bytes(handle)) if isinstance(handle, str) else None
         except ValueError:
             person_id = None
         candidate = await conn.fetchrow(sql.PERSON_BY_ID, person_id) if person_id else None
