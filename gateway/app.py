@@ -44,6 +44,7 @@ from gateway import (
     pages_console,
     pages_console_documents,
     pages_console_import,
+    pages_console_settings,
     pages_console_stats,
     pages_dashboard,
     pages_mfa,
@@ -126,6 +127,7 @@ def create_app(settings: GatewaySettings, *, clock: Clock | None = None) -> web.
     app.router.add_routes(pages_mfa.routes)
     app.router.add_routes(pages_passkeys.routes)
     app.router.add_routes(pages_console.routes)
+    app.router.add_routes(pages_console_settings.routes)
     app.router.add_routes(pages_console_stats.routes)
     app[pages_console_documents.MAX_DOCUMENT_BYTES] = settings.max_document_bytes
     app.router.add_routes(pages_console_documents.routes)
