@@ -44,7 +44,8 @@ def open_session(request: web.Request, session_id: str, response: web.Response |
 def start_second_step(request: web.Request, reply: Reply) -> web.Response:
     """After a right password for a person with a factor: ask for the code (or the passkey)."""
     request[VISIT].set("m", reply.body["mfa_token"])
-    request[VISIT].set("mm", "passkey" in (reply.body.get("methods") or []) or None)
+    methods = [m for m in (reply.body.get("methods") or []) if m in ("totp", "passkey")]
+    request[VISIT].set("mm", ",".join(methods) or None)
     return redirect(request, "/login/code")
 
 
@@ -100,8 +101,10 @@ async def login_enrol_confirm(request: web.Request) -> web.Response:
 
 def _code_page(request: web.Request, *, status: int = 200, error: str | None = None,
                wait_message: str | None = None) -> web.Response:
+    methods = (request[VISIT].get("mm") or "").split(",")
     return render(request, "login_code.html", status=status, error=error, wait_message=wait_message,
-                  code_label=CODE_LABEL, code_hint=CODE_HINT, has_passkey=bool(request[VISIT].get("mm")))
+                  code_label=CODE_LABEL, code_hint=CODE_HINT, has_passkey="passkey" in methods,
+                  has_totp="totp" in methods or not methods)
 
 
 @routes.get("/login/code")
