@@ -2,7 +2,10 @@
 
 Routes (every page takes ``?client=C&societe=S``; the visit cookie remembers them):
 
-- welcome and login: ``GET /login`` (welcome), ``GET|POST /login/form`` (email + password), ``POST /logout``
+- welcome and login: ``GET /login`` (welcome), ``GET|POST /login/form`` (email + password), ``GET|POST
+  /login/code`` (the second factor, when the person has one; ``POST /login/code/cle`` and ``/verifier``: with
+  a passkey), ``POST /login/enrolement`` (the agency requires a factor), ``POST /login/cle`` and
+  ``/login/cle/verifier`` (passwordless, a passkey alone), ``POST /logout``
 - activation: ``GET|POST /activation`` (provisional credentials), ``GET|POST /merge`` (the same, merge
   intent), ``/activation/email``, ``/activation/password``, ``/activation/merge``, ``/activation/pending``,
   ``POST /activation/resend``, ``POST /activation/restart``, ``GET /activation/resume``,
@@ -10,7 +13,9 @@ Routes (every page takes ``?client=C&societe=S``; the visit cookie remembers the
 - password: ``GET|POST /password/forgot``, ``GET|POST /password/reset`` (email link)
 - after login: ``GET /dashboard`` (``year``, ``category``, ``q``, ``cursor``), ``POST /documents/download``
   (``document_id``) or ``POST /documents/{id}/download``, ``POST /documents/archive`` (``year``),
-  ``GET /profile``, ``POST /profile/password``, ``POST /profile/sessions/end-others``
+  ``GET /profile``, ``POST /profile/password``, ``POST /profile/sessions/end-others``, ``POST
+  /profile/mfa/totp`` (``/confirm``, ``/remove``), ``POST /profile/mfa/recovery-codes``, ``POST
+  /profile/passkeys/new``, ``POST /profile/passkeys`` (and ``/remove``)
 - agency console: ``/agence`` (login, invitation, ``/agence/annuaire``, ``/agence/equipe``,
   ``POST /agence/identifiants``), ``GET /agence/documents``, ``POST /agence/documents/envoi`` (files),
   ``POST /agence/documents/{id}/retrait``, ``GET /agence/conformite`` (décret 2019-502)
@@ -40,8 +45,11 @@ from gateway import (
     pages_console_documents,
     pages_console_import,
     pages_console_proofs,
+    pages_console_settings,
     pages_console_stats,
     pages_dashboard,
+    pages_mfa,
+    pages_passkeys,
     pages_password,
     pages_profile,
 )
@@ -117,7 +125,10 @@ def create_app(settings: GatewaySettings, *, clock: Clock | None = None) -> web.
     app[pages_dashboard.ACCOUNTS] = pages_dashboard.AccountCache(ttl=settings.account_cache_seconds)
     app.router.add_routes(pages_dashboard.routes)
     app.router.add_routes(pages_profile.routes)
+    app.router.add_routes(pages_mfa.routes)
+    app.router.add_routes(pages_passkeys.routes)
     app.router.add_routes(pages_console.routes)
+    app.router.add_routes(pages_console_settings.routes)
     app.router.add_routes(pages_console_stats.routes)
     app[pages_console_documents.MAX_DOCUMENT_BYTES] = settings.max_document_bytes
     app.router.add_routes(pages_console_documents.routes)

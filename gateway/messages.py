@@ -24,6 +24,22 @@ RESENT = "Un nouvel email vient de vous être envoyé."
 SESSION_EXPIRED = "Votre session a expiré. Veuillez vous reconnecter."
 PASSWORD_CHANGED = "Votre mot de passe a bien été modifié."  # noqa: S105
 
+# Second factor (issue 15).
+MFA_CODE_INVALID = ("Code incorrect ou déjà utilisé. Vérifiez le code affiché par votre application, "
+                    "ou utilisez un code de secours.")
+MFA_CODE_EXPIRED = "Le délai pour saisir le code est dépassé. Veuillez vous reconnecter."
+MFA_ENROL_CODE_INVALID = ("Code incorrect. Saisissez le code à 6 chiffres affiché en ce moment par votre "
+                          "application (il change toutes les 30 secondes).")
+MFA_PASSWORD_INVALID = "Mot de passe incorrect."  # noqa: S105
+MFA_ADDED = "La double authentification est activée. Gardez vos codes de secours en lieu sûr."
+MFA_REMOVED = "L'application d'authentification a été retirée de votre compte."
+MFA_ALREADY = "Une application d'authentification est déjà enregistrée pour votre compte."
+MFA_REQUIRED_BY_AGENCY = ("Votre agence demande une double authentification : ajoutez d'abord une autre méthode "
+                          "avant de retirer celle-ci.")
+# A wrong code counts like a wrong password: the same delays and lock, said the same way.
+MFA_WAIT = ("Par sécurité, après plusieurs essais, la saisie du code est suspendue pour un moment. "
+            "Vous pourrez réessayer {when}.")
+
 
 # Waits (HTTP 429) are information, not errors: say what happened and from when to come back.
 # ``{when}`` is gateway.waiting.from_time(): "à partir de 14 h 32" (Paris time, rounded up).

@@ -7,7 +7,7 @@ import re
 from aiohttp import web
 
 from common.logging import get_logger
-from gateway import messages
+from gateway import messages, pages_mfa
 from gateway.context import call, now, redirect, render, require_tenant
 from gateway.edge import EDGE, VISIT
 
@@ -58,13 +58,11 @@ async def login(request: web.Request) -> web.Response:
     if reply.status != 200:
         return render(request, "login.html", status=401, email=email,
                       errors={"password": messages.LOGIN_INVALID})
-    request[VISIT].rotate()  # a new visit id (and CSRF token) with the new session
-    request[VISIT].set("f", None)
-    response = redirect(request, "/dashboard")
-    edge = request.app[EDGE]
-    response.set_cookie(edge.session_cookie, reply.body["session_id"], **edge.cookie_options(SESSION_COOKIE_MAX_AGE))
-    log.info("page.login_succeeded")
-    return response
+    if reply.body.get("mfa_required"):  # a person with a second factor: the code, then the session
+        return pages_mfa.start_second_step(request, reply)
+    if reply.body.get("mfa_enrolment_required"):  # their agency requires one: enrol, then the session
+        return await pages_mfa.start_enrolment(request, reply)
+    return pages_mfa.open_session(request, reply.body["session_id"])
 
 
 @routes.post("/logout")

@@ -14,8 +14,8 @@ from aiohttp import web
 from common.logging import get_logger
 from gateway import messages
 from gateway.console import STAFF, agency_call, agency_file, optional_staff, require_admin, require_staff
-from gateway.context import TENANT, TENANTS, call, now, redirect, render, require_tenant
-from gateway.edge import EDGE, NO_STORE, TOKEN_PAGE, VISIT, PageError
+from gateway.context import call, now, redirect, render, require_tenant
+from gateway.edge import EDGE, TOKEN_PAGE, VISIT, PageError
 from gateway.labels import ROLE_LABELS
 from gateway.pages_activation import password_criteria
 
@@ -320,73 +320,3 @@ async def invite(request: web.Request) -> web.Response:
         raise PageError(403, "console/forbidden.html")
     return await _team(request, status=reply.status, form=form, form_message=messages.OTHER_WAIT.format(
         when="dans quelques instants") if reply.status == 429 else "L'invitation n'a pas pu être envoyée.")
-
-
-# ---- settings (administrators): help contact, colour, API key -------------------------------------
-
-SETTINGS_SAVED = "Réglages enregistrés."
-HISTORY_LABELS = {"agency_updated": "Contact d'aide ou couleur modifiés", "api_key_rotated": "Nouvelle clé d'API",
-                  "tenant_updated": "Réglages modifiés par le prestataire"}
-_SETTINGS_FIELDS = {"support_email": ("support", "email"), "support_phone": ("support", "phone"),
-                    "support_hours": ("support", "hours"), "primary_color": ("branding", "primary_color")}
-
-
-async def _settings_page(request: web.Request, *, status: int = 200, form: dict | None = None, **context):
-    agency = await agency_call(request, "tenancy", "GET", "/api/v1/agency")
-    audit = await agency_call(request, "tenancy", "GET", "/api/v1/agency/audit")
-    staff_names = {m["id"]: m["display_name"] or m["email"] for m in
-                   (await agency_call(request, "identity", "GET", "/api/v1/staff")).body.get("staff", [])}
-    if form is None:
-        body = agency.body if agency.status == 200 else {}
-        form = {name: (body.get(group) or {}).get(key) or "" for name, (group, key) in _SETTINGS_FIELDS.items()}
-    history = [{"at": h["at"], "what": HISTORY_LABELS.get(h["kind"], h["kind"]),
-                "who": staff_names.get(h["staff_id"], "Logiciel de l'agence") if h["actor"] == "agency"
-                else "Prestataire"} for h in (audit.body.get("items", []) if audit.status == 200 else [])]
-    context.setdefault("errors", {})
-    return _page(request, "settings.html", status=status, active="reglages", form=form, history=history, **context)
-
-
-@routes.get("/agence/reglages")
-async def settings_page(request: web.Request) -> web.Response:
-    await require_tenant(request)
-    require_admin(await require_staff(request))
-    return await _settings_page(request, notice=SETTINGS_SAVED if request.query.get("ok") else None)
-
-
-@routes.post("/agence/reglages")
-async def save_settings(request: web.Request) -> web.Response:
-    await require_tenant(request)
-    require_admin(await require_staff(request))
-    raw = await request.post()
-    form = {name: str(raw.get(name, "")).strip() for name in _SETTINGS_FIELDS}
-    patch: dict = {"support": {"email": form["support_email"] or None, "phone": form["support_phone"] or None,
-                               "hours": form["support_hours"] or None},
-                   "branding": {"primary_color": form["primary_color"] or None}}
-    reply = await agency_call(request, "tenancy", "PATCH", "/api/v1/agency", json=patch)
-    if reply.status == 200:
-        request.app[TENANTS].forget(request[TENANT])  # the pages show the new contact and colour at once
-        return redirect(request, "/agence/reglages", ok="1")
-    errors = {}
-    for error in reply.body.get("errors", []) if isinstance(reply.body, dict) else []:
-        path = error.get("path", "")
-        for name, (group, key) in _SETTINGS_FIELDS.items():
-            if path.startswith(f"{group}.{key}"):
-                errors[name] = SETTINGS_ERRORS[name]
-    return await _settings_page(request, status=422, form=form, errors=errors,
-                                form_message=None if errors else "Les réglages n'ont pas pu être enregistrés.")
-
-
-SETTINGS_ERRORS = {"support_email": messages.EMAIL_INVALID, "support_phone": "40 caractères au plus.",
-                   "support_hours": "200 caractères au plus.",
-                   "primary_color": "Choisissez une couleur au format #RRGGBB."}
-
-
-@routes.post("/agence/reglages/cle")
-async def new_api_key(request: web.Request) -> web.Response:
-    await require_tenant(request)
-    require_admin(await require_staff(request))
-    reply = await agency_call(request, "tenancy", "POST", "/api/v1/agency/api-keys")
-    if reply.status != 201:
-        return await _settings_page(request, status=503, form_message="La clé n'a pas pu être créée.")
-    request[NO_STORE] = True  # the key is shown once
-    return await _settings_page(request, status=201, api_key=reply.body["api_key"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway import messages
+from gateway import messages, pages_mfa
 from gateway.context import call, now, redirect, render, require_tenant
 from gateway.edge import TOKEN_PAGE
 from gateway.pages_activation import finish, password_criteria, password_problems
@@ -46,7 +46,8 @@ async def reset_form(request: web.Request) -> web.Response:
         return render(request, "token_invalid.html", status=400, kind="reset")
     email = check.body.get("email")
     criteria, _ = await password_criteria(request, email=email)
-    return render(request, "reset.html", errors={}, token=token, email=email, criteria=criteria, problems=[])
+    return render(request, "reset.html", errors={}, token=token, email=email, criteria=criteria, problems=[],
+                  mfa_required=bool(check.body.get("mfa_required")), code_hint=pages_mfa.CODE_HINT)
 
 
 @routes.post("/password/reset")
@@ -55,10 +56,24 @@ async def reset_submit(request: web.Request) -> web.Response:
     await require_tenant(request)
     form = await request.post()
     token, password, confirmation = form.get("token", ""), form.get("password", ""), form.get("confirmation", "")
-    reply = await call(request, "identity", "POST", "/v1/password/reset",
-                       json={"token": token, "password": password, "confirmation": confirmation})
+    # A person with a second factor gives a code too (identity requires it whatever the form says).
+    mfa_required = form.get("mfa") == "1"
+    body = {"token": token, "password": password, "confirmation": confirmation}
+    if mfa_required:
+        body["code"] = form.get("code", "").strip()
+    reply = await call(request, "identity", "POST", "/v1/password/reset", json=body)
     if reply.status == 200:
         return finish(request, "reset")
     if reply.status == 400:
         return render(request, "token_invalid.html", status=400, kind="reset")
-    return await password_problems(request, "reset.html", reply, password, confirmation, token=token)
+    page = {"token": token, "mfa_required": mfa_required, "code_hint": pages_mfa.CODE_HINT}
+    if reply.error == "invalid_mfa_code":
+        criteria, problems = await password_criteria(request, password, confirmation=confirmation)
+        return render(request, "reset.html", status=401, criteria=criteria, problems=problems,
+                      errors={"code": messages.REQUIRED if not body.get("code") else messages.MFA_CODE_INVALID},
+                      **{**page, "mfa_required": True})
+    if reply.status == 429 and mfa_required:
+        criteria, problems = await password_criteria(request, password, confirmation=confirmation)
+        return render(request, "reset.html", status=429, criteria=criteria, problems=problems, errors={},
+                      wait_message=messages.wait_message(reply, messages.MFA_WAIT, now=now(request)), **page)
+    return await password_problems(request, "reset.html", reply, password, confirmation, **page)

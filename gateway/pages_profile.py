@@ -1,4 +1,4 @@
-"""The "Profil" tab: email, linked accounts, password change, sessions."""
+"""The "Profil" tab: email, linked accounts, password change, second factor, sessions."""
 
 from __future__ import annotations
 
@@ -17,17 +17,19 @@ __all__ = ["routes"]
 routes = web.RouteTableDef()
 
 
-async def _page(request: web.Request, *, status: int = 200, errors: dict | None = None, criteria=None,
-                problems=(), **extra) -> web.Response:
+async def profile_page(request: web.Request, *, status: int = 200, errors: dict | None = None, criteria=None,
+                       problems=(), mfa_errors: dict | None = None, **extra) -> web.Response:
     session = await require_session(request)
-    agencies, sessions, policy, consents = await asyncio.gather(
+    agencies, sessions, policy, mfa, consents = await asyncio.gather(
         linked_accounts(request, session), call(request, "identity", "GET", "/v1/me/sessions"),
         password_criteria(request, email=session.get("email")) if criteria is None else _given(criteria),
+        call(request, "identity", "GET", "/v1/me/mfa"),
         _consents(request) if session.get("accounts") else _no_consents())
     criteria = policy[0]
     return render(request, "profile.html", status=status, active="profile", session=session, agencies=agencies,
                   sessions=sessions.body.get("sessions", []) if sessions.status == 200 else [],
                   errors=errors or {}, criteria=criteria, problems=list(problems),
+                  mfa=mfa.body if mfa.status == 200 else None, mfa_errors=mfa_errors or {},
                   consents=_consent_view(agencies, consents.body if consents.status == 200 else {}), **extra)
 
 
@@ -54,6 +56,12 @@ def _consent_view(agencies: list[dict], body: dict) -> dict:
     return {"wording_version": body.get("wording_version"), "kinds": body.get("kinds", []), "accounts": accounts}
 
 
+_page = profile_page
+_MFA_NOTICES = {"added": messages.MFA_ADDED, "removed": messages.MFA_REMOVED, "already": messages.MFA_ALREADY,
+                "passkey": "Votre clé d'accès a été ajoutée.",
+                "passkey_removed": "La clé d'accès a été retirée de votre compte."}
+
+
 async def _given(criteria: list) -> tuple[list, list]:
     return criteria, []
 
@@ -64,6 +72,8 @@ async def profile(request: web.Request) -> web.Response:
     notice = None
     if request.query.get("changed"):
         notice = messages.PASSWORD_CHANGED
+    elif request.query.get("mfa") in _MFA_NOTICES:
+        notice = _MFA_NOTICES[request.query["mfa"]]
     elif request.query.get("consentement") is not None:
         notice = messages.CONSENT_SAVED if request.query.get("consentement") != "0" else messages.CONSENT_UNCHANGED
     elif request.query.get("ended") is not None:

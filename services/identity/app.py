@@ -20,6 +20,7 @@ from common.workers import worker_share
 from services.identity import staff_routes
 from services.identity.agency import handle_account_closed
 from services.identity.core import Deps
+from services.identity.factors import SecretBox
 from services.identity.hashing import Hasher
 from services.identity.openapi import openapi_routes
 from services.identity.routes import DEPS, routes
@@ -81,6 +82,7 @@ async def _deps_context(app: web.Application) -> AsyncIterator[None]:
                            cache_seconds=settings.tenant_settings_cache_seconds)
     app[DEPS] = Deps(pool=app[POOL], hasher=hasher, clock=app[CLOCK], settings=settings, tenants=tenants,
                      token_key=settings.token_hash_key.get_secret_value().encode(),
+                     secret_box=SecretBox(settings.mfa_key.get_secret_value()),
                      logins=Counter("identity_logins", "Logins by outcome", ["outcome"],
                                     registry=app[METRICS_REGISTRY]))
     yield

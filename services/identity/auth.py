@@ -6,6 +6,7 @@ import uuid
 from datetime import timedelta
 
 from common.logging import get_logger
+from services.identity import mfa
 from services.identity import repository as sql
 from services.identity.core import Caller, Deps, audit, event, hit_window, link_url, person_gate
 from services.identity.domain import (
@@ -25,6 +26,7 @@ from services.identity.errors import (
     ConfirmationMismatch,
     Forbidden,
     InvalidCredentials,
+    InvalidMfaCode,
     InvalidSession,
     InvalidToken,
     PasswordPolicy,
@@ -51,12 +53,7 @@ async def login(deps: Deps, caller: Caller, *, email: str, password: str) -> dic
         key = None
     # One round trip: the person (if any) and this IP's failure window.
     row = await deps.pool.fetchrow(sql.LOGIN_LOOKUP, key, _ip_key(caller))
-    if row["ip_count"]:
-        _, retry_after = window_hit(Window(row["ip_count"], row["ip_started_at"]), now=now,
-                                    limit=s.ip_failure_limit, period_seconds=s.ip_failure_window_seconds)
-        if retry_after is not None:
-            deps.logins.labels("ip_limited").inc()
-            raise TooManyRequests(retry_after)
+    _refuse_limited_ip(deps, row["ip_count"], row["ip_started_at"], now)
     person = row if row["id"] is not None else None
     gate = None
     if person is not None:
@@ -86,13 +83,42 @@ async def login(deps: Deps, caller: Caller, *, email: str, password: str) -> dic
         raise InvalidCredentials()
     if rehash:
         await deps.pool.execute(sql.REHASH_PERSON, person["id"], await deps.hash(password))
+    if person["has_factor"]:  # the password was right: the second factor opens the session
+        return await mfa.login_challenge(deps, caller, person)
+    if person["tenant_ids"] and await mfa.factor_required(deps, person["id"], person["tenant_ids"]):
+        # An agency of the person requires a factor they have not got: enrol first, then the session.
+        return await mfa.login_challenge(deps, caller, person, purpose="enrol")
+    return await open_session(deps, caller, person)
+
+
+def _refuse_limited_ip(deps: Deps, count: int | None, started_at, now) -> None:
+    if count:
+        _, retry_after = window_hit(Window(count, started_at), now=now, limit=deps.settings.ip_failure_limit,
+                                    period_seconds=deps.settings.ip_failure_window_seconds)
+        if retry_after is not None:
+            deps.logins.labels("ip_limited").inc()
+            raise TooManyRequests(retry_after)
+
+
+async def ip_limit(deps: Deps, caller: Caller, now) -> None:
+    """429 when this IP is over its failure window (the second factor shares the login's window)."""
+    if _ip_key(caller):
+        row = await deps.pool.fetchrow(sql.WINDOW_BY_KEY, _ip_key(caller))
+        if row is not None:
+            _refuse_limited_ip(deps, row["count"], row["started_at"], now)
+
+
+async def open_session(deps: Deps, caller: Caller, person) -> dict:
+    """A new session for ``person`` (``id``, ``person_id`` or both; ``last_login_at``)."""
+    now = deps.clock.now()
+    person_id = person["person_id"] if "person_id" in person.keys() else person["id"]
     session_id = new_secret(32)
     # One statement (atomic by itself): the login path is hash-bound, every round trip saved counts.
-    await deps.pool.execute(sql.LOGIN_SUCCEEDED, deps.hash_token(session_id), new_secret(12), person["id"], now,
+    await deps.pool.execute(sql.LOGIN_SUCCEEDED, deps.hash_token(session_id), new_secret(12), person_id, now,
                             _uuid_or_none(caller.tenant_id), caller.ip, person["last_login_at"])
-    log.info("identity.audit", kind="login_succeeded", tenant_id=caller.tenant_id, person_id=str(person["id"]))
+    log.info("identity.audit", kind="login_succeeded", tenant_id=caller.tenant_id, person_id=str(person_id))
     deps.logins.labels("success").inc()
-    return {"session_id": session_id, "person_id": str(person["id"])}
+    return {"session_id": session_id, "person_id": str(person_id)}
 
 
 async def _count_failure(conn, deps: Deps, caller: Caller, person) -> None:
@@ -283,20 +309,47 @@ async def _person_for_identifier(conn, identifier: str, *, tenant_id: str, now):
     return person if person is not None and person["email_verified_at"] is not None else None
 
 
+async def _reset_second_factor(deps: Deps, caller: Caller, person_id, code: str) -> None:
+    now = deps.clock.now()
+    await ip_limit(deps, caller, now)
+    person = await deps.pool.fetchrow(sql.PERSON_BY_ID, person_id)
+    gate = person_gate(deps, person, now)
+    if not gate.allowed:
+        raise TooManyRequests(gate.retry_after)
+    async with deps.pool.acquire() as conn, conn.transaction():
+        ok = await mfa.check_code(conn, deps, caller, person, code)
+        if not ok:
+            await mfa.count_code_failure(conn, deps, caller, person_id, where="reset")
+            if _ip_key(caller):
+                await hit_window(conn, _ip_key(caller), now=now, limit=deps.settings.ip_failure_limit,
+                                 period_seconds=deps.settings.ip_failure_window_seconds)
+    if not ok:
+        raise InvalidMfaCode()
+
+
 async def check_reset_token(deps: Deps, token: str) -> dict:
     """The email a reset token is for, without consuming it."""
     row = await deps.pool.fetchrow(sql.PEEK_TOKEN, deps.hash_token(token), "reset_password", deps.clock.now())
     if row is None:
         raise InvalidToken()
-    return {"email": row["email"]}
+    # A reset never bypasses the second factor: the form asks for a code when the person has one.
+    has_factor = await deps.pool.fetchval(sql.PERSON_HAS_FACTOR, row["person_id"])
+    return {"email": row["email"], "mfa_required": bool(has_factor), "person_id": row["person_id"]}
 
 
-async def reset_password(deps: Deps, caller: Caller, *, token: str, password: str, confirmation: str) -> None:
-    """Consume a reset token and set the password; every session ends and any lock is lifted."""
+async def reset_password(deps: Deps, caller: Caller, *, token: str, password: str, confirmation: str,
+                         code: str | None = None) -> None:
+    """Consume a reset token and set the password; every session ends and any lock is lifted.
+
+    A person with a second factor also gives a code (authenticator or recovery): the emailed link
+    alone never opens an account that has one. A wrong code counts like a wrong password.
+    """
     peek = await check_reset_token(deps, token)
     new_hash = await _checked_new_password(deps, caller, password=password, confirmation=confirmation,
                                            email=peek["email"])
     now = deps.clock.now()
+    if peek["mfa_required"]:
+        await _reset_second_factor(deps, caller, peek["person_id"], code or "")
     async with deps.pool.acquire() as conn, conn.transaction():
         found = await conn.fetchrow(sql.CONSUME_TOKEN, deps.hash_token(token), "reset_password", now)
         if found is None:

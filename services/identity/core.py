@@ -18,6 +18,7 @@ from common.logging import get_logger
 from services.identity import repository as sql
 from services.identity.domain import LoginGate, Window, hash_secret, login_gate, window_hit
 from services.identity.errors import Busy
+from services.identity.factors import SecretBox
 from services.identity.hashing import Hasher, HasherBusy
 from services.identity.settings import IdentitySettings
 from services.identity.tenants import TenantPolicy
@@ -35,6 +36,8 @@ class Deps:
     settings: IdentitySettings
     tenants: TenantPolicy
     token_key: bytes = field(repr=False, default=b"")
+    # Seals the authenticator secrets (IDENTITY_MFA_KEY).
+    secret_box: SecretBox | None = field(repr=False, default=None)
     # Login outcomes (success, invalid, ip_limited, busy); on the app's registry when served.
     logins: Counter = field(default_factory=lambda: Counter("identity_logins", "Logins by outcome", ["outcome"],
                                                             registry=None))

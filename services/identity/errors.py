@@ -136,3 +136,39 @@ class StaffNotFound(NotFound):
 
     code = "staff_not_found"
     detail = "Staff member not found"
+
+
+class InvalidMfaCode(Unauthorized):
+    """The authenticator or recovery code is wrong, already used, or missing where one is required."""
+
+    code = "invalid_mfa_code"
+    detail = "Invalid or already used code"
+
+
+class MfaChallengeInvalid(Unauthorized):
+    """The step after the password is unknown, expired (5 min), used, from another IP, or was killed
+    after too many wrong codes: the person logs in again from the password."""
+
+    code = "mfa_challenge_invalid"
+    detail = "The second-factor step expired, log in again"
+
+
+class MfaAlreadyEnrolled(Conflict):
+    """The person already has an authenticator app: remove it before adding another."""
+
+    code = "mfa_already_enrolled"
+    detail = "An authenticator app is already registered"
+
+
+class MfaNotEnrolled(NotFound):
+    """No authenticator app (or no enrolment started) for this person."""
+
+    code = "mfa_not_enrolled"
+    detail = "No authenticator app is registered"
+
+
+class MfaRequiredByAgency(Conflict):
+    """The person's agency requires a second factor: the last one cannot be removed."""
+
+    code = "mfa_required_by_agency"
+    detail = "An agency of this person requires a second factor"

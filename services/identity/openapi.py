@@ -21,7 +21,7 @@ openapi_routes = web.RouteTableDef()
 _REF = "#/components/schemas/{model}"
 _BODIES = (s.IssueCredentials, s.TenantOnly, s.AccountIds, s.Start, s.Email, s.NewPassword, s.Password, s.Token,
            s.Login, s.SessionId, s.ChangePassword, s.Forgot, s.Reset, s.PolicyCheck, s.StaffInvite, s.StaffAccept,
-           s.Unlink)
+           s.Unlink, s.LoginMfa, s.MfaCode, s.MfaToken, s.PasskeyRegistration, s.PasskeyLogin, s.PasskeyRemoval)
 
 
 def _obj(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
@@ -97,6 +97,37 @@ _RESPONSE_SCHEMAS: dict[str, Any] = {
     "StaffSession": _obj({"staff_id": _UUID, "tenant_id": _UUID, "email": _STR, "display_name": _STR,
                           "role": {"enum": ["admin", "gestionnaire"]}}),
     "LoggedIn": _obj({"session_id": _STR, "person_id": _UUID}),
+    "LoginAnswer": {"oneOf": [
+        _ref("LoggedIn"),
+        {**_obj({"mfa_required": {"const": True}, "mfa_token": {**_STR, "description": "single use, 5 min, "
+                 "bound to the client IP: pass it to /v1/login/mfa"},
+                 "methods": {"type": "array", "items": {"enum": ["totp", "passkey", "recovery_code"]}}}),
+         "description": "The person has a second factor: no session yet"},
+        {**_obj({"mfa_enrolment_required": {"const": True}, "mfa_token": {**_STR, "description": "single use, "
+                 "5 min, bound to the client IP: pass it to /v1/login/enrol/totp(/confirm)"}}),
+         "description": "An agency of the person requires a second factor they have not got: enrol first"},
+    ]},
+    "WebAuthnOptions": _obj({"ceremony_id": {**_STR, "description": "single use, 5 min, bound to the client "
+                                               "IP (absent for the step after the password: its mfa_token)"},
+                             "options": {"type": "object", "description": "PublicKeyCredential(Creation|Request)"
+                                         "Options as JSON (base64url), for navigator.credentials"}}, ["options"]),
+    "RecoveryCodesIfFirst": _obj({"recovery_codes": {"type": ["array", "null"], "items": _STR,
+                                                     "description": "the first factor of the person: 10 codes "
+                                                     "shown once; null otherwise"}}),
+    "EnrolledSession": {"allOf": [_ref("LoggedIn"), _ref("RecoveryCodes")]},
+    "MfaStatus": _obj({
+        "enabled": {"type": "boolean"},
+        "totp": _obj({"enabled": {"type": "boolean"}, "since": _NULLABLE_TIME}),
+        "passkeys": {"type": "array", "items": _obj({"id": {**_STR, "description": "base64url credential id"},
+                                                     "name": _STR, "created_at": _TIME,
+                                                     "last_used_at": _NULLABLE_TIME})},
+        "recovery_codes_left": {"type": "integer", "minimum": 0}}),
+    "TotpEnrolment": _obj({"secret": {**_STR, "description": "base32, shown once for manual entry"},
+                           "otpauth_uri": {**_STR, "description": "for the QR code"}}),
+    "RecoveryCodes": _obj({"recovery_codes": {"type": "array", "items": _STR, "minItems": 10, "maxItems": 10,
+                                              "description": "shown once; stored HMAC-hashed, single use"}}),
+    "ResetCheck": _obj({"email": _STR, "mfa_required": {"type": "boolean", "description": "the reset must "
+                                                         "carry a `code` (authenticator or recovery)"}}),
     "Session": _obj({
         "person_id": _UUID, "email": _STR, "session_ref": _STR,
         "accounts": {"type": "array", "items": _obj({"tenant_id": _UUID, "account_id": _UUID, "role": _STR,
@@ -208,7 +239,69 @@ def _paths() -> dict[str, Any]:
             forbidden=_FORBIDDEN)},
         "/v1/login": {"post": _op(
             "login", "Log in (`invalid_credentials` for every failure)",
-            {"200": _json("LoggedIn", "A new session")}, body=s.Login, busy=_BUSY, forbidden=_FORBIDDEN)},
+            {"200": _json("LoginAnswer", "A new session, or the second-factor step")}, body=s.Login, busy=_BUSY,
+            forbidden=_FORBIDDEN)},
+        "/v1/login/mfa": {"post": _op(
+            "loginMfa", "The second factor after the password (authenticator or recovery code); a wrong code "
+            "counts like a wrong password (`invalid_mfa_code`); `mfa_challenge_invalid`: expired, used, other IP "
+            "or killed after 5 wrong codes", {"200": _json("LoggedIn", "A new session")}, body=s.LoginMfa,
+            busy=_BUSY)},
+        "/v1/login/enrol/totp": {"post": _op(
+            "loginEnrolStart", "At login, when the agency requires a factor: a new authenticator secret",
+            {"201": _json("TotpEnrolment", "The new secret")}, body=s.MfaToken,
+            challenge={"401": _error("`mfa_challenge_invalid`")}, taken={"409": _error("`mfa_already_enrolled`")})},
+        "/v1/login/enrol/totp/confirm": {"post": _op(
+            "loginEnrolConfirm", "At login: the first code turns the app on and opens the session",
+            {"200": _json("EnrolledSession", "A new session and the recovery codes (shown once)")},
+            body=s.LoginMfa, busy=_BUSY,
+            challenge={"401": _error("`invalid_mfa_code` or `mfa_challenge_invalid`")})},
+        "/v1/login/mfa/passkey/options": {"post": _op(
+            "loginMfaPasskeyOptions", "The WebAuthn request options of the step after the password (the person's "
+            "passkeys); answer with /v1/login/mfa `assertion`", {"200": _json("WebAuthnOptions", "The options")},
+            body=s.MfaToken, challenge={"401": _error("`mfa_challenge_invalid`")},
+            missing={"404": _error("`mfa_not_enrolled`: no passkey")})},
+        "/v1/login/passkey/options": {"post": _op(
+            "passwordlessOptions", "WebAuthn request options for a passwordless login (discoverable passkeys, user "
+            "verification required)", {"200": _json("WebAuthnOptions", "The ceremony and its options")})},
+        "/v1/login/passkey": {"post": _op(
+            "passwordlessLogin", "A session from a passkey alone (`invalid_credentials` for every failure, counted "
+            "in the IP window)", {"200": _json("LoggedIn", "A new session")}, body=s.PasskeyLogin, busy=_BUSY,
+            challenge={"401": _error("`invalid_credentials` or `mfa_challenge_invalid` (ceremony expired, used or "
+                                     "from another IP)")})},
+        "/v1/me/passkeys/options": {"post": _op(
+            "passkeyOptions", "WebAuthn creation options to add a passkey (claim `pid`)",
+            {"200": _json("WebAuthnOptions", "The ceremony and its options")}, forbidden=_FORBIDDEN)},
+        "/v1/me/passkeys": {"post": _op(
+            "registerPasskey", "Store a new passkey (a notice is emailed)",
+            {"201": _json("RecoveryCodesIfFirst", "Stored")}, body=s.PasskeyRegistration, forbidden=_FORBIDDEN,
+            refused={"401": _error("`invalid_mfa_code` (the attestation does not verify) or "
+                                   "`mfa_challenge_invalid`")})},
+        "/v1/me/passkeys/remove": {"post": _op(
+            "removePasskey", "Remove a passkey (password required; a notice is emailed)", ok, body=s.PasskeyRemoval,
+            busy=_BUSY, forbidden=_FORBIDDEN, missing={"404": _error("`mfa_not_enrolled`")},
+            required={"409": _error("`mfa_required_by_agency`: the last factor, and an agency requires one")})},
+        "/v1/me/mfa": {"get": _op(
+            "myMfa", "The person's second factors (claim `pid`)", {"200": _json("MfaStatus", "The factors")},
+            forbidden=_FORBIDDEN)},
+        "/v1/me/mfa/totp": {"post": _op(
+            "startTotp", "Start enrolling an authenticator app (replaces an unconfirmed enrolment)",
+            {"201": _json("TotpEnrolment", "The new secret")}, forbidden=_FORBIDDEN,
+            taken={"409": _error("`mfa_already_enrolled`")})},
+        "/v1/me/mfa/totp/confirm": {"post": _op(
+            "confirmTotp", "Confirm the app with a first code: it is on, and the 10 recovery codes are given",
+            {"200": _json("RecoveryCodes", "The recovery codes (shown once)")}, body=s.MfaCode, busy=_BUSY,
+            forbidden=_FORBIDDEN, code={"401": _error("`invalid_mfa_code`")},
+            missing={"404": _error("`mfa_not_enrolled`: no enrolment started")},
+            taken={"409": _error("`mfa_already_enrolled`")})},
+        "/v1/me/mfa/totp/remove": {"post": _op(
+            "removeTotp", "Remove the app and its recovery codes (password required; a notice is emailed)", ok,
+            body=s.Password, busy=_BUSY, forbidden=_FORBIDDEN,
+            missing={"404": _error("`mfa_not_enrolled`")},
+            required={"409": _error("`mfa_required_by_agency`: the agency requires a second factor")})},
+        "/v1/me/mfa/recovery-codes": {"post": _op(
+            "renewRecoveryCodes", "Ten new recovery codes (password required); the old ones stop working",
+            {"200": _json("RecoveryCodes", "The recovery codes (shown once)")}, body=s.Password, busy=_BUSY,
+            forbidden=_FORBIDDEN, missing={"404": _error("`mfa_not_enrolled`")})},
         "/v1/sessions/introspect": {"post": _op(
             "introspect", "The session behind a session id (refreshes its idle expiry)",
             {"200": _json("Session", "The session")}, body=s.SessionId)},
@@ -229,11 +322,14 @@ def _paths() -> dict[str, Any]:
             forbidden=_FORBIDDEN)},
         "/v1/password/reset/check": {"post": _op(
             "checkResetToken", "Check a reset token without consuming it",
-            {"200": _json("EmailOnly", "The email of the account")}, body=s.Token,
+            {"200": _json("ResetCheck", "The email of the account, and whether a code is required")}, body=s.Token,
             token={"400": _error("`invalid_token` (or the body is not JSON)")})},
         "/v1/password/reset": {"post": _op(
-            "resetPassword", "Set a new password with a reset token", ok, body=s.Reset,
-            token={"400": _error("`invalid_token` (or the body is not JSON)")}, busy=_BUSY, forbidden=_FORBIDDEN)},
+            "resetPassword", "Set a new password with a reset token (and a `code` when the person has a second "
+            "factor)", ok, body=s.Reset,
+            token={"400": _error("`invalid_token` (or the body is not JSON)")}, busy=_BUSY, forbidden=_FORBIDDEN,
+            code={"401": _error("`invalid_mfa_code`: the code is missing, wrong or used (counted like a wrong "
+                                "password)")})},
         "/api/v1/staff": {
             "get": {**_op("listStaff", "The agency's staff (act=agency with tid, or act=operator with ?tenant_id=)",
                           {"200": _json("StaffList", "Active first, then invited and disabled")}),

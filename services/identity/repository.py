@@ -25,7 +25,11 @@ LOCK_EMAIL_KEY = "SELECT pg_advisory_xact_lock(hashtextextended('email-key:' || 
 VERIFIED_PERSON_BY_EMAIL = "SELECT * FROM persons WHERE email_key = $1 AND email_verified_at IS NOT NULL"
 LOGIN_LOOKUP = """
 SELECT p.id, p.email, p.password_hash, p.email_verified_at, p.status, p.failed_logins, p.last_failed_at,
-       p.locked_until, p.last_login_at, t.count AS ip_count, t.started_at AS ip_started_at
+       p.locked_until, p.last_login_at, t.count AS ip_count, t.started_at AS ip_started_at,
+       (EXISTS (SELECT 1 FROM mfa_totp m WHERE m.person_id = p.id AND m.confirmed_at IS NOT NULL)
+        OR EXISTS (SELECT 1 FROM webauthn_credentials w WHERE w.person_id = p.id)) AS has_factor,
+       ARRAY(SELECT DISTINCT l.tenant_id FROM links l WHERE l.person_id = p.id AND l.status = 'active')
+           AS tenant_ids
 FROM (SELECT 1) AS one
 LEFT JOIN LATERAL (SELECT * FROM persons WHERE email_key = $1
                    ORDER BY (email_verified_at IS NOT NULL) DESC, created_at DESC LIMIT 1) AS p ON true
@@ -51,6 +55,84 @@ WITH person AS (
 )
 INSERT INTO audit (at, tenant_id, person_id, kind, ip) VALUES ($4, $5, $3, 'login_succeeded', $6)
 """
+
+# ---- second factor (issue 15) ---------------------------------------------------------------
+TOTP_OF_PERSON = "SELECT * FROM mfa_totp WHERE person_id = $1"
+TOTP_OF_PERSON_FOR_UPDATE = "SELECT * FROM mfa_totp WHERE person_id = $1 FOR UPDATE"
+# A new enrolment replaces one never confirmed, never a confirmed one.
+START_TOTP = """
+INSERT INTO mfa_totp (person_id, secret_sealed, created_at) VALUES ($1, $2, $3)
+ON CONFLICT (person_id) DO UPDATE SET secret_sealed = $2, created_at = $3, last_step = NULL
+WHERE mfa_totp.confirmed_at IS NULL
+RETURNING person_id
+"""
+CONFIRM_TOTP = "UPDATE mfa_totp SET confirmed_at = $2, last_step = $3 WHERE person_id = $1 AND confirmed_at IS NULL"
+# Replay refusal under concurrency: of two uses of one step, one moves last_step forward.
+ACCEPT_TOTP_STEP = """
+UPDATE mfa_totp SET last_step = $2
+WHERE person_id = $1 AND confirmed_at IS NOT NULL AND (last_step IS NULL OR last_step < $2)
+RETURNING person_id
+"""
+DELETE_TOTP = "DELETE FROM mfa_totp WHERE person_id = $1 RETURNING confirmed_at"
+PERSON_HAS_FACTOR = """
+SELECT EXISTS (SELECT 1 FROM mfa_totp WHERE person_id = $1 AND confirmed_at IS NOT NULL)
+    OR EXISTS (SELECT 1 FROM webauthn_credentials WHERE person_id = $1)
+"""
+PASSKEYS_OF_PERSON = """
+SELECT id, public_key, sign_count, transports, name, created_at, last_used_at FROM webauthn_credentials
+WHERE person_id = $1 ORDER BY created_at
+"""
+PASSKEY_BY_ID = "SELECT * FROM webauthn_credentials WHERE id = $1"
+INSERT_PASSKEY = """
+INSERT INTO webauthn_credentials (id, person_id, public_key, sign_count, transports, name, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (id) DO NOTHING
+RETURNING id
+"""
+# Only forward: of two uses of one signature counter value, one moves it.
+PASSKEY_USED = """
+UPDATE webauthn_credentials SET sign_count = $2, last_used_at = $3
+WHERE id = $1 AND (sign_count < $2 OR ($2 = 0 AND sign_count = 0))
+RETURNING id
+"""
+DELETE_PASSKEY = "DELETE FROM webauthn_credentials WHERE id = $1 AND person_id = $2 RETURNING name"
+INSERT_CEREMONY = """
+INSERT INTO webauthn_ceremonies (hash, purpose, person_id, challenge, ip, created_at, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+"""
+CONSUME_CEREMONY = """
+UPDATE webauthn_ceremonies SET used_at = $3
+WHERE hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3
+RETURNING person_id, challenge, ip
+"""
+SET_CHALLENGE_WEBAUTHN = "UPDATE mfa_challenges SET webauthn_challenge = $2 WHERE hash = $1"
+PERSON_TENANTS = "SELECT DISTINCT tenant_id FROM links WHERE person_id = $1 AND status = 'active'"
+PERSON_ACCOUNTS_OF_TENANT = "SELECT account_id FROM links WHERE person_id = $1 AND tenant_id = $2 AND status = 'active'"
+DELETE_RECOVERY_CODES = "DELETE FROM mfa_recovery_codes WHERE person_id = $1"
+INSERT_RECOVERY_CODES = """
+INSERT INTO mfa_recovery_codes (hash, person_id, created_at) SELECT h, $2, $3 FROM unnest($1::bytea[]) AS h
+"""
+USE_RECOVERY_CODE = """
+UPDATE mfa_recovery_codes SET used_at = $3 WHERE hash = $1 AND person_id = $2 AND used_at IS NULL
+RETURNING hash
+"""
+RECOVERY_CODES_LEFT = "SELECT count(*) FROM mfa_recovery_codes WHERE person_id = $1 AND used_at IS NULL"
+INSERT_CHALLENGE = """
+INSERT INTO mfa_challenges (hash, person_id, purpose, tenant_id, ip, created_at, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+"""
+CHALLENGE_FOR_UPDATE = """
+SELECT c.*, p.email, p.status, p.failed_logins, p.last_failed_at, p.locked_until, p.last_login_at
+FROM mfa_challenges c JOIN persons p ON p.id = c.person_id
+WHERE c.hash = $1 AND c.used_at IS NULL AND c.expires_at > $2
+FOR UPDATE OF c
+"""
+CHALLENGE_FAILED = """
+UPDATE mfa_challenges SET failures = failures + 1,
+       used_at = CASE WHEN failures + 1 >= $3 THEN $2::timestamptz ELSE NULL END
+WHERE hash = $1
+"""
+USE_CHALLENGE = "UPDATE mfa_challenges SET used_at = $2 WHERE hash = $1"
 
 # ---- credentials -----------------------------------------------------------------------------
 INSERT_CREDENTIAL = """

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from common.errors import ValidationFailed
 from common.internal_auth import CLAIMS
-from services.identity import activation, agency, auth
+from services.identity import activation, agency, auth, mfa, passkeys
 from services.identity import schemas as s
 from services.identity.core import Caller, Deps
 from services.identity.errors import Forbidden
@@ -169,6 +169,98 @@ async def login(request: web.Request) -> web.Response:
                                               password=body.password))
 
 
+@routes.post("/v1/login/mfa")
+async def login_mfa(request: web.Request) -> web.Response:
+    body = await s.parse(request, s.LoginMfa)
+    return web.json_response(await mfa.login_second_factor(_deps(request), _caller(request),
+                                                           mfa_token=body.mfa_token, code=body.code,
+                                                           assertion=body.assertion))
+
+
+@routes.post("/v1/login/mfa/passkey/options")
+async def login_mfa_passkey_options(request: web.Request) -> web.Response:
+    body = await s.parse(request, s.MfaToken)
+    return web.json_response(await passkeys.login_options(_deps(request), _caller(request), mfa_token=body.mfa_token))
+
+
+@routes.post("/v1/login/passkey/options")
+async def passwordless_options(request: web.Request) -> web.Response:
+    return web.json_response(await passkeys.passwordless_options(_deps(request), _caller(request)))
+
+
+@routes.post("/v1/login/passkey")
+async def passwordless_login(request: web.Request) -> web.Response:
+    body = await s.parse(request, s.PasskeyLogin)
+    return web.json_response(await passkeys.passwordless_login(_deps(request), _caller(request),
+                                                               ceremony_id=body.ceremony_id,
+                                                               assertion=body.assertion))
+
+
+@routes.post("/v1/login/enrol/totp")
+async def login_enrol_start(request: web.Request) -> web.Response:
+    body = await s.parse(request, s.MfaToken)
+    return web.json_response(await mfa.enrol_start(_deps(request), _caller(request), mfa_token=body.mfa_token),
+                             status=201)
+
+
+@routes.post("/v1/login/enrol/totp/confirm")
+async def login_enrol_confirm(request: web.Request) -> web.Response:
+    body = await s.parse(request, s.LoginMfa)
+    return web.json_response(await mfa.enrol_confirm(_deps(request), _caller(request), mfa_token=body.mfa_token,
+                                                     code=body.code))
+
+
+# ---- second factor (the person's own, claim pid) ----------------------------------------------
+
+@routes.get("/v1/me/mfa")
+async def my_mfa(request: web.Request) -> web.Response:
+    return web.json_response(await mfa.mfa_status(_deps(request), _caller(request)))
+
+
+@routes.post("/v1/me/mfa/totp")
+async def totp_start(request: web.Request) -> web.Response:
+    return web.json_response(await mfa.start_totp(_deps(request), _caller(request)), status=201)
+
+
+@routes.post("/v1/me/mfa/totp/confirm")
+async def totp_confirm(request: web.Request) -> web.Response:
+    body = await s.parse(request, s.MfaCode)
+    return web.json_response(await mfa.confirm_totp(_deps(request), _caller(request), code=body.code))
+
+
+@routes.post("/v1/me/mfa/totp/remove")
+async def totp_remove(request: web.Request) -> web.Response:
+    body = await s.parse(request, s.Password)
+    await mfa.remove_totp(_deps(request), _caller(request), password=body.password)
+    return web.json_response({"status": "ok"})
+
+
+@routes.post("/v1/me/passkeys/options")
+async def passkey_options(request: web.Request) -> web.Response:
+    return web.json_response(await passkeys.registration_options(_deps(request), _caller(request)))
+
+
+@routes.post("/v1/me/passkeys")
+async def passkey_register(request: web.Request) -> web.Response:
+    body = await s.parse(request, s.PasskeyRegistration)
+    return web.json_response(await passkeys.register(_deps(request), _caller(request), ceremony_id=body.ceremony_id,
+                                                     credential=body.credential, name=body.name), status=201)
+
+
+@routes.post("/v1/me/passkeys/remove")
+async def passkey_remove(request: web.Request) -> web.Response:
+    body = await s.parse(request, s.PasskeyRemoval)
+    await passkeys.remove(_deps(request), _caller(request), passkey_id=body.passkey_id, password=body.password)
+    return web.json_response({"status": "ok"})
+
+
+@routes.post("/v1/me/mfa/recovery-codes")
+async def recovery_codes(request: web.Request) -> web.Response:
+    body = await s.parse(request, s.Password)
+    return web.json_response(await mfa.regenerate_recovery_codes(_deps(request), _caller(request),
+                                                                 password=body.password))
+
+
 @routes.post("/v1/sessions/introspect")
 async def introspect(request: web.Request) -> web.Response:
     body = await s.parse(request, s.SessionId)
@@ -212,14 +304,15 @@ async def forgot(request: web.Request) -> web.Response:
 @routes.post("/v1/password/reset/check")
 async def reset_check(request: web.Request) -> web.Response:
     body = await s.parse(request, s.Token)
-    return web.json_response(await auth.check_reset_token(_deps(request), body.token))
+    peek = await auth.check_reset_token(_deps(request), body.token)
+    return web.json_response({"email": peek["email"], "mfa_required": peek["mfa_required"]})
 
 
 @routes.post("/v1/password/reset")
 async def reset(request: web.Request) -> web.Response:
     body = await s.parse(request, s.Reset)
     await auth.reset_password(_deps(request), _caller(request), token=body.token, password=body.password,
-                              confirmation=body.confirmation)
+                              confirmation=body.confirmation, code=body.code)
     return web.json_response({"status": "ok"})
 
 

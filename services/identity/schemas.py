@@ -6,7 +6,7 @@ import uuid
 from typing import Literal, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from common.errors import BadRequest, FieldError, ValidationFailed
 
@@ -90,6 +90,43 @@ class Reset(_Body):
     token: str = Field(max_length=256)
     password: str = _PASSWORD
     confirmation: str = _PASSWORD
+    code: str | None = Field(None, max_length=64)  # required when the person has a second factor
+
+
+class LoginMfa(_Body):
+    mfa_token: str = Field(max_length=256)
+    code: str | None = Field(None, max_length=64)
+    assertion: dict | None = None  # a WebAuthn assertion (PublicKeyCredential JSON) instead of a code
+
+    @model_validator(mode="after")
+    def _one_answer(self):
+        if (self.code is None) == (self.assertion is None):
+            raise ValueError("give either code or assertion")
+        return self
+
+
+class PasskeyRegistration(_Body):
+    ceremony_id: str = Field(max_length=256)
+    credential: dict  # the PublicKeyCredential of navigator.credentials.create, as JSON
+    name: str = Field("", max_length=60)
+
+
+class PasskeyLogin(_Body):
+    ceremony_id: str = Field(max_length=256)
+    assertion: dict
+
+
+class PasskeyRemoval(_Body):
+    passkey_id: str = Field(max_length=1400)
+    password: str = _PASSWORD
+
+
+class MfaToken(_Body):
+    mfa_token: str = Field(max_length=256)
+
+
+class MfaCode(_Body):
+    code: str = Field(max_length=64)
 
 
 class PolicyCheck(_Body):

@@ -9,6 +9,8 @@ from common.settings import ServiceSettings, SettingsError
 
 # Public on purpose so that a fresh clone runs; production refuses it (placeholder marker).
 DEV_TOKEN_HASH_KEY = "dev-insecure-identity-token-key-change-me"  # noqa: S105
+# Seals the TOTP secrets at rest (AES-256-GCM); production refuses it like the token key.
+DEV_MFA_KEY = "dev-insecure-identity-mfa-key-change-me"
 
 
 class IdentitySettings(ServiceSettings):
@@ -62,6 +64,21 @@ class IdentitySettings(ServiceSettings):
     email_choices_per_hour: int = 5
     forgot_per_target_per_hour: int = 3
     forgot_per_ip_per_hour: int = 30
+
+    # Second factor (issue 15). The key seals the authenticator secrets (they must stay usable,
+    # so they cannot be hashed); changing it makes every enrolled app unusable (recovery codes work).
+    mfa_key: SecretStr = SecretStr(DEV_MFA_KEY)
+    # The name an authenticator app shows next to the code.
+    mfa_issuer: str = "Mon compte immobilier"
+    # Between the password and the code: a challenge this long-lived, killed after this many wrong
+    # codes (each also counts against the person like a wrong password, so the lock applies).
+    mfa_challenge_ttl_seconds: int = Field(300, ge=60, le=1800)
+    mfa_challenge_max_failures: int = Field(5, ge=1, le=20)
+    # Wrong confirmation codes while enrolling, per person and per 15 minutes.
+    mfa_enrol_failures_per_window: int = Field(10, ge=3)
+    # Passkeys: the relying party is the public site (PUBLIC_BASE_URL's host and origin) unless set.
+    webauthn_rp_id: str | None = None
+    webauthn_rp_name: str = "Mon compte immobilier"
 
     @model_validator(mode="after")
     def _coherent(self):

@@ -30,8 +30,9 @@ DOCUMENT_PUBLISHED = "documents.document_published"
 STAFF_INVITED = "identity.staff_invited"
 ACCOUNT_UNLINKED = "identity.account_unlinked"
 CONSENT_CHANGED = "documents.consent_changed"
+MFA_CHANGED = "identity.mfa_changed"
 EVENT_TYPES = (EMAIL_VERIFICATION, PASSWORD_RESET, PASSWORD_CHANGED, ACCOUNT_LINKED, DOCUMENT_PUBLISHED,
-               STAFF_INVITED, ACCOUNT_UNLINKED, CONSENT_CHANGED)
+               STAFF_INVITED, ACCOUNT_UNLINKED, CONSENT_CHANGED, MFA_CHANGED)
 UNLINK_REASONS = {"sold": "la vente du lot", "wrong_merge": "un rattachement erroné",
                   "other": "une décision de votre agence"}
 STAFF_ROLE_LABELS = {"admin": "administrateur", "gestionnaire": "gestionnaire"}
@@ -82,6 +83,17 @@ class PasswordChanged(_Payload):
     email: EmailStr
     tenant_id: uuid.UUID
     reason: Literal["change", "reset"]
+    changed_at: datetime
+
+
+class MfaChanged(_Payload):
+    """A second factor was added or removed, or a recovery code was used (a security notice)."""
+
+    person_id: uuid.UUID
+    email: EmailStr
+    tenant_id: uuid.UUID
+    kind: Literal["added", "removed", "recovery_used"]
+    factor: Literal["totp", "passkey", "recovery_code"]
     changed_at: datetime
 
 
@@ -159,6 +171,7 @@ PAYLOADS: dict[str, type[_Payload]] = {
     STAFF_INVITED: StaffInvited,
     ACCOUNT_UNLINKED: AccountUnlinked,
     CONSENT_CHANGED: ConsentChanged,
+    MFA_CHANGED: MfaChanged,
 }
 
 

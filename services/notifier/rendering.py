@@ -157,6 +157,26 @@ def password_changed_email(payload: domain.PasswordChanged, brand: Branding) -> 
     )
 
 
+MFA_SUBJECTS = {
+    ("added", "totp"): "Application d'authentification ajoutée",
+    ("added", "passkey"): "Nouvelle clé d'accès ajoutée",
+    ("removed", "totp"): "Application d'authentification retirée",
+    ("removed", "passkey"): "Clé d'accès retirée",
+}
+MFA_RECOVERY_SUBJECT = "Code de secours utilisé"
+
+
+def mfa_changed_email(payload: domain.MfaChanged, brand: Branding) -> Rendered:
+    """A security notice of a second-factor change: no button; says whom to contact."""
+    subject = MFA_RECOVERY_SUBJECT if payload.kind == "recovery_used" else MFA_SUBJECTS.get(
+        (payload.kind, payload.factor), "Double authentification modifiée")
+    return _render(
+        "mfa_changed", brand=brand, subject=subject, heading=subject,
+        preheader="Avis de sécurité concernant votre compte Extranet.",
+        email=payload.email, kind=payload.kind, factor=payload.factor, changed=domain.paris_time(payload.changed_at),
+    )
+
+
 def account_linked_email(payload: domain.AccountLinked, brand: Branding, *, public_base_url: str) -> Rendered:
     """A notice that a new lot is reachable with the person's login (so a surprise is noticed)."""
     return _render(

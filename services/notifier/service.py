@@ -114,6 +114,8 @@ class Notifier:
                                                                 public_base_url=self.settings.public_base_url)
                 case domain.PasswordChanged():
                     rendered = rendering.password_changed_email(payload, brand)
+                case domain.MfaChanged():
+                    rendered = rendering.mfa_changed_email(payload, brand)
                 case domain.AccountLinked():
                     rendered = rendering.account_linked_email(payload, brand,
                                                               public_base_url=self.settings.public_base_url)

@@ -210,12 +210,14 @@ def _paths() -> dict[str, Any]:
             "get": {"summary": "The agency's own tenant (its codes, help contact, colour, login URL)",
                     "operationId": "getAgency", "security": _AGENCY,
                     "responses": {"200": _json("Tenant", "The agency"), **_AUTH}},
-            "patch": {"summary": "Change the agency's help contact or colour (present fields replace; audited); "
+            "patch": {"summary": "Change the agency's help contact, colour or second-factor requirement "
+                                 "(`settings.mfa_requirement`: none, council, all) (present fields replace; audited); "
                                  "in the console, administrators only",
                       "operationId": "patchAgency", "security": _AGENCY, "requestBody": {
                           "required": True, "content": {"application/json": {"schema": _obj({
                               "support": {"$ref": _REF.format(model="Support")},
-                              "branding": {"$ref": _REF.format(model="Branding")}}, [])}}},
+                              "branding": {"$ref": _REF.format(model="Branding")},
+                              "settings": _obj({"mfa_requirement": {"enum": ["none", "council", "all"]}})}, [])}}},
                       "responses": {"200": _json("Tenant", "The agency, changed"), **_AUTH, **_BAD}}},
         "/api/v1/agency/api-keys": {"post": {
             "summary": "A new API key for the agency (shown once; the current one stops at once; audited)",

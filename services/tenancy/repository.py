@@ -17,18 +17,18 @@ INSERT INTO tenants (id, client_code, societe_code, name, kind, support, brandin
                      password_min_length, credential_ttl_days, api_key_prefix, api_key_hash)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 RETURNING id, client_code, societe_code, name, kind, status, support, branding,
-       password_min_length, credential_ttl_days, created_at, updated_at
+       password_min_length, credential_ttl_days, mfa_requirement, created_at, updated_at
 """
 
 SELECT_TENANT = """
 SELECT id, client_code, societe_code, name, kind, status, support, branding,
-       password_min_length, credential_ttl_days, created_at, updated_at
+       password_min_length, credential_ttl_days, mfa_requirement, created_at, updated_at
 FROM tenants WHERE id = $1
 """
 
 SELECT_TENANT_BY_CODES = """
 SELECT id, client_code, societe_code, name, kind, status, support, branding,
-       password_min_length, credential_ttl_days, created_at, updated_at
+       password_min_length, credential_ttl_days, mfa_requirement, created_at, updated_at
 FROM tenants WHERE client_code = $1 AND societe_code = $2
 """
 
@@ -43,10 +43,11 @@ UPDATE tenants SET
     status = COALESCE($5, status),
     password_min_length = CASE WHEN $6 THEN $7 ELSE password_min_length END,
     credential_ttl_days = CASE WHEN $8 THEN $9 ELSE credential_ttl_days END,
+    mfa_requirement = COALESCE($10, mfa_requirement),
     updated_at = now()
 WHERE id = $1
 RETURNING id, client_code, societe_code, name, kind, status, support, branding,
-       password_min_length, credential_ttl_days, created_at, updated_at
+       password_min_length, credential_ttl_days, mfa_requirement, created_at, updated_at
 """
 
 ROTATE_API_KEY = """

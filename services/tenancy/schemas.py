@@ -26,6 +26,7 @@ __all__ = [
 Code = Annotated[str, Field(pattern=CODE_PATTERN)]
 Ref = Annotated[str, Field(pattern=REF_PATTERN)]
 Text = Annotated[str, Field(min_length=1, max_length=200)]
+MfaRequirement = Literal["none", "council", "all"]
 # A suggested address only: identity validates the real one when the person types it. A cheap
 # check keeps 50,000-row imports fast (a full RFC validation per row costs seconds).
 Email = Annotated[str, Field(max_length=254, pattern=r"^[^@\s;,]+@[^@\s;,]+\.[^@\s;,]+$")]
@@ -54,6 +55,8 @@ class TenantSettings(_Strict):
 
     password_min_length: Annotated[int, Field(ge=6, le=128)] | None = None
     credential_ttl_days: Annotated[int, Field(ge=1, le=365)] = 60
+    # Second factor required of: nobody, the council members (conseil syndical), every person.
+    mfa_requirement: MfaRequirement = "none"
 
 
 class TenantCreate(_Strict):
@@ -71,6 +74,7 @@ class TenantCreate(_Strict):
 class TenantSettingsPatch(_Strict):
     password_min_length: Annotated[int, Field(ge=6, le=128)] | None = None
     credential_ttl_days: Annotated[int, Field(ge=1, le=365)] | None = None
+    mfa_requirement: MfaRequirement | None = None
 
     @field_validator("credential_ttl_days", mode="before")
     @classmethod
@@ -176,17 +180,25 @@ class UnlinkIn(BaseModel):
     note: str = Field("", max_length=500)
 
 
+class AgencySettingsPatch(_Strict):
+    """The settings an agency chooses itself: whom it requires a second factor of."""
+
+    mfa_requirement: MfaRequirement
+
+
 class AgencyPatch(_Strict):
-    """``PATCH /api/v1/agency``: what an agency changes of itself (help contact, colour); present fields replace."""
+    """``PATCH /api/v1/agency``: what an agency changes of itself (help contact, colour, second-factor
+    requirement); present fields replace."""
 
     support: Support | None = None
     branding: Branding | None = None
+    settings: AgencySettingsPatch | None = None
 
     @model_validator(mode="after")
     def _something(self):
         if not self.model_fields_set:
-            raise ValueError("give support or branding")
-        for name in ("support", "branding"):
+            raise ValueError("give support, branding or settings")
+        for name in ("support", "branding", "settings"):
             if name in self.model_fields_set and getattr(self, name) is None:
                 raise ValueError(f"{name} cannot be null")
         return self

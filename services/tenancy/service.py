@@ -56,6 +56,7 @@ def tenant_json(row: asyncpg.Record, public_base_url: str | None = None) -> dict
         "settings": {
             "password_min_length": row["password_min_length"],
             "credential_ttl_days": row["credential_ttl_days"],
+            "mfa_requirement": row["mfa_requirement"],
         },
     }
     if public_base_url is not None:
@@ -124,6 +125,7 @@ async def update_tenant(pool: asyncpg.Pool, tenant_id: uuid.UUID, patch: TenantP
             patch.status,
             "password_min_length" in present, settings.password_min_length if settings else None,
             "credential_ttl_days" in present, settings.credential_ttl_days if settings else None,
+            settings.mfa_requirement if settings else None,
         )
         if row is None:
             raise TenantNotFound()
@@ -147,7 +149,8 @@ async def rotate_api_key(pool: asyncpg.Pool, tenant_id: uuid.UUID, *, actor: str
 
 
 async def update_agency(pool: asyncpg.Pool, tenant_id: uuid.UUID, patch, *, staff_id: str | None) -> asyncpg.Record:
-    """An agency changes its help contact or colour (audited with the values before and after)."""
+    """An agency changes its help contact, colour or second-factor requirement (audited with the values
+    before and after)."""
     async with pool.acquire() as conn, conn.transaction():
         before = await conn.fetchrow(sql.SELECT_TENANT, tenant_id)
         if before is None:
@@ -155,8 +158,12 @@ async def update_agency(pool: asyncpg.Pool, tenant_id: uuid.UUID, patch, *, staf
         row = await conn.fetchrow(
             sql.UPDATE_TENANT, tenant_id, None,
             patch.support.model_dump() if patch.support is not None else None,
-            patch.branding.model_dump() if patch.branding is not None else None, None, False, None, False, None)
-        changed = {name: {"before": before[name], "after": row[name]} for name in sorted(patch.model_fields_set)
+            patch.branding.model_dump() if patch.branding is not None else None, None, False, None, False, None,
+            patch.settings.mfa_requirement if patch.settings is not None else None)
+        columns = [name for name in sorted(patch.model_fields_set) if name != "settings"]
+        if patch.settings is not None:
+            columns.append("mfa_requirement")
+        changed = {name: {"before": before[name], "after": row[name]} for name in columns
                    if before[name] != row[name]}
         if changed:
             await audit(conn, tenant_id=tenant_id, actor="agency", staff_id=staff_id, kind="agency_updated",

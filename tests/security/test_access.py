@@ -21,6 +21,8 @@ PUBLIC = {
     "/activation", "/merge", "/activation/verify", "/password/forgot", "/password/reset", "/done/{what}",
     "/health/live", "/health/ready", "/metrics", "/static",
     "/agence", "/agence/connexion", "/agence/deconnexion", "/agence/invitation",
+    # The passwordless login with a passkey (issue 15): a login page of its own.
+    "/login/cle", "/login/cle/verifier",
 }
 # The agency console's own login page, where its authenticated routes send an anonymous visitor.
 CONSOLE_LOGIN = "/agence/connexion"

@@ -256,7 +256,7 @@ async def test_reset_flow_and_its_error_paths(identity):
     token = await identity.last_token("identity.password_reset_requested", "reset_url")
     assert (await identity.post("/v1/password/reset/check", {"token": older})).status == 400  # superseded
     response = await identity.post("/v1/password/reset/check", {"token": token})
-    assert await response.json() == {"email": email}
+    assert await response.json() == {"email": email, "mfa_required": False}
     response = await identity.post("/v1/password/reset", {"token": token, "password": "Azerty123!",
                                                           "confirmation": "Azerty123!"})
     assert response.status == 422 and (await response.json())["error"] == "password_policy"

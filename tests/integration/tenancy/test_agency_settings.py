@@ -61,3 +61,29 @@ async def test_the_agency_rotates_its_own_key_and_the_old_one_stops(tenancy: Ten
     [entry] = (await (await tenancy.client.get("/api/v1/agency/audit",
                                                headers=tenancy.agency(tenant["id"]))).json())["items"]
     assert entry["kind"] == "api_key_rotated" and new_key not in str(entry)
+
+
+async def test_an_administrator_requires_a_second_factor_audited(tenancy: Tenancy):
+    tenant = await tenancy.onboard()
+    assert tenant["settings"]["mfa_requirement"] == "none"
+    admin = _console(tenant, "admin")
+    for value in ("council", "all", "none", "council"):
+        response = await tenancy.client.patch("/api/v1/agency", headers=admin,
+                                              json={"settings": {"mfa_requirement": value}})
+        body = await response.json()
+        assert response.status == 200, body
+        assert body["settings"]["mfa_requirement"] == value
+    for bad in ({"settings": {"mfa_requirement": "some"}}, {"settings": None}, {"settings": {}},
+                {"settings": {"mfa_requirement": "all", "password_min_length": 12}}):
+        assert (await tenancy.client.patch("/api/v1/agency", headers=admin, json=bad)).status == 422, bad
+    gestionnaire = _console(tenant, "gestionnaire")
+    response = await tenancy.client.patch("/api/v1/agency", headers=gestionnaire,
+                                          json={"settings": {"mfa_requirement": "none"}})
+    assert response.status == 403
+    # identity reads it where it reads the password minimum.
+    internal = issue_token(SECRET, issuer="identity", audience="tenancy")
+    read = await (await tenancy.client.get(f"/internal/tenants/{tenant['id']}",
+                                           headers={"Authorization": f"Internal {internal}"})).json()
+    assert read["settings"]["mfa_requirement"] == "council"
+    items = (await (await tenancy.client.get("/api/v1/agency/audit", headers=admin)).json())["items"]
+    assert items[0]["detail"]["changed"]["mfa_requirement"] == {"before": "none", "after": "council"}

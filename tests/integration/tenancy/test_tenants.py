@@ -17,7 +17,7 @@ async def test_onboarding_returns_the_tenant_its_login_url_and_a_key_shown_once(
     assert created["status"] == "active"
     assert created["login_url"] == "https://extranet.example.fr/login?client=ADB01&societe=01"
     assert created["api_key"].startswith("mck_")
-    assert created["settings"] == {"password_min_length": None, "credential_ttl_days": 60}
+    assert created["settings"] == {"password_min_length": None, "credential_ttl_days": 60, "mfa_requirement": "none"}
 
     read = await (await tenancy.client.get(f"/api/v1/tenants/{created['id']}", headers=tenancy.operator())).json()
     assert "api_key" not in read
@@ -106,11 +106,11 @@ async def test_patch_changes_only_the_given_fields_including_settings(tenancy: T
     tenant = await response.json()
     assert tenant["name"] == "Nouveau nom"
     assert tenant["support"]["email"] == "aide@agence.fr"
-    assert tenant["settings"] == {"password_min_length": 12, "credential_ttl_days": 60}
+    assert tenant["settings"] == {"password_min_length": 12, "credential_ttl_days": 60, "mfa_requirement": "none"}
 
     tenant = await (await tenancy.client.patch(path, headers=tenancy.operator(), json={
         "settings": {"credential_ttl_days": 30, "password_min_length": None}})).json()
-    assert tenant["settings"] == {"password_min_length": None, "credential_ttl_days": 30}
+    assert tenant["settings"] == {"password_min_length": None, "credential_ttl_days": 30, "mfa_requirement": "none"}
 
     for bad in ({"status": "closed"}, {"name": None}, {"settings": {"credential_ttl_days": 0}},
                 {"settings": {"password_min_length": 3}}, {"unknown": 1}):

@@ -16,9 +16,14 @@ STRONG = "k" * 40
 def test_production_refuses_the_development_token_key():
     with pytest.raises(SettingsError, match="IDENTITY_TOKEN_HASH_KEY"):
         load_settings(IdentitySettings, environment="production", internal_auth_secret=STRONG)
+    # The key sealing the authenticator secrets (issue 15) is refused as a placeholder alike.
+    with pytest.raises(SettingsError, match="IDENTITY_MFA_KEY"):
+        load_settings(IdentitySettings, environment="production", internal_auth_secret=STRONG,
+                      token_hash_key="a-real-random-key-of-enough-length")
     settings = load_settings(IdentitySettings, environment="production", internal_auth_secret=STRONG,
-                             token_hash_key="a-real-random-key-of-enough-length")
-    assert "a-real" not in repr(settings)  # SecretStr never printed
+                             token_hash_key="a-real-random-key-of-enough-length",
+                             mfa_key="another-real-random-key-of-enough-length")
+    assert "a-real" not in repr(settings) and "another-real" not in repr(settings)  # SecretStr never printed
 
 
 def test_defaults_are_owasp_argon2_and_the_guides_durations():
