@@ -97,7 +97,15 @@ def pytest_runtest_makereport(item, call):
 DOC_SCREENSHOTS = ("login-welcome", "activation-credentials", "activation-email", "activation-password",
                    "activation-pending", "activation-resend-wait",
                    "email-verified", "login-form", "dashboard", "dashboard-multi-agency",
-                   "merge-password", "password-forgot", "password-reset", "profile", "help-syndic")
+                   "merge-password", "password-forgot", "password-reset", "profile", "help-syndic",
+                   # the second factor (issue 15)
+                   "mfa-enrol", "mfa-recovery-codes", "login-code", "password-reset-code", "login-enrol-required",
+                   "passkey-new", "profile-passkey",
+                   # the agency console (issue 13) and the legal proofs (issue 14)
+                   "console-login", "console-directory", "console-team", "console-unlink", "console-settings",
+                   "console-settings-mfa", "console-import-errors", "console-invitation-invalid",
+                   "console-documents", "console-compliance", "console-stats", "console-proof", "console-consents",
+                   "profile-consents")
 
 
 def pytest_sessionfinish(session, exitstatus):
