@@ -96,9 +96,10 @@ def _runner(operation, base_url: str, headers: dict, fix=None):
     return run
 
 
-# Operations that replace the caller's own API key: fuzzed with a tenant of their own, or the
-# harness's tenant would lose its key for the operations (and tests) after them.
-KEY_ROTATING = {("POST", "/api/v1/agency/api-keys")}
+# Operations that change the calling agency itself (its API key, its settings such as a required
+# second factor): fuzzed with a tenant of their own, or the harness's tenant would lose its key or
+# require a second factor of the persons the later operations (and tests) log in.
+SELF_CHANGING = {("POST", "/api/v1/agency/api-keys"), ("PATCH", "/api/v1/agency")}
 
 
 def test_public_api_through_the_gateway_answers_within_its_schema(system, tenant):
@@ -113,7 +114,7 @@ def test_public_api_through_the_gateway_answers_within_its_schema(system, tenant
         return {"Authorization": f"Bearer {token}"}
 
     def prepare(operation):
-        if (operation.method.upper(), operation.path) in KEY_ROTATING:
+        if (operation.method.upper(), operation.path) in SELF_CHANGING:
             return {"Authorization": f"Bearer {throwaway_key}"}, None
         return None
 
@@ -136,7 +137,7 @@ def test_service_openapi_documents_hold_when_called_directly(system, tenant, ser
     throwaway = system.new_tenant(name="Syndic jetable du Fuzz")
 
     def prepare(operation):
-        if (operation.method.upper(), operation.path) in KEY_ROTATING:
+        if (operation.method.upper(), operation.path) in SELF_CHANGING:
             return headers_for(set(), throwaway.id), None
         return None
 
