@@ -116,31 +116,36 @@ async def import_directory(
             sql.UPSERT_RESIDENCES, tenant_id, *_columns(document.residences, 3)) if document.residences else []
         lots = await conn.fetch(sql.UPSERT_LOTS, tenant_id, *_columns(document.lots, 4)) if document.lots else []
         lot_ids.update((r["ref"], r["id"]) for r in lots if r["created"])  # a lot keeps its id when updated
-        changed_accounts: set[uuid.UUID] = set()
-        accounts: list[asyncpg.Record] = []
+        moved_lots = [r["id"] for r in lots if not r["created"]]
+        renamed_residences = [r["id"] for r in residences if not r["created"]]
+        accounts = {"created": 0, "updated": 0, "unchanged": len(document.accounts)}
+        in_events = 0
         if document.accounts:
             with paused_gc():
                 records = [(a.ref, a.role, a.display_name, a.email, a.council, _sorted_ids(a.lot_refs, lot_ids))
                            for a in document.accounts]
             await sql.copy_account_input(conn, records)
             del records
-            accounts = await conn.fetch(sql.UPSERT_ACCOUNTS, tenant_id)
-            changed_accounts.update(r["id"] for r in accounts)
-        moved_lots = [r["id"] for r in lots if not r["created"]]
-        renamed_residences = [r["id"] for r in residences if not r["created"]]
-        if moved_lots or renamed_residences:
+            # One statement: the upsert and the events of the accounts it wrote (and of those whose
+            # lots moved or residence was renamed); only the counts come back.
+            counts = await conn.fetchrow(sql.UPSERT_ACCOUNTS_WITH_EVENTS, tenant_id, clock.now(), correlation_id,
+                                         event_batch, moved_lots, renamed_residences)
+            accounts = {"created": counts["created"], "updated": counts["updated"],
+                        "unchanged": len(document.accounts) - counts["created"] - counts["updated"]}
+            in_events = counts["in_events"]
+        elif moved_lots or renamed_residences:
             touched = await conn.fetch(sql.SELECT_ACCOUNTS_TOUCHED, tenant_id, moved_lots, renamed_residences)
-            changed_accounts.update(r["id"] for r in touched)
-        if changed_accounts:
-            await conn.execute(sql.INSERT_ACCOUNTS_UPSERTED_EVENTS, list(changed_accounts), clock.now(),
-                               correlation_id, event_batch)
+            if touched:
+                await conn.execute(sql.INSERT_ACCOUNTS_UPSERTED_EVENTS, [r["id"] for r in touched], clock.now(),
+                                   correlation_id, event_batch)
+            in_events = len(touched)
     result = {
         "residences": _counts(residences, len(document.residences)),
         "lots": _counts(lots, len(document.lots)),
-        "accounts": _counts(accounts, len(document.accounts)),
+        "accounts": accounts,
     }
-    log.info("directory.imported", tenant_id=str(tenant_id), accounts_in_events=len(changed_accounts),
-             events=-(-len(changed_accounts) // event_batch),
+    log.info("directory.imported", tenant_id=str(tenant_id), accounts_in_events=in_events,
+             events=-(-in_events // event_batch),
              **{f"{kind}_{k}": v for kind, counts in result.items() for k, v in counts.items()})
     return result
 
