@@ -63,7 +63,22 @@ def paused_gc() -> Iterator[None]:
         yield
     finally:
         if was_enabled:
+            _forget_young_objects()
             gc.enable()
+
+
+def _forget_young_objects() -> None:
+    """Move the objects allocated while the collector was paused to the oldest generation, uncounted.
+
+    Re-enabling the collector alone leaves them all in the youngest generation with its counter far
+    past the threshold, so the next allocation runs a collection over the whole document just built
+    (py-spy on the 50,000-account bench: ~200 samples of 2,700 at ``gc.enable()``'s next allocation,
+    a collection per CSV chunk). ``freeze`` moves every tracked object to the permanent generation
+    and zeroes the young counter; ``unfreeze`` puts them back in the oldest generation, where only a
+    full collection looks at them. Nothing else in the services freezes objects (grep gc.freeze).
+    """
+    gc.freeze()
+    gc.unfreeze()
 
 
 def raise_invalid(errors: list[FieldError], error_count: int | None = None) -> None:
