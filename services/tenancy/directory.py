@@ -118,8 +118,11 @@ async def import_directory(
         # refs for the cross-checks, their ids for the accounts' lot_ids (resolved here, not by
         # a subquery per account in the upsert: measured in the commit that made this change).
         account_lot_refs = {ref for account in document.accounts for ref in account.lot_refs}
-        lot_ids: dict[str, uuid.UUID] = dict(
-            await conn.fetch(sql.SELECT_LOT_IDS, tenant_id, list(account_lot_refs))) if account_lot_refs else {}
+        lot_ids: dict[str, str] = {}  # ref -> id in its text form (see sql.SELECT_LOT_IDS)
+        if account_lot_refs:
+            refs, ids = await conn.fetchrow(sql.SELECT_LOT_IDS, tenant_id, list(account_lot_refs))
+            lot_ids = dict(zip(refs, ids, strict=True))
+            del refs, ids
         errors = domain.check_directory_references(
             residences=document.residences, lots=document.lots, accounts=document.accounts,
             known_residence_refs=known_residences, known_lot_refs=lot_ids,
@@ -130,7 +133,7 @@ async def import_directory(
         residences = await conn.fetch(
             sql.UPSERT_RESIDENCES, tenant_id, *_columns(document.residences, 3)) if document.residences else []
         lots = await conn.fetch(sql.UPSERT_LOTS, tenant_id, *_columns(document.lots, 4)) if document.lots else []
-        lot_ids.update((r["ref"], r["id"]) for r in lots if r["created"])  # a lot keeps its id when updated
+        lot_ids.update((r["ref"], str(r["id"])) for r in lots if r["created"])  # a lot keeps its id when updated
         moved_lots = [r["id"] for r in lots if not r["created"]]
         renamed_residences = [r["id"] for r in residences if not r["created"]]
         accounts = {"created": 0, "updated": 0, "unchanged": len(document.accounts)}
@@ -165,8 +168,9 @@ async def import_directory(
     return result
 
 
-def _sorted_ids(refs: list[str], ids: dict[str, uuid.UUID]) -> list[uuid.UUID]:
-    """The lot ids of ``refs`` in PostgreSQL's uuid order (byte order = ``UUID`` order), as stored."""
+def _sorted_ids(refs: list[str], ids: dict[str, str]) -> list[str]:
+    """The lot ids of ``refs`` in PostgreSQL's uuid order, as stored: ids in PostgreSQL's text form
+    (lowercase, hyphens at fixed places) sort as the uuids' bytes do."""
     if len(refs) == 1:
         return [ids[refs[0]]]
     return sorted(ids[ref] for ref in refs)

@@ -74,8 +74,14 @@ SELECT_RESIDENCE_REFS = """
 SELECT r.ref FROM unnest($2::text[]) AS i(ref) JOIN residences r ON r.tenant_id = $1 AND r.ref = i.ref
 """
 
+# One row of two parallel arrays (refs, ids as text), not one row per lot: 50,000 records with
+# their uuid objects kept the service's collector busy (py-spy: row decoding and the collections
+# it triggered); text ids are plain strings, which asyncpg encodes back into uuid for the COPY.
+# Measured in process, 50,000 lots, 6 alternating rounds: 0.21-0.29 s -> 0.06-0.10 s of CPU
+# for the lookup and the accounts' sorted lot ids.
 SELECT_LOT_IDS = """
-SELECT l.ref, l.id FROM unnest($2::text[]) AS i(ref) JOIN lots l ON l.tenant_id = $1 AND l.ref = i.ref
+SELECT COALESCE(array_agg(l.ref), '{}'), COALESCE(array_agg(l.id::text), '{}')
+FROM unnest($2::text[]) AS i(ref) JOIN lots l ON l.tenant_id = $1 AND l.ref = i.ref
 """
 
 UPSERT_RESIDENCES = """

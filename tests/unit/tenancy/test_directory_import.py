@@ -1,5 +1,5 @@
-"""directory.paused_gc: the collector is off inside, back on after, and the objects built inside do
-not leave the youngest generation's counter past its threshold (no collection over them on exit)."""
+"""directory.paused_gc (the collector off inside, back on after, the objects built inside not left
+in the youngest generation past its threshold) and the lot ids' text order."""
 
 from __future__ import annotations
 
@@ -39,3 +39,16 @@ def test_left_disabled_when_it_was_disabled():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_lot_ids_in_text_form_sort_as_postgresql_sorts_uuids():
+    """directory._sorted_ids sorts the text form: it must match the uuids' byte order (the stored
+    lot_ids order, on which an unchanged re-import depends)."""
+    import uuid
+
+    from services.tenancy.directory import _sorted_ids
+
+    ids = [uuid.uuid4() for _ in range(2000)] + [uuid.UUID(int=0), uuid.UUID(int=2**128 - 1), uuid.UUID(int=9),
+                                                 uuid.UUID(int=10), uuid.UUID(int=0xA0)]
+    by_ref = {f"L{i}": str(u) for i, u in enumerate(ids)}
+    assert _sorted_ids(list(by_ref), by_ref) == [str(u) for u in sorted(ids, key=lambda u: u.bytes)]
