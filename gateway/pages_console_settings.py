@@ -53,7 +53,8 @@ async def _settings_page(request: web.Request, *, status: int = 200, form: dict 
         form = {name: (body.get(group) or {}).get(key) or "" for name, (group, key) in _SETTINGS_FIELDS.items()}
     history = [{"at": h["at"], "what": _history_label(h),
                 "who": staff_names.get(h["staff_id"], "Logiciel de l'agence") if h["actor"] == "agency"
-                else "Prestataire"} for h in (audit.body.get("items", []) if audit.status == 200 else [])]
+                else "Prestataire"} for h in (audit.body.get("items", []) if audit.status == 200 else [])
+               if h["kind"] in HISTORY_LABELS]  # the settings' history; directory changes are audited too
     context.setdefault("errors", {})
     requirement = ((agency.body.get("settings") or {}).get("mfa_requirement") if agency.status == 200 else None)
     return _page(request, "settings.html", status=status, active="reglages", form=form, history=history,

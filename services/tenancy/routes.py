@@ -228,6 +228,7 @@ async def put_directory(request: web.Request) -> web.Response:
                                               document=document,
                                               correlation_id=_rid(request),
                                               event_batch=request.app[SETTINGS].directory_event_batch)
+    await _audit(request, tenant_id, "directory_imported", format="json", counts=result)
     return web.json_response(result)
 
 
@@ -253,6 +254,7 @@ async def put_directory_csv(request: web.Request) -> web.Response:
                                               document=directory.DirectoryDocument(accounts=parser.accounts),
                                               correlation_id=_rid(request),
                                               event_batch=request.app[SETTINGS].directory_event_batch)
+    await _audit(request, tenant_id, "directory_imported", format="csv", counts=result)
     return web.json_response(result)
 
 
@@ -270,7 +272,16 @@ async def close_account(request: web.Request) -> web.Response:
     tenant_id = _agency_tenant(request)
     await directory.close_account(request.app[POOL], tenant_id=tenant_id, ref=request.match_info["ref"],
                                   clock=request.app[CLOCK], correlation_id=_rid(request))
+    await _audit(request, tenant_id, "account_closed", ref=request.match_info["ref"])
     return web.Response(status=204)
+
+
+async def _audit(request: web.Request, tenant_id, kind: str, **detail) -> None:
+    """The tenant's audit line for an agency's directory change (after it committed: what was done)."""
+    claims = request[CLAIMS]
+    async with request.app[POOL].acquire() as conn:
+        await service.audit(conn, tenant_id=tenant_id, actor=claims.actor or "agency", staff_id=claims.get("sid"),
+                            kind=kind, **detail)
 
 
 @routes.post("/api/v1/directory/accounts/{ref}/unlink")

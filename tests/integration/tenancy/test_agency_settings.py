@@ -87,3 +87,21 @@ async def test_an_administrator_requires_a_second_factor_audited(tenancy: Tenanc
     assert read["settings"]["mfa_requirement"] == "council"
     items = (await (await tenancy.client.get("/api/v1/agency/audit", headers=admin)).json())["items"]
     assert items[0]["detail"]["changed"]["mfa_requirement"] == {"before": "none", "after": "council"}
+
+
+async def test_directory_imports_and_closes_are_audited_with_the_staff_member(tenancy: Tenancy):
+    from tests.integration.tenancy.conftest import sample_directory
+
+    tenant = await tenancy.onboard()
+    console = _console(tenant, "gestionnaire")
+    response = await tenancy.client.put("/api/v1/directory", json=sample_directory(), headers=console)
+    assert response.status == 200
+    assert (await tenancy.client.delete("/api/v1/directory/accounts/C2", headers=console)).status == 204
+    items = (await (await tenancy.client.get("/api/v1/agency/audit", headers=console)).json())["items"]
+    assert [(i["kind"], i["actor"], bool(i["staff_id"])) for i in items] == [
+        ("account_closed", "agency", True), ("directory_imported", "agency", True)]
+    assert items[0]["detail"] == {"ref": "C2"} and items[1]["detail"]["counts"]["accounts"]["created"] == 3
+    # A refused import is not in the audit: nothing was done.
+    bad = await tenancy.client.put("/api/v1/directory", json={"accounts": [{"ref": "X"}]}, headers=console)
+    assert bad.status == 422
+    assert len((await (await tenancy.client.get("/api/v1/agency/audit", headers=console)).json())["items"]) == 2
