@@ -22,7 +22,7 @@ from services.documents.consents import kind_for_category
 from services.documents.errors import FieldError, InvalidDocument
 from services.documents.schemas import AgencyListQuery, ComplianceQuery
 
-__all__ = ["compliance", "list_agency_documents"]
+__all__ = ["audience_as_given", "compliance", "list_agency_documents"]
 
 _FAR_FUTURE = datetime.fromisoformat("9999-12-31T00:00:00+00:00")
 _ACCOUNT_LEGAL = [c.code for c in LEGAL_CATEGORIES if c.audience == "ACCOUNT"]
@@ -51,7 +51,8 @@ def _like(q: str | None) -> str | None:
     return "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _audience(row: asyncpg.Record) -> dict:
+def audience_as_given(row: asyncpg.Record) -> dict:
+    """A document's audience as the agency gave it at upload (needs ``account_ref``/``residence_ref``)."""
     if row["audience_kind"] == "account":
         return {"account_ref": row["account_ref"]}
     audience = {"residence_ref": row["residence_ref"]}
@@ -65,7 +66,7 @@ def _item(row: asyncpg.Record) -> dict:
     return {
         "id": str(row["id"]), "title": row["title"], "category": row["category"],
         "category_label": category.label if category else row["category"], "date": row["doc_date"].isoformat(),
-        "audience": _audience(row), "sha256": row["sha256"], "size": row["size"],
+        "audience": audience_as_given(row), "sha256": row["sha256"], "size": row["size"],
         "content_type": row["content_type"], "filename": row["filename"],
         "published_at": row["published_at"].isoformat(),
         "withdrawn_at": row["withdrawn_at"].isoformat() if row["withdrawn_at"] else None,

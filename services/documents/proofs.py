@@ -16,6 +16,7 @@ import asyncpg
 
 from common.logging import get_logger
 from services.documents import repository as repo
+from services.documents.agency import audience_as_given
 from services.documents.categories import CATEGORIES
 from services.documents.consent_register import paper_accounts
 from services.documents.consents import kind_for_category
@@ -64,20 +65,11 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _audience(row: asyncpg.Record) -> dict:
-    if row["audience_kind"] == "account":
-        return {"account_ref": row["account_ref"]}
-    audience = {"residence_ref": row["residence_ref"]}
-    if row["audience_kind"] == "residence_council":
-        audience["council_only"] = True
-    return audience
-
-
 def _document(row: asyncpg.Record) -> dict:
     category = CATEGORIES.get(row["category"])
     return {"id": str(row["id"]), "title": row["title"], "category": row["category"],
             "category_label": category.label if category else row["category"], "date": row["doc_date"].isoformat(),
-            "audience": _audience(row), "residence_name": row["residence_name"], "filename": row["filename"],
+            "audience": audience_as_given(row), "residence_name": row["residence_name"], "filename": row["filename"],
             "size": row["size"], "content_type": row["content_type"], "sha256": row["sha256"],
             "published_at": row["published_at"].isoformat(), "withdrawn_at": _iso(row["withdrawn_at"])}
 

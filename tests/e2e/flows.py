@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from playwright.sync_api import expect
 
 from tests.e2e.browser import Journey, contains, label
-from tests.e2e.system import System, Tenant, link_in
+from tests.e2e.system import System, Tenant, link_in, unique_email
 
 # Meets every criterion of the default policy (6+ characters, upper, lower, digit, special).
 PASSWORD = "Azerty1*moncompte"
@@ -174,3 +174,32 @@ def activated_person(j: Journey, system: System, tenant: Tenant, account: Accoun
     verify_from_email(j, system, email)
     login(j, tenant, email, password)
     expect_logged_in(j)
+
+
+def console_staff(j: Journey, system: System, tenant: Tenant, *, role: str = "gestionnaire",
+                  display_name: str = "", email: str | None = None, password: str | None = None) -> tuple[str, str]:
+    """The operator invites a staff member; they accept from the email and log in to the console."""
+    email, password = email or unique_email("staff"), password or strong_password()
+    system.operator.call("POST", "/api/v1/staff", {"tenant_id": tenant.id, "email": email, "role": role,
+                                                   "display_name": display_name})
+    accept_console_invitation(j, system, email, password)
+    console_log_in(j, email, password)
+    return email, password
+
+
+def accept_console_invitation(j: Journey, system: System, email: str, password: str) -> None:
+    mail = system.wait_for_email(email, subject="Invitation à la console")
+    j.goto(link_in(mail, "/agence/invitation"))
+    j.see_heading("Votre accès à la console")
+    j.see(email)
+    j.fill("Mot de passe", password)
+    j.fill("Confirmation du mot de passe", password)
+    j.click("VALIDER MON ACCÈS")
+    j.see("Votre accès est prêt")
+
+
+def console_log_in(j: Journey, email: str, password: str) -> None:
+    j.fill("Adresse mail professionnelle", email)
+    j.fill("Mot de passe", password)
+    j.click("SE CONNECTER")
+    j.see_heading("Annuaire")

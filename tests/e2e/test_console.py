@@ -7,26 +7,8 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from tests.e2e.flows import residence_directory, strong_password
-from tests.e2e.system import link_in, unique_email
-
-
-def _accept_invitation(journey, system, email: str, password: str) -> None:
-    mail = system.wait_for_email(email, subject="Invitation à la console")
-    journey.goto(link_in(mail, "/agence/invitation"))
-    journey.see_heading("Votre accès à la console")
-    journey.see(email)
-    journey.fill("Mot de passe", password)
-    journey.fill("Confirmation du mot de passe", password)
-    journey.click("VALIDER MON ACCÈS")
-    journey.see("Votre accès est prêt")
-
-
-def _log_in(journey, email: str, password: str) -> None:
-    journey.fill("Adresse mail professionnelle", email)
-    journey.fill("Mot de passe", password)
-    journey.click("SE CONNECTER")
-    journey.see_heading("Annuaire")
+from tests.e2e.flows import accept_console_invitation, console_log_in, residence_directory, strong_password
+from tests.e2e.system import unique_email
 
 
 def test_first_administrator_invites_a_colleague_and_both_read_the_directory(system, new_journey):
@@ -40,9 +22,9 @@ def test_first_administrator_invites_a_colleague_and_both_read_the_directory(sys
                                                    "display_name": "Alice Admin", "role": "admin"})
 
     admin = new_journey()
-    _accept_invitation(admin, system, admin_email, admin_password)
+    accept_console_invitation(admin, system, admin_email, admin_password)
     admin.checkpoint("console-login")
-    _log_in(admin, admin_email, admin_password)
+    console_log_in(admin, admin_email, admin_password)
     row_c1 = admin.page.get_by_role("row").filter(has_text=names["C1"])
     expect(row_c1).to_contain_text("Identifiants provisoires remis")
     expect(row_c1).to_contain_text("Conseil syndical")
@@ -69,8 +51,8 @@ def test_first_administrator_invites_a_colleague_and_both_read_the_directory(sys
     admin.see("Cette adresse est déjà celle d'un collaborateur de l'agence.")
 
     colleague = new_journey()
-    _accept_invitation(colleague, system, colleague_email, colleague_password)
-    _log_in(colleague, colleague_email, colleague_password)
+    accept_console_invitation(colleague, system, colleague_email, colleague_password)
+    console_log_in(colleague, colleague_email, colleague_password)
     colleague.see(names["C1"])
     colleague.click("Équipe")
     colleague.see("Seuls les administrateurs invitent de nouveaux collaborateurs.")
@@ -117,8 +99,8 @@ def test_letters_for_a_selection_then_for_everyone_without_access(system, new_jo
     email, password = unique_email("courriers"), strong_password()
     system.operator.call("POST", "/api/v1/staff", {"tenant_id": tenant.id, "email": email, "role": "gestionnaire"})
     journey = new_journey()
-    _accept_invitation(journey, system, email, password)
-    _log_in(journey, email, password)
+    accept_console_invitation(journey, system, email, password)
+    console_log_in(journey, email, password)
 
     journey.click("POUR LES COMPTES SÉLECTIONNÉS")  # nothing selected: told, nothing issued
     journey.see("Sélectionnez au moins un compte")
@@ -173,8 +155,8 @@ def test_unlinking_a_sold_lot_takes_it_from_the_person_who_is_told(system, new_j
     email, password = unique_email("deliant"), strong_password()
     system.operator.call("POST", "/api/v1/staff", {"tenant_id": tenant.id, "email": email, "role": "gestionnaire"})
     staff = new_journey()
-    _accept_invitation(staff, system, email, password)
-    _log_in(staff, email, password)
+    accept_console_invitation(staff, system, email, password)
+    console_log_in(staff, email, password)
     expect(staff.page.get_by_role("row").filter(has_text=accounts["C1"].display_name)).to_contain_text("Activé")
     staff.click("Délier le compte C1 de son titulaire")
     staff.see_heading("Délier un compte de son titulaire")
@@ -202,8 +184,8 @@ def test_an_administrator_sets_the_help_contact_and_a_new_api_key(system, new_jo
     system.operator.call("POST", "/api/v1/staff", {"tenant_id": tenant.id, "email": email, "role": "admin",
                                                    "display_name": "Rita Réglages"})
     admin = new_journey()
-    _accept_invitation(admin, system, email, password)
-    _log_in(admin, email, password)
+    accept_console_invitation(admin, system, email, password)
+    console_log_in(admin, email, password)
     admin.click("Réglages")
     admin.see_heading("Réglages de l'agence")
     expect(admin.field("Adresse mail d'aide")).to_have_value("ancien@reglages.example.org")
@@ -244,8 +226,8 @@ def test_importing_the_directory_from_the_console_with_a_wrong_csv_first(system,
     email, password = unique_email("import"), strong_password()
     system.operator.call("POST", "/api/v1/staff", {"tenant_id": tenant.id, "email": email, "role": "gestionnaire"})
     journey = new_journey()
-    _accept_invitation(journey, system, email, password)
-    _log_in(journey, email, password)
+    accept_console_invitation(journey, system, email, password)
+    console_log_in(journey, email, password)
     journey.click("Importer l'annuaire (CSV ou JSON)")
     journey.see_heading("Importer l'annuaire")
     journey.click("IMPORTER")

@@ -8,25 +8,15 @@ import time
 
 from playwright.sync_api import expect
 
-from tests.e2e.flows import residence_directory, strong_password
-from tests.e2e.system import link_in, unique_email
+from tests.e2e.flows import console_staff, residence_directory
+from tests.e2e.system import unique_email
 
 RCP = "Règlement de copropriété et modificatifs"
 RESIDENCE = "Résidence Les Tilleuls (R1)"
 
 
 def _staff_logged_in(journey, system, tenant) -> None:
-    email, password = unique_email("docs"), strong_password()
-    system.operator.call("POST", "/api/v1/staff", {"tenant_id": tenant.id, "email": email, "role": "gestionnaire",
-                                                   "display_name": "Dora Documents"})
-    journey.goto(link_in(system.wait_for_email(email, subject="Invitation à la console"), "/agence/invitation"))
-    journey.fill("Mot de passe", password)
-    journey.fill("Confirmation du mot de passe", password)
-    journey.click("VALIDER MON ACCÈS")
-    journey.fill("Adresse mail professionnelle", email)
-    journey.fill("Mot de passe", password)
-    journey.click("SE CONNECTER")
-    journey.see_heading("Annuaire")
+    console_staff(journey, system, tenant, display_name="Dora Documents", email=unique_email("docs"))
 
 
 def _wait_for_residence(journey, tenant) -> None:

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 from playwright.sync_api import expect
 
-from tests.e2e.flows import accounts_with_credentials, activate, strong_password, verify_from_email
-from tests.e2e.system import link_in, unique_email
+from tests.e2e.flows import accounts_with_credentials, activate, console_staff, verify_from_email
+from tests.e2e.system import unique_email
 
 MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
           "novembre", "décembre")
@@ -42,18 +42,8 @@ def test_the_statistics_follow_an_activation(system, new_journey):
     tenant = system.new_tenant(name="Syndic Statistiques E2E")
     directory = _two_residences(tenant)
     accounts = accounts_with_credentials(tenant, directory, "C1", "C2")
-    email, password = unique_email("stats"), strong_password()
-    system.operator.call("POST", "/api/v1/staff", {"tenant_id": tenant.id, "email": email, "role": "gestionnaire",
-                                                   "display_name": "Sam Stats"})
     staff = new_journey()
-    staff.goto(link_in(system.wait_for_email(email, subject="Invitation à la console"), "/agence/invitation"))
-    staff.fill("Mot de passe", password)
-    staff.fill("Confirmation du mot de passe", password)
-    staff.click("VALIDER MON ACCÈS")
-    staff.fill("Adresse mail professionnelle", email)
-    staff.fill("Mot de passe", password)
-    staff.click("SE CONNECTER")
-    staff.see_heading("Annuaire")
+    console_staff(staff, system, tenant, display_name="Sam Stats", email=unique_email("stats"))
 
     staff.click("Statistiques")
     staff.see_heading("Statistiques d'activation")

@@ -13,25 +13,15 @@ from playwright.sync_api import expect
 from pypdf import PdfReader
 
 from scripts.seed_demo import make_pdf
-from tests.e2e.flows import accounts_with_credentials, activated_person, residence_directory, strong_password
-from tests.e2e.system import link_in, unique_email
+from tests.e2e.flows import accounts_with_credentials, activated_person, console_staff, residence_directory
+from tests.e2e.system import unique_email
 
 TITLE = "Appel de fonds du 1er trimestre 2027"
 RESIDENCE = "Résidence Les Tilleuls"
 
 
 def _staff_logged_in(journey, system, tenant) -> None:
-    email, password = unique_email("preuves"), strong_password()
-    system.operator.call("POST", "/api/v1/staff", {"tenant_id": tenant.id, "email": email, "role": "gestionnaire",
-                                                   "display_name": "Paule Preuves"})
-    journey.goto(link_in(system.wait_for_email(email, subject="Invitation à la console"), "/agence/invitation"))
-    journey.fill("Mot de passe", password)
-    journey.fill("Confirmation du mot de passe", password)
-    journey.click("VALIDER MON ACCÈS")
-    journey.fill("Adresse mail professionnelle", email)
-    journey.fill("Mot de passe", password)
-    journey.click("SE CONNECTER")
-    journey.see_heading("Annuaire")
+    console_staff(journey, system, tenant, display_name="Paule Preuves", email=unique_email("preuves"))
 
 
 def _until(check, what: str, timeout: float = 30) -> None:
