@@ -131,7 +131,7 @@ def test_authenticator_app_enrolment_login_recovery_code_and_reset(system, new_j
 
 
 def test_a_council_member_is_led_to_enrol_when_the_agency_requires_it(system, new_journey):
-    from tests.e2e.test_console import _accept_invitation, _log_in
+    from tests.e2e.flows import accept_console_invitation, console_log_in
 
     tenant = system.new_tenant(name="Syndic Double Authentification E2E")
     # Set first: identity caches an agency's settings for a minute.
@@ -173,8 +173,8 @@ def test_a_council_member_is_led_to_enrol_when_the_agency_requires_it(system, ne
     system.operator.call("POST", "/api/v1/staff", {"tenant_id": tenant.id, "email": admin_email, "role": "admin",
                                                    "display_name": "Alice Admin"})
     admin = new_journey()
-    _accept_invitation(admin, system, admin_email, admin_password)
-    _log_in(admin, admin_email, admin_password)
+    accept_console_invitation(admin, system, admin_email, admin_password)
+    console_log_in(admin, admin_email, admin_password)
     admin.click("Réglages")
     expect(admin.page.get_by_label("Exigée des membres du conseil syndical")).to_be_checked()
     admin.page.get_by_label("Exigée de toutes les personnes").check()
