@@ -16,7 +16,7 @@ from gateway.context import call, now, redirect, render, require_session, requir
 from gateway.edge import EDGE, NO_STORE, VISIT
 from gateway.upstream import Reply
 
-__all__ = ["open_session", "routes"]
+__all__ = ["answer_second_factor", "code_page", "open_session", "routes"]
 
 log = get_logger(__name__)
 routes = web.RouteTableDef()
@@ -99,7 +99,7 @@ async def login_enrol_confirm(request: web.Request) -> web.Response:
 
 # ---- the code after the password ------------------------------------------------------------
 
-def _code_page(request: web.Request, *, status: int = 200, error: str | None = None,
+def code_page(request: web.Request, *, status: int = 200, error: str | None = None,
                wait_message: str | None = None) -> web.Response:
     methods = (request[VISIT].get("mm") or "").split(",")
     return render(request, "login_code.html", status=status, error=error, wait_message=wait_message,
@@ -112,7 +112,7 @@ async def code_form(request: web.Request) -> web.Response:
     await require_tenant(request)
     if not request[VISIT].get("m"):
         return redirect(request, "/login/form")
-    return _code_page(request)
+    return code_page(request)
 
 
 @routes.post("/login/code")
@@ -123,17 +123,22 @@ async def code_submit(request: web.Request) -> web.Response:
         return redirect(request, "/login/form")
     code = (await request.post()).get("code", "").strip()
     if not code:
-        return _code_page(request, status=422, error=messages.REQUIRED)
-    reply = await call(request, "identity", "POST", "/v1/login/mfa", json={"mfa_token": token, "code": code})
+        return code_page(request, status=422, error=messages.REQUIRED)
+    return await answer_second_factor(request, token, {"code": code}, failed=messages.MFA_CODE_INVALID)
+
+
+async def answer_second_factor(request: web.Request, token: str, proof: dict, *, failed: str) -> web.Response:
+    """Send a code or a passkey assertion for the login's challenge; the session, or the page saying why not."""
+    reply = await call(request, "identity", "POST", "/v1/login/mfa", json={"mfa_token": token, **proof})
     if reply.status == 200:
         return open_session(request, reply.body["session_id"])
     if reply.error == "mfa_challenge_invalid":
         request[VISIT].set("m", None)
         return render(request, "login.html", status=401, errors={}, notice=messages.MFA_CODE_EXPIRED)
     if reply.status == 429:
-        return _code_page(request, status=429,
-                          wait_message=messages.wait_message(reply, messages.MFA_WAIT, now=now(request)))
-    return _code_page(request, status=401, error=messages.MFA_CODE_INVALID)
+        return code_page(request, status=429,
+                         wait_message=messages.wait_message(reply, messages.MFA_WAIT, now=now(request)))
+    return code_page(request, status=401, error=failed)
 
 
 # ---- the profile ----------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from aiohttp import web
 from gateway import messages
 from gateway.context import call, now, redirect, render, require_session, require_tenant
 from gateway.edge import VISIT
-from gateway.pages_mfa import open_session
+from gateway.pages_mfa import answer_second_factor, code_page, open_session
 
 __all__ = ["routes"]
 
@@ -110,7 +110,6 @@ async def second_step_options(request: web.Request) -> web.Response:
 
 @routes.post("/login/code/cle/verifier")
 async def second_step_verify(request: web.Request) -> web.Response:
-    from gateway.pages_mfa import _code_page
 
     await require_tenant(request)
     token = request[VISIT].get("m")
@@ -121,17 +120,8 @@ async def second_step_verify(request: web.Request) -> web.Response:
     except ValueError:
         assertion = None
     if not isinstance(assertion, dict):
-        return _code_page(request, status=422, error=PASSKEY_FAILED)
-    reply = await call(request, "identity", "POST", "/v1/login/mfa", json={"mfa_token": token, "assertion": assertion})
-    if reply.status == 200:
-        return open_session(request, reply.body["session_id"])
-    if reply.error == "mfa_challenge_invalid":
-        request[VISIT].set("m", None)
-        return render(request, "login.html", status=401, errors={}, notice=messages.MFA_CODE_EXPIRED)
-    if reply.status == 429:
-        return _code_page(request, status=429,
-                          wait_message=messages.wait_message(reply, messages.MFA_WAIT, now=now(request)))
-    return _code_page(request, status=401, error=PASSKEY_FAILED)
+        return code_page(request, status=422, error=PASSKEY_FAILED)
+    return await answer_second_factor(request, token, {"assertion": assertion}, failed=PASSKEY_FAILED)
 
 
 # ---- passwordless -----------------------------------------------------------------------------
