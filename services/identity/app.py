@@ -17,6 +17,7 @@ from common.http import SETTINGS as SETTINGS_KEY
 from common.internal_auth import internal_auth_middleware
 from common.relay import install_relay
 from common.workers import worker_share
+from services.identity import repository as sql
 from services.identity import staff_routes
 from services.identity.agency import handle_account_closed
 from services.identity.core import Deps
@@ -46,7 +47,10 @@ def create_app(settings: IdentitySettings, *, clock: Clock | None = None, with_b
         middlewares=[internal_auth_middleware(settings.internal_auth_secret.get_secret_value(), SERVICE)],
     )
     app[CLOCK] = clock or SystemClock()
-    install_pool(app, settings.database_url)
+    # Every page view and login goes through these connections: a few are opened at start with the
+    # hot statements' types known, so a burst does not open and introspect connections mid-request.
+    install_pool(app, settings.database_url, min_size=settings.db_pool_min_size,
+                 warm=(sql.LOGIN_LOOKUP, sql.INTROSPECT_SESSION))
     if with_broker:
         install_broker(app, settings.amqp_url, name=f"{SERVICE}-publish")
     app.cleanup_ctx.append(_deps_context)

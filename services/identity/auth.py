@@ -141,25 +141,24 @@ def _uuid_or_none(value):
 
 
 async def introspect(deps: Deps, session_id: str) -> dict:
-    """The session's person, email and linked accounts; refreshes the idle expiry."""
+    """The session's person, email and linked accounts; refreshes the idle expiry (at most once a
+    ``session_touch_seconds``: every page view asks, and a read waits for no WAL flush)."""
     s = deps.settings
     now = deps.clock.now()
-    async with deps.pool.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow(sql.TOUCH_SESSION, deps.hash_token(session_id), now,
-                                  now - timedelta(seconds=s.session_idle_seconds),
-                                  now - timedelta(seconds=s.session_absolute_seconds))
-        if row is None:
-            raise InvalidSession()
-        person = await conn.fetchrow(sql.PERSON_BY_ID, row["person_id"])
-        if person is None or person["status"] != "active":
-            raise InvalidSession()
-        accounts = await conn.fetch(sql.PERSON_ACCOUNTS, person["id"])
+    row = await deps.pool.fetchrow(sql.INTROSPECT_SESSION, deps.hash_token(session_id), now,
+                                   now - timedelta(seconds=s.session_idle_seconds),
+                                   now - timedelta(seconds=s.session_absolute_seconds),
+                                   now - timedelta(seconds=s.session_touch_seconds))
+    if row is None:
+        raise InvalidSession()
+    links = zip(row["tenant_ids"] or (), row["account_ids"] or (), row["roles"] or (), row["linked_ats"] or (),
+                strict=True)
     return {
-        "person_id": str(person["id"]),
-        "email": person["email"],
+        "person_id": str(row["person_id"]),
+        "email": row["email"],
         "session_ref": row["ref"],
-        "accounts": [{"tenant_id": str(a["tenant_id"]), "account_id": str(a["account_id"]), "role": a["role"],
-                      "linked_at": a["linked_at"].isoformat()} for a in accounts],
+        "accounts": [{"tenant_id": str(tenant_id), "account_id": str(account_id), "role": role,
+                      "linked_at": linked_at.isoformat()} for tenant_id, account_id, role, linked_at in links],
         "previous_login_at": row["previous_login_at"].isoformat() if row["previous_login_at"] else None,
     }
 

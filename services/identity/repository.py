@@ -235,10 +235,27 @@ WHERE hash = $1 AND kind = $2 AND used_at IS NULL AND expires_at > $3
 """
 
 # ---- sessions --------------------------------------------------------------------------------
-TOUCH_SESSION = """
-UPDATE sessions SET last_seen_at = $2
-WHERE id_hash = $1 AND ended_at IS NULL AND last_seen_at > $3 AND created_at > $4
-RETURNING ref, person_id, previous_login_at
+# A page view in one read: the live session, its active person and their active links. The idle
+# expiry is moved only when the last recorded activity is older than $5 (a minute by default), so
+# most page views write nothing: no transaction id, no WAL flush waited for behind a login storm.
+INTROSPECT_SESSION = """
+WITH live AS (
+    SELECT id_hash, ref, person_id, previous_login_at, last_seen_at FROM sessions
+    WHERE id_hash = $1 AND ended_at IS NULL AND last_seen_at > $3 AND created_at > $4
+), touched AS (
+    UPDATE sessions s SET last_seen_at = $2 FROM live
+    WHERE s.id_hash = live.id_hash AND live.last_seen_at <= $5
+)
+SELECT live.ref, live.previous_login_at, p.id AS person_id, p.email, a.tenant_ids, a.account_ids, a.roles,
+       a.linked_ats
+FROM live JOIN persons p ON p.id = live.person_id AND p.status = 'active'
+CROSS JOIN LATERAL (
+    SELECT array_agg(l.tenant_id ORDER BY l.linked_at, l.account_id) AS tenant_ids,
+           array_agg(l.account_id ORDER BY l.linked_at, l.account_id) AS account_ids,
+           array_agg(l.role ORDER BY l.linked_at, l.account_id) AS roles,
+           array_agg(l.linked_at ORDER BY l.linked_at, l.account_id) AS linked_ats
+    FROM links l WHERE l.person_id = p.id AND l.status = 'active'
+) a
 """
 END_SESSION = "UPDATE sessions SET ended_at = $2 WHERE id_hash = $1 AND ended_at IS NULL"
 END_PERSON_SESSIONS = """

@@ -48,8 +48,13 @@ class IdentitySettings(ServiceSettings):
     credential_lock_seconds: int = 15 * 60
     flow_idle_seconds: int = 3600
 
+    # Database connections each identity process opens at start (the pool grows to 10 under load).
+    db_pool_min_size: int = Field(4, ge=1, le=10)
+
     session_idle_seconds: int = 30 * 60
     session_absolute_seconds: int = 12 * 3600
+    # The idle expiry moves at most once per this many seconds (page views in between only read).
+    session_touch_seconds: int = Field(60, ge=0, le=300)
 
     login_delay_after_failures: int = 5
     login_lock_after_failures: int = 10

@@ -40,14 +40,6 @@ class Runtime:
 RUNTIME = web.AppKey("notifier_runtime", Runtime)
 
 
-async def _keep_session(_conn) -> None:
-    """Release a pooled connection without asyncpg's reset query (one round trip per event saved).
-
-    asyncpg still rolls back a transaction left open; the default reset would also drop LISTENs,
-    advisory locks, cursors and SET values, and the notifier takes none of those.
-    """
-
-
 def create_app(settings: NotifierSettings, *, clock: Clock | None = None) -> web.Application:
     """The notifier: consumer, SMTP pool, digest flusher, health and metrics."""
     clock = clock or SystemClock()
@@ -57,7 +49,7 @@ def create_app(settings: NotifierSettings, *, clock: Clock | None = None) -> web
         middlewares=[internal_auth_middleware(settings.internal_auth_secret.get_secret_value(), SERVICE)],
     )
     app[RUNTIME] = runtime = Runtime()
-    install_pool(app, settings.database_url, max_size=settings.db_pool_size, reset=_keep_session)
+    install_pool(app, settings.database_url, max_size=settings.db_pool_size)
 
     async def notifier_ctx(app: web.Application) -> AsyncIterator[None]:
         secret = settings.internal_auth_secret.get_secret_value()

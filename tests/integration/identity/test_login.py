@@ -119,6 +119,43 @@ async def test_session_idle_and_absolute_expiry(identity):
     assert not await _alive(identity, session)
 
 
+async def test_page_views_move_the_idle_expiry_at_most_once_a_minute(identity):
+    email, _ = await _person(identity)
+    session = await _session(identity, email)
+    hashed = identity.client.app[_deps_key()].hash_token(session["session_id"])
+
+    async def last_seen():
+        [row] = await identity.sql("SELECT last_seen_at FROM sessions WHERE id_hash = $1", hashed)
+        return row["last_seen_at"]
+
+    opened = await last_seen()
+    identity.clock.advance(seconds=30)
+    assert await _alive(identity, session)
+    assert await last_seen() == opened  # a page view inside the minute only reads
+    identity.clock.advance(seconds=31)
+    assert await _alive(identity, session)
+    assert await last_seen() == identity.clock.now()
+    # The idle limit counts from the recorded activity: 30 min after it, the session is over even
+    # though a page was seen 20 s after it was recorded.
+    identity.clock.advance(seconds=20)
+    assert await _alive(identity, session)
+    identity.clock.advance(minutes=29, seconds=41)
+    assert not await _alive(identity, session)
+
+
+async def test_introspection_lists_the_active_links_in_order(identity):
+    email, cred = await _person(identity)
+    session = await _session(identity, email)
+    info = await (await identity.post("/v1/sessions/introspect", {"session_id": session["session_id"]})).json()
+    assert [(a["account_id"], a["role"]) for a in info["accounts"]] == [(cred["account_id"], "coproprietaire")]
+    assert info["email"] == email and info["person_id"] == session["person_id"]
+    await identity.sql("UPDATE links SET status = 'pending' WHERE person_id = $1::uuid", session["person_id"])
+    info = await (await identity.post("/v1/sessions/introspect", {"session_id": session["session_id"]})).json()
+    assert info["accounts"] == []
+    await identity.sql("UPDATE persons SET status = 'disabled' WHERE id = $1::uuid", session["person_id"])
+    assert not await _alive(identity, session)
+
+
 async def test_previous_login_is_reported(identity):
     email, _ = await _person(identity)
     await _session(identity, email)
