@@ -106,11 +106,12 @@ ON CONFLICT (tenant_id, ref) DO UPDATE
 RETURNING l.id, l.ref, (l.xmax = 0) AS created
 """
 
-# lot_ids arrive resolved and sorted (directory._sorted_ids): resolving them here with a subquery
-# per account cost a third of this statement (EXPLAIN ANALYZE, 50,000 accounts: 347 of 1,057 ms).
+# lot_ids arrive resolved, sorted and as an array literal (directory._sorted_ids): resolving them
+# here with a subquery per account cost a third of this statement (EXPLAIN ANALYZE, 50,000
+# accounts: 347 of 1,057 ms).
 CREATE_ACCOUNT_INPUT = """
 CREATE TEMPORARY TABLE account_input (
-    ref text, role text, display_name text, email text, council boolean, lot_ids uuid[]
+    ref text, role text, display_name text, email text, council boolean, lot_ids text  -- '{id,id}'
 ) ON COMMIT DROP
 """
 ACCOUNT_INPUT_COLUMNS = ("ref", "role", "display_name", "email", "council", "lot_ids")
@@ -133,7 +134,8 @@ WHERE a.tenant_id = $1 AND a.status = 'active'
 # The account -> lot -> residence rows are joined once, set-based, then aggregated per account
 # and per batch. Measured for 50,000 accounts (5 rounds, same run): one jsonb object per account
 # and per lot 1.08 s, the same with json functions 0.83 s, this layout (arrays, json, one cast
-# per batch) 0.47 s: the cost is building the objects, not the number of outbox rows.
+# per batch) 0.47 s: the cost is building the objects, not the number of outbox rows. Since common
+# migration 0003 the payload column is json (lz4): the batch's text is stored as built, not cast.
 _EVENTS_OF_CHANGED = """
 , batched AS (
     SELECT c.*, (row_number() OVER (ORDER BY c.ref) - 1) / $4 AS batch FROM changed c
@@ -162,7 +164,7 @@ _EVENTS_OF_CHANGED = """
                'lot_fields', json_build_array('ref', 'number', 'residence_ref'),
                'residences', COALESCE(min(br.residences), '[]')::json,
                'accounts', json_agg(json_build_array(c.id, c.ref, c.role, c.display_name, c.council, c.status,
-                                                     COALESCE(aj.lots, '[]')) ORDER BY c.ref))::jsonb
+                                                     COALESCE(aj.lots, '[]')) ORDER BY c.ref))
     FROM batched c
     LEFT JOIN account_json aj ON aj.account_id = c.id
     LEFT JOIN batch_residences br ON br.batch = c.batch
@@ -188,7 +190,7 @@ WITH changed AS (
 _UPSERT_ACCOUNTS_CHANGED = """
 WITH upserted AS (
 INSERT INTO accounts AS a (tenant_id, ref, role, display_name, email, council, lot_ids, status)
-SELECT $1, i.ref, i.role, i.display_name, i.email, i.council, i.lot_ids, 'active'
+SELECT $1, i.ref, i.role, i.display_name, i.email, i.council, i.lot_ids::uuid[], 'active'
 FROM account_input i
 ON CONFLICT (tenant_id, ref) DO UPDATE
     SET role = EXCLUDED.role, display_name = EXCLUDED.display_name, email = EXCLUDED.email,

@@ -51,4 +51,6 @@ def test_lot_ids_in_text_form_sort_as_postgresql_sorts_uuids():
     ids = [uuid.uuid4() for _ in range(2000)] + [uuid.UUID(int=0), uuid.UUID(int=2**128 - 1), uuid.UUID(int=9),
                                                  uuid.UUID(int=10), uuid.UUID(int=0xA0)]
     by_ref = {f"L{i}": str(u) for i, u in enumerate(ids)}
-    assert _sorted_ids(list(by_ref), by_ref) == [str(u) for u in sorted(ids, key=lambda u: u.bytes)]
+    literal = _sorted_ids(list(by_ref), by_ref)
+    assert literal == "{" + ",".join(str(u) for u in sorted(ids, key=lambda u: u.bytes)) + "}"
+    assert _sorted_ids(["L1"], by_ref) == "{" + by_ref["L1"] + "}"
