@@ -48,8 +48,9 @@ class IdentitySettings(ServiceSettings):
     credential_lock_seconds: int = 15 * 60
     flow_idle_seconds: int = 3600
 
-    # Database connections each identity process opens at start (the pool grows to 10 under load).
-    db_pool_min_size: int = Field(4, ge=1, le=10)
+    # Database connections each identity process opens at start and keeps (at most 10): a burst of
+    # logins after a quiet spell does not wait for new connections to be opened and introspected.
+    db_pool_min_size: int = Field(10, ge=1, le=10)
 
     session_idle_seconds: int = 30 * 60
     session_absolute_seconds: int = 12 * 3600
