@@ -69,3 +69,47 @@ def test_the_rule_catches_what_it_forbids(tmp_path, monkeypatch):
     monkeypatch.setattr(__import__(__name__, fromlist=["ROOT"]), "ROOT", tmp_path)
     monkeypatch.setattr(__import__(__name__, fromlist=["SOURCE_DIRS"]), "SOURCE_DIRS", ["common"])
     assert len(violations()) == 3
+
+
+# Pooled connections go back without a reset query (common.db.keep_session): a statement that leaves
+# session state behind would leak it to the next request. Only the connections that are not pooled
+# may take it: the migration lock (common/db.py) and the relay's LISTEN (common/relay.py).
+SESSION_STATE = [
+    (r"pg_advisory_lock\s*\(", "a session advisory lock (use pg_advisory_xact_lock)"),
+    (r"[\"';]\s*LISTEN\b", "LISTEN"),  # a statement (a string or after a ';') that starts with it
+    (r"[\"';]\s*SET\s+(?!LOCAL\b)(?:SESSION\s+)?[a-z_.]+\s*(?:=|TO\b)", "a session SET (use SET LOCAL)"),
+    (r"CREATE\s+TEMP(?:ORARY)?\s+TABLE(?![^;\"]*ON\s+COMMIT\s+DROP)", "a temporary table outliving its transaction"),
+    (r"WITH\s+HOLD", "a cursor outliving its transaction"),
+]
+NOT_POOLED = {"common/db.py", "common/relay.py"}
+
+
+def session_state_violations(text: str) -> list[str]:
+    import re
+
+    return [what for pattern, what in SESSION_STATE if re.search(pattern, text, flags=re.IGNORECASE)]
+
+
+def test_no_pooled_statement_leaves_session_state_behind():
+    found = []
+    for directory in ("common", "services", "gateway"):
+        for path in sorted((ROOT / directory).rglob("*.py")):
+            relative = path.relative_to(ROOT).as_posix()
+            if relative in NOT_POOLED:
+                continue
+            found += [f"{relative}: {what}" for what in session_state_violations(path.read_text(encoding="utf-8"))]
+    assert found == []
+
+
+def test_the_session_state_rule_sees_what_it_looks_for():
+    assert session_state_violations('conn.execute("SET work_mem = \'64MB\'")') == ["a session SET (use SET LOCAL)"]
+    assert session_state_violations('"SET LOCAL jit = off; SET LOCAL work_mem = \'64MB\'"') == []
+    assert session_state_violations('"UPDATE persons SET status = $2"') == []
+    assert session_state_violations('"""\nINSERT INTO d VALUES (1)\nON CONFLICT (id) DO UPDATE\nSET n = 2"""') == []
+    assert session_state_violations('"""\nSET search_path TO x"""') == ["a session SET (use SET LOCAL)"]
+    assert session_state_violations('"SELECT pg_advisory_lock($1)"') == [
+        "a session advisory lock (use pg_advisory_xact_lock)"]
+    assert session_state_violations('"SELECT pg_advisory_xact_lock($1)"') == []
+    assert session_state_violations('"CREATE TEMPORARY TABLE t (x int) ON COMMIT DROP"') == []
+    assert session_state_violations('"CREATE TEMP TABLE t (x int)"') == ["a temporary table outliving its transaction"]
+    assert session_state_violations('await conn.execute("LISTEN outbox")') == ["LISTEN"]
