@@ -12,9 +12,10 @@ import secrets
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import NamedTuple
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from common.errors import FieldError
 
@@ -59,6 +60,8 @@ MAX_REPORTED_ERRORS = 1000
 # The activation time series: calendar months or ISO weeks (from Monday), in UTC, over the last
 # twelve months (12 months or 52 weeks, the current one included).
 SERIES_PERIODS = {"month": 12, "week": 52}
+# The agencies read their statistics in French time: a period starts at midnight in Paris.
+PARIS = ZoneInfo("Europe/Paris")
 
 _KEY_PREFIX = "mck"
 _KEY_FORMAT = re.compile(r"^mck_([0-9a-f]{12})_[A-Za-z0-9_-]{43}$")
@@ -235,8 +238,8 @@ def residence_stats(residences: Iterable[tuple[str, str]], memberships: Iterable
 
 
 def period_starts(now: datetime, period: str) -> list[date]:
-    """The first days (UTC) of the periods of the series ending with the one of ``now``, oldest first."""
-    today = now.astimezone(UTC).date()
+    """The first days (Paris) of the periods of the series ending with the one of ``now``, oldest first."""
+    today = now.astimezone(PARIS).date()
     count = SERIES_PERIODS[period]
     if period == "week":
         monday = today - timedelta(days=today.weekday())
@@ -254,8 +257,9 @@ def activation_series(activated_at: Iterable[datetime], *, accounts: int, now: d
     An activation after ``now`` (clocks of two services) counts in the current period.
     """
     starts = period_starts(now, period)
-    first = datetime.combine(starts[0], datetime.min.time(), tzinfo=UTC)
-    bounds = [datetime.combine(d, datetime.min.time(), tzinfo=UTC) for d in starts[1:]]
+    # Midnight in Paris on each first day, with that day's own offset (+01:00 or +02:00).
+    first = datetime.combine(starts[0], datetime.min.time(), tzinfo=PARIS)
+    bounds = [datetime.combine(d, datetime.min.time(), tzinfo=PARIS) for d in starts[1:]]
     before, counts = 0, [0] * len(starts)
     for moment in activated_at:
         if moment < first:

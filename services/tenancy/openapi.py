@@ -89,8 +89,9 @@ _RESPONSE_SCHEMAS: dict[str, Any] = {
                 "cumulative": {**_COUNT, "description": "accounts activated by the end of the period"},
                 "cumulative_share": {"type": "number", "minimum": 0, "maximum": 1,
                                      "description": "`cumulative` over today's active accounts"}})}}),
-            "description": "with `series`: the last 12 months (or 52 weeks), oldest first; of today's active "
-                           "and activated accounts (a closed account is counted at no point)"}}, list(_STAT_COUNTS)),
+            "description": "with `series`: the last 12 months (or 52 weeks), each from midnight in Paris, "
+                           "oldest first; of today's active and activated accounts (a closed account is "
+                           "counted at no point)"}}, list(_STAT_COUNTS)),
 }
 
 

@@ -134,7 +134,7 @@ def test_series_of_an_empty_tenant_is_all_zeros():
 
 def test_series_counts_per_month_and_accumulates_from_older_activations():
     activated = [_at("2024-05-01T00:00:00"),                              # before the window
-                 _at("2026-01-31T23:59:59"), _at("2026-01-01T00:00:00"),  # January, both bounds
+                 _at("2026-01-31T22:59:59"), _at("2025-12-31T23:00:00"),  # January in Paris (+01:00), both bounds
                  _at("2026-03-02T08:00:00"),
                  _at("2026-03-20T08:00:00")]                              # after now (another clock): current month
     series = domain.activation_series(activated, accounts=10, now=_at("2026-03-15T10:00:00"), period="month")
@@ -146,8 +146,18 @@ def test_series_counts_per_month_and_accumulates_from_older_activations():
     assert series["points"][-1]["start"] == "2026-03-01"
 
 
+def test_periods_start_at_midnight_in_paris_summer_and_winter():
+    # 31 March 22:30 UTC is 1 April 00:30 in Paris (summer time, +02:00): April, not March.
+    series = domain.activation_series([_at("2026-03-31T22:30:00"), _at("2026-03-31T21:30:00")], accounts=2,
+                                      now=_at("2026-04-10T10:00:00"), period="month")
+    assert [(p["start"], p["activated"]) for p in series["points"][-2:]] == [("2026-03-01", 1), ("2026-04-01", 1)]
+    # On 30 November at 23:30 UTC it is already 1 December in Paris (+01:00): the current month is December.
+    assert domain.period_starts(_at("2026-11-30T23:30:00"), "month")[-1] == date(2026, 12, 1)
+
+
 def test_series_per_week():
-    series = domain.activation_series([_at("2026-11-30T00:00:00"), _at("2026-11-29T23:00:00")], accounts=3,
+    # Monday 30 November starts at 23:00 UTC on the Sunday (Paris, +01:00).
+    series = domain.activation_series([_at("2026-11-29T23:00:00"), _at("2026-11-29T22:59:59")], accounts=3,
                                       now=_at("2026-12-03T10:00:00"), period="week")
     assert [p["activated"] for p in series["points"][-2:]] == [1, 1]
     assert series["points"][-1]["cumulative_share"] == round(2 / 3, 4)
