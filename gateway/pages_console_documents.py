@@ -27,6 +27,7 @@ from gateway.console import STAFF, agency_call, agency_upload, require_staff
 from gateway.context import now, redirect, render, require_tenant
 from gateway.edge import PageError
 from gateway.labels import CATEGORY_LABELS
+from gateway.paths import is_uuid
 
 __all__ = ["MAX_DOCUMENT_BYTES", "category_groups", "routes"]
 
@@ -239,6 +240,24 @@ async def upload(request: web.Request) -> web.Response:
                                 form=form, errors=errors, form_message=message)
     log.info("console.documents_published", created=created, already=already)
     return redirect(request, "/agence/documents", publies=str(created), deja=str(already) if already else None)
+
+
+@routes.get("/agence/documents/{document_id:[^/]+}/retrait")
+async def withdraw_form(request: web.Request) -> web.Response:
+    """Withdrawing ends the document's availability to its recipients: the staff member confirms
+    it on a page of its own (no script), seeing what and whom it concerns."""
+    await require_tenant(request)
+    await require_staff(request)  # first: an anonymous visitor is sent to the login, whatever the id
+    document_id = request.match_info["document_id"]
+    if not is_uuid(document_id):
+        raise PageError(404, "not_found.html")
+    reply = await agency_call(request, "documents", "GET", f"/api/v1/documents/{document_id}/proof")
+    if reply.status != 200:
+        raise PageError(404, "not_found.html")
+    return _page(request, "withdraw.html", active="documents", document=reply.body["document"],
+                 summary=reply.body["summary"])
+
+
 
 
 @routes.post("/agence/documents/{document_id:[0-9a-fA-F-]{36}}/retrait")

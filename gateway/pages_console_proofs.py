@@ -14,6 +14,7 @@ from common.logging import get_logger
 from gateway.console import STAFF, agency_call, agency_file, require_staff
 from gateway.context import render, require_tenant
 from gateway.edge import PageError
+from gateway.paths import is_uuid
 
 __all__ = ["routes"]
 
@@ -23,7 +24,6 @@ routes = web.RouteTableDef()
 KIND_LABELS = {"view": "Consultation", "download": "Téléchargement", "archive": "Téléchargement (archive ZIP)"}
 FORMATS = {"pdf": "application/pdf", "csv": "text/csv"}
 _REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 def _page(request: web.Request, template: str, **context) -> web.Response:
@@ -46,7 +46,7 @@ async def document_proof(request: web.Request) -> web.Response:
     await require_tenant(request)
     await require_staff(request)  # first: an anonymous visitor is sent to the login, whatever the id
     document_id = request.match_info["document_id"]
-    if not _UUID.match(document_id):
+    if not is_uuid(document_id):
         raise PageError(404, "not_found.html")
     fmt = request.query.get("format", "")
     if fmt in FORMATS:

@@ -18,11 +18,11 @@ from aiohttp import web
 from gateway.context import TENANTS, call, page_url, render, require_session, require_tenant
 from gateway.edge import PageError
 from gateway.labels import GROUP_ORDER, category_label, role_label
+from gateway.paths import is_uuid
 
 __all__ = ["ACCOUNTS", "AccountCache", "linked_accounts", "routes"]
 
 routes = web.RouteTableDef()
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _FILE_TOKEN = re.compile(r"^[A-Za-z0-9._~-]{1,4096}$")
 _YEAR = re.compile(r"^(19|20)\d\d$")
 _CATEGORY = re.compile(r"^[A-Z_]{2,32}$")
@@ -151,7 +151,7 @@ async def download(request: web.Request) -> web.Response:
     await require_tenant(request)
     await require_session(request)
     document_id = request.match_info.get("document_id") or (await request.post()).get("document_id", "")
-    if not _UUID.match(document_id):
+    if not is_uuid(document_id):
         raise PageError(404, "not_found.html")
     reply = await call(request, "documents", "POST", f"/v1/documents/{document_id}/link", safe=True)
     if reply.status != 200 or not isinstance(reply.body.get("url"), str):

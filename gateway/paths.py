@@ -12,12 +12,18 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["unsafe_path_reason"]
+__all__ = ["is_uuid", "unsafe_path_reason"]
 
 # %2e "." and %2f "/" (traversal once decoded), %5c "\" (a separator for some servers), %00 NUL.
 _ENCODED = re.compile(r"%(?:2e|2f|5c|00)", re.IGNORECASE)
 # Printable ASCII only: a raw control byte, space or non-ASCII character has no business here.
 _PRINTABLE = re.compile(r"[!-~]*")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def is_uuid(text: str) -> bool:
+    """A document id as pages take it from a path or a form, checked before it is put in an API path."""
+    return _UUID.fullmatch(text) is not None
 
 
 def unsafe_path_reason(raw_path: str) -> str | None:

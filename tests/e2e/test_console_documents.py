@@ -93,7 +93,15 @@ def test_a_gestionnaire_publishes_two_pdfs_filters_withdraws_one_and_the_rcp_bec
     journey.see("1 document affiché.")
     journey.absent("reglement-2026")
 
+    journey.click("Retirer « modificatif-2026 »")  # a confirmation page first: nothing withdrawn yet
+    journey.see("Retirer un document")
+    journey.see("Copropriétaires, Résidence Les Tilleuls")
+    journey.see("Sa preuve de mise à disposition (mise en ligne, destinataires, consultations) est conservée.")
+    journey.click("Annuler et revenir aux documents")
+    expect(journey.page.get_by_role("row").filter(has_text="modificatif-2026")).to_contain_text("Publié")
     journey.click("Retirer « modificatif-2026 »")
+    journey.checkpoint("console-document-withdraw")
+    journey.click("RETIRER LE DOCUMENT")
     journey.see("Document retiré : il n'est plus visible de ses destinataires.")
     row = journey.page.get_by_role("row").filter(has_text="modificatif-2026")
     expect(row).to_contain_text("Retiré le")

@@ -44,3 +44,12 @@ def test_the_upstream_url_keeps_the_path_as_written():
     assert upstream_url("http://127.0.0.1:8082", "/api/v1/directory/accounts/R%C3%A9f?x=%2F").raw_path_qs == \
         "/api/v1/directory/accounts/R%C3%A9f?x=%2F"
     assert upstream_url("http://127.0.0.1:8082", "/v1/x/../y").raw_path == "/v1/x/../y"
+
+
+def test_is_uuid_takes_a_document_id_and_nothing_around_it():
+    from gateway.paths import is_uuid
+
+    assert is_uuid("3f2b8c1e-9a4d-4e6f-8b7a-1c2d3e4f5a6b") and is_uuid("3F2B8C1E-9A4D-4E6F-8B7A-1C2D3E4F5A6B")
+    assert not is_uuid("3f2b8c1e-9a4d-4e6f-8b7a-1c2d3e4f5a6b\n")
+    assert not is_uuid("3f2b8c1e-9a4d-4e6f-8b7a-1c2d3e4f5a6b/../x")
+    assert not is_uuid("{document_id}") and not is_uuid("")
