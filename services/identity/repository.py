@@ -186,10 +186,6 @@ RETURNING tenant_id, account_id, role, via
 """
 DELETE_LINK = "DELETE FROM links WHERE account_id = $1 RETURNING person_id, tenant_id, status"
 COUNT_PERSON_LINKS = "SELECT count(*) FROM links WHERE person_id = $1"
-PERSON_ACCOUNTS = """
-SELECT tenant_id, account_id, role, linked_at FROM links
-WHERE person_id = $1 AND status = 'active' ORDER BY linked_at, account_id
-"""
 RECIPIENTS = """
 SELECT p.id AS person_id, p.email, array_agg(l.account_id ORDER BY l.account_id) AS account_ids
 FROM links l JOIN persons p ON p.id = l.person_id
