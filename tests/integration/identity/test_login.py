@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -146,8 +147,15 @@ async def test_page_views_move_the_idle_expiry_at_most_once_a_minute(identity):
 async def test_introspection_lists_the_active_links_in_order(identity):
     email, cred = await _person(identity)
     session = await _session(identity, email)
+    # A second link, made earlier (as by a merge), comes first: the links are in the order they were made.
+    earlier = str(uuid.uuid4())
+    await identity.sql("INSERT INTO links (person_id, tenant_id, account_id, role, status, via, linked_at)"
+                       " SELECT person_id, tenant_id, $2::uuid, 'bailleur', 'active', 'merge',"
+                       " linked_at - interval '1 day' FROM links WHERE person_id = $1::uuid",
+                       session["person_id"], earlier)
     info = await (await identity.post("/v1/sessions/introspect", {"session_id": session["session_id"]})).json()
-    assert [(a["account_id"], a["role"]) for a in info["accounts"]] == [(cred["account_id"], "coproprietaire")]
+    assert [(a["account_id"], a["role"]) for a in info["accounts"]] == [(earlier, "bailleur"),
+                                                                         (cred["account_id"], "coproprietaire")]
     assert info["email"] == email and info["person_id"] == session["person_id"]
     await identity.sql("UPDATE links SET status = 'pending' WHERE person_id = $1::uuid", session["person_id"])
     info = await (await identity.post("/v1/sessions/introspect", {"session_id": session["session_id"]})).json()
