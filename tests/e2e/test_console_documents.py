@@ -95,7 +95,7 @@ def test_a_gestionnaire_publishes_two_pdfs_filters_withdraws_one_and_the_rcp_bec
 
     journey.click("Retirer « modificatif-2026 »")  # a confirmation page first: nothing withdrawn yet
     journey.see("Retirer un document")
-    journey.see("Copropriétaires, Résidence Les Tilleuls")
+    journey.see("Copropriétaires, Résidence Les Tilleuls : 1 compte, aucun ne l'a encore ouvert")
     journey.see("Sa preuve de mise à disposition (mise en ligne, destinataires, consultations) est conservée.")
     journey.click("Annuler et revenir aux documents")
     expect(journey.page.get_by_role("row").filter(has_text="modificatif-2026")).to_contain_text("Publié")
