@@ -16,7 +16,11 @@ Measured in the same run, in ``--rounds`` rounds that alternate the references a
   threads verifying for ``--seconds`` (no HTTP, no database);
 - the storm: ``--concurrency`` clients logging in back to back for ``--seconds``: throughput and
   its ratio to both references, latency p50/p99; beside it a page view (session
-  introspection) every 50 ms, whose p99 is compared with the same call on an idle service;
+  introspection) every 50 ms from a process of its own (another person's browser: not a task
+  queued behind the storm's clients in this process's event loop), whose p99 is compared with the
+  same views, from the same kind of process and paced the same, on the idle service just before
+  the storm in every round (a single back-to-back idle sample before the rounds moved from 1.3 to
+  3.4 ms between runs);
 - before the rounds: login latency at one client;
 - after them: a burst far above the pool's capacity, which must answer 429 (busy), not queue.
 The load generator shares the machine's cores with the server: read the ratios. During each
@@ -32,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import statistics
 import sys
@@ -133,11 +138,11 @@ class Client:
 
 async def storm(client: Client, session, emails: list[str], *, seconds: float, concurrency: int,
                 probe_session: str, server_pid: int) -> dict:
-    """``concurrency`` clients logging in back to back for ``seconds``, a page view every 50 ms beside."""
+    """``concurrency`` clients logging in back to back for ``seconds``, a page view every 50 ms beside
+    (from a process of its own: another person's browser, not a task queued behind the storm's clients)."""
     latencies: list[float] = []
     statuses: dict[int, int] = {}
-    probe: list[float] = []
-    deadline = time.perf_counter() + seconds
+    deadline = 0.0
 
     async def worker(n: int) -> None:
         i = n
@@ -148,19 +153,69 @@ async def storm(client: Client, session, emails: list[str], *, seconds: float, c
                 latencies.append(elapsed)
             i += concurrency
 
-    async def prober() -> None:
-        while time.perf_counter() < deadline:
-            probe.append(await client.introspect(session, probe_session))
-            await asyncio.sleep(0.05)
-
+    viewer = await PageViewer.start(client.base, probe_session, seconds)
+    await viewer.wait_for_start()
+    deadline = time.perf_counter() + seconds
     meter = CpuMeter({"server": server_pid})
     started = time.perf_counter()
     meter.start(started)
-    await asyncio.gather(*(worker(n) for n in range(concurrency)), prober())
+    await asyncio.gather(*(worker(n) for n in range(concurrency)))
     duration = time.perf_counter() - started
     cpu = meter.stop(time.perf_counter())
+    probe = await viewer.views()
     return {"rate": statuses.get(200, 0) / duration, "latencies": latencies, "statuses": statuses, "probe": probe,
             "cpu": cpu}
+
+
+class PageViewer:
+    """A page view every 50 ms for ``seconds``, from a process of its own (this script with ``--view``),
+    starting at an agreed moment so that the storm can start with it."""
+
+    START_DELAY = 1.5  # seconds for the process to start (about 0.5 s here) before its first view
+
+    def __init__(self, process, start_at: float) -> None:
+        self.process, self.start_at = process, start_at
+
+    @classmethod
+    async def start(cls, base: str, probe_session: str, seconds: float) -> PageViewer:
+        start_at = time.time() + cls.START_DELAY
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, __file__, "--view", base, probe_session, repr(start_at), repr(seconds), cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE)
+        return cls(process, start_at)
+
+    async def wait_for_start(self) -> None:
+        await asyncio.sleep(max(0.0, self.start_at - time.time()))
+
+    async def views(self) -> list[float]:
+        out, _ = await self.process.communicate()
+        assert self.process.returncode == 0, "the page viewer failed"
+        return json.loads(out)
+
+
+def view_pages(base: str, probe_session: str, start_at: float, seconds: float) -> None:
+    """The page viewer's process: print the latencies of its views as JSON."""
+    async def views() -> list[float]:
+        client, probe = Client(base), []
+        async with aiohttp.ClientSession() as session:
+            await client.introspect(session, probe_session)  # the connection opened before the clock starts
+            if time.time() > start_at:
+                raise SystemExit("the page viewer started late: raise PageViewer.START_DELAY")
+            await asyncio.sleep(start_at - time.time())
+            deadline = time.perf_counter() + seconds
+            while time.perf_counter() < deadline:
+                probe.append(await client.introspect(session, probe_session))
+                await asyncio.sleep(0.05)
+        return probe
+
+    print(json.dumps(asyncio.run(views())))
+
+
+async def idle_probes(client: Client, *, seconds: float, probe_session: str) -> list[float]:
+    """The storm's page views, from the same kind of process and paced the same, with no login traffic:
+    the idle reference taken in every round, beside the storm it is compared with."""
+    viewer = await PageViewer.start(client.base, probe_session, seconds)
+    return await viewer.views()
 
 
 def _server_spec(spec: str) -> tuple[int, str]:
@@ -251,6 +306,7 @@ async def run(args) -> None:
                 verify_cpu = reference.cpu_seconds
                 bare = await asyncio.to_thread(pool_reference, stored, settings, cores, args.seconds)
                 for server in servers:
+                    idle = await idle_probes(server.client, seconds=args.seconds, probe_session=server.probe_session)
                     result = await storm(server.client, session, emails, seconds=args.seconds,
                                          concurrency=args.concurrency, probe_session=server.probe_session,
                                          server_pid=server.process.pid)
@@ -260,7 +316,7 @@ async def run(args) -> None:
                     server.rounds.append({"limit": cores / one_verify, "bare": bare, "efficiency": per_cpu * verify_cpu,
                                           "efficiency_pool": per_cpu * pool_reference.cpu_seconds,
                                           "verify_cpu": verify_cpu, "pool_cpu": pool_reference.cpu_seconds,
-                                          **result})
+                                          "idle_probe": idle, **result})
 
             # Beyond saturation: a burst far above the pool's capacity answers 429 at once.
             for server in servers:
@@ -325,9 +381,14 @@ def report(server: Server, limit: float, cores: int) -> None:
           f" p99 {_pct(latencies, .99) * 1000:.1f} ms; statuses {statuses}")
     print(f"login, 1 client: p50 {_pct(single, .5) * 1000:.1f} ms, p99 {_pct(single, .99) * 1000:.1f} ms"
           f" ({_pct(single, .5) * limit / cores:.2f}x one verify)")
-    print(f"page (introspection) p99: idle {_pct(idle_probe, .99) * 1000:.2f} ms, during the storm"
-          f" {_pct(storm_probe, .99) * 1000:.2f} ms ({_pct(storm_probe, .99) / _pct(idle_probe, .99):.2f}x);"
-          f" p50 idle {_pct(idle_probe, .5) * 1000:.2f} ms, storm {_pct(storm_probe, .5) * 1000:.2f} ms")
+    paced = [x for r in rounds for x in r["idle_probe"]]
+    print(f"page (introspection) p99: idle {_pct(paced, .99) * 1000:.2f} ms ({len(paced)} views paced like the"
+          f" storm's, in every round), during the storm {_pct(storm_probe, .99) * 1000:.2f} ms"
+          f" ({len(storm_probe)} views; {_pct(storm_probe, .99) / _pct(paced, .99):.2f}x);"
+          f" p50 idle {_pct(paced, .5) * 1000:.2f} ms, storm {_pct(storm_probe, .5) * 1000:.2f} ms"
+          f" ({_pct(storm_probe, .5) / _pct(paced, .5):.2f}x)")
+    print(f"  back to back before the rounds: p99 {_pct(idle_probe, .99) * 1000:.2f} ms,"
+          f" p50 {_pct(idle_probe, .5) * 1000:.2f} ms ({len(idle_probe)} views)")
     print(f"burst of {len(server.burst)} at once: statuses {burst_statuses}"
           + (f"; 429 answered in p50 {_pct(busy_latency, .5) * 1000:.1f} ms" if busy_latency else ""))
 
@@ -358,9 +419,13 @@ def main() -> None:
     parser.add_argument("--persons", type=int, default=64)
     parser.add_argument("--servers", default="1", help="identity processes to compare, e.g. 1,2,1:asyncio")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--view", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve()
+    elif args.view:
+        base, probe_session, start_at, seconds = args.view
+        view_pages(base, probe_session, float(start_at), float(seconds))
     else:
         asyncio.run(run(args))
 
