@@ -10,12 +10,14 @@ import asyncio
 import email
 import email.policy
 import re
+import secrets
 import socket
 import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from pathlib import Path
 
 import asyncpg
 from aiosmtpd.controller import Controller
@@ -34,8 +36,33 @@ __all__ = [
 ]
 
 
+def _ephemeral_low(default: int = 32768) -> int:
+    """The first port the kernel hands out for outgoing connections (Linux; ``default`` elsewhere)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return default
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
+    """A free TCP port on 127.0.0.1 for a process about to start, taken *below* the ephemeral range.
+
+    A port the kernel chose (bind to 0) lies in the range it also gives to outgoing connections: in
+    the time between this check and the process's own bind, another process opening its database
+    pool could get it as its local port, and the service fails with "address already in use" (seen
+    in a CI run). Ports below the range are only ever taken by an explicit bind.
+    """
+    low = _ephemeral_low()
+    span = min(12_000, low - 1024)
+    for _ in range(200):
+        port = low - 1 - secrets.randbelow(span)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as sock:  # a crowded machine: let the kernel choose
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
