@@ -16,46 +16,25 @@ import aiohttp
 from aiohttp import web
 
 from common.http import REQUEST_ID
-from common.logging import bind_context
-from gateway.context import UPSTREAMS, SeeOther, call, claims, redirect
-from gateway.edge import EDGE, NO_STORE, PageError
+from gateway.context import UPSTREAMS, SessionKind, claims, optional_session_of, require_session_of
+from gateway.edge import PageError
 from gateway.upstream import Reply, ServiceUnavailable
 
 __all__ = ["STAFF", "FileReply", "agency_call", "agency_file", "agency_put_file", "agency_upload", "optional_staff",
            "require_admin", "require_staff"]
 
 STAFF = web.RequestKey("staff", dict)
-
-
-def _staff_cookie(request: web.Request) -> str | None:
-    return request.cookies.get(request.app[EDGE].staff_cookie) or None
+STAFF_SESSION = SessionKind(STAFF, "staff_cookie", "/v1/staff/sessions/introspect", "staff_id", "/agence/connexion")
 
 
 async def optional_staff(request: web.Request) -> dict | None:
     """The staff member of this browser's console session at this agency, or None."""
-    if STAFF in request:
-        return request[STAFF]
-    session_id = _staff_cookie(request)
-    if not session_id:
-        return None
-    reply = await call(request, "identity", "POST", "/v1/staff/sessions/introspect", json={"session_id": session_id},
-                       safe=True)
-    if reply.status != 200:
-        return None
-    request[STAFF] = reply.body
-    bind_context(staff_id=reply.body.get("staff_id"))
-    return reply.body
+    return await optional_session_of(request, STAFF_SESSION)
 
 
 async def require_staff(request: web.Request) -> dict:
     """The logged-in staff member; else a redirect to the console's login (its cookie dropped)."""
-    request[NO_STORE] = True
-    staff = await optional_staff(request)
-    if staff is None:
-        response = redirect(request, "/agence/connexion", expired="1" if _staff_cookie(request) else None)
-        response.del_cookie(request.app[EDGE].staff_cookie, path="/")
-        raise SeeOther(response)
-    return staff
+    return await require_session_of(request, STAFF_SESSION)
 
 
 def require_admin(staff: dict) -> None:

@@ -6,6 +6,7 @@ of the visit); every link and form action carries them again so a bookmarked pag
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlencode
 
@@ -23,20 +24,24 @@ from gateway.visit import csrf_scope
 __all__ = [
     "CLOCK",
     "JINJA",
+    "PERSON",
     "SESSION",
     "TENANT",
     "TENANTS",
     "UPSTREAMS",
     "SeeOther",
+    "SessionKind",
     "call",
     "claims",
     "now",
     "optional_session",
+    "optional_session_of",
     "page_url",
     "redirect",
     "render",
     "render_error",
     "require_session",
+    "require_session_of",
     "require_tenant",
 ]
 
@@ -104,35 +109,58 @@ async def call(request: web.Request, service: str, method: str, path: str, **kwa
     return await upstream.call(method, path, claims=claims(request), request_id=request.get(REQUEST_ID), **kwargs)
 
 
-def _session_id(request: web.Request) -> str | None:
-    return request.cookies.get(request.app[EDGE].session_cookie) or None
+@dataclass(frozen=True)
+class SessionKind:
+    """A browser session the gateway asks identity about on every page: a person's or a staff member's."""
+
+    key: web.RequestKey  # where the introspected session is kept for the rest of the request
+    cookie: str  # the attribute of EdgeConfig naming its cookie
+    introspect_path: str
+    log_field: str  # bound to every log line of the request
+    login_path: str  # where a visitor without a live session is sent
+
+
+PERSON = SessionKind(SESSION, "session_cookie", "/v1/sessions/introspect", "person_id", "/login/form")
+
+
+def _cookie(request: web.Request, kind: SessionKind) -> str | None:
+    return request.cookies.get(getattr(request.app[EDGE], kind.cookie)) or None
+
+
+async def optional_session_of(request: web.Request, kind: SessionKind) -> dict | None:
+    """The introspected session of ``kind`` (identity refreshes its idle expiry), or None."""
+    if kind.key in request:
+        return request[kind.key]
+    session_id = _cookie(request, kind)
+    if not session_id:
+        return None
+    reply = await call(request, "identity", "POST", kind.introspect_path, json={"session_id": session_id}, safe=True)
+    if reply.status != 200:
+        return None
+    request[kind.key] = reply.body
+    bind_context(**{kind.log_field: reply.body.get(kind.log_field)})
+    return reply.body
+
+
+async def require_session_of(request: web.Request, kind: SessionKind) -> dict:
+    """The live session of ``kind``; else a redirect to its login (the cookie dropped)."""
+    request[NO_STORE] = True
+    session = await optional_session_of(request, kind)
+    if session is None:
+        response = redirect(request, kind.login_path, expired="1" if _cookie(request, kind) else None)
+        response.del_cookie(getattr(request.app[EDGE], kind.cookie), path="/")
+        raise SeeOther(response)
+    return session
 
 
 async def optional_session(request: web.Request) -> dict | None:
-    """The introspected session (identity refreshes its idle expiry), or None."""
-    if SESSION in request:
-        return request[SESSION]
-    session_id = _session_id(request)
-    if not session_id:
-        return None
-    reply = await call(request, "identity", "POST", "/v1/sessions/introspect", json={"session_id": session_id},
-                       safe=True)
-    if reply.status != 200:
-        return None
-    request[SESSION] = reply.body
-    bind_context(person_id=reply.body.get("person_id"))
-    return reply.body
+    """The person's introspected session, or None."""
+    return await optional_session_of(request, PERSON)
 
 
 async def require_session(request: web.Request) -> dict:
     """The session of a logged-in person; else a redirect to the login form (cookie dropped)."""
-    request[NO_STORE] = True
-    session = await optional_session(request)
-    if session is None:
-        response = redirect(request, "/login/form", expired="1" if _session_id(request) else None)
-        response.del_cookie(request.app[EDGE].session_cookie, path="/")
-        raise SeeOther(response)
-    return session
+    return await require_session_of(request, PERSON)
 
 
 class SeeOther(web.HTTPSeeOther):
