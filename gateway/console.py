@@ -20,11 +20,12 @@ from gateway.context import UPSTREAMS, SessionKind, claims, optional_session_of,
 from gateway.edge import PageError
 from gateway.upstream import Reply, ServiceUnavailable
 
-__all__ = ["STAFF", "FileReply", "agency_call", "agency_file", "agency_put_file", "agency_upload", "optional_staff",
-           "require_admin", "require_staff"]
+__all__ = ["STAFF", "STAFF_SESSION", "FileReply", "agency_call", "agency_file", "agency_put_file", "agency_upload",
+           "optional_staff", "require_admin", "require_staff"]
 
 STAFF = web.RequestKey("staff", dict)
-STAFF_SESSION = SessionKind(STAFF, "staff_cookie", "/v1/staff/sessions/introspect", "staff_id", "/agence/connexion")
+STAFF_SESSION = SessionKind(STAFF, "staff_cookie", "/v1/staff/sessions/introspect", "/v1/staff/sessions/logout",
+                            "staff_id", "/agence/connexion")
 
 
 async def optional_staff(request: web.Request) -> dict | None:

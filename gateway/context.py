@@ -33,6 +33,7 @@ __all__ = [
     "SessionKind",
     "call",
     "claims",
+    "end_session_of",
     "now",
     "optional_session",
     "optional_session_of",
@@ -116,11 +117,13 @@ class SessionKind:
     key: web.RequestKey  # where the introspected session is kept for the rest of the request
     cookie: str  # the attribute of EdgeConfig naming its cookie
     introspect_path: str
+    logout_path: str
     log_field: str  # bound to every log line of the request
     login_path: str  # where a visitor without a live session is sent
 
 
-PERSON = SessionKind(SESSION, "session_cookie", "/v1/sessions/introspect", "person_id", "/login/form")
+PERSON = SessionKind(SESSION, "session_cookie", "/v1/sessions/introspect", "/v1/sessions/logout", "person_id",
+                     "/login/form")
 
 
 def _cookie(request: web.Request, kind: SessionKind) -> str | None:
@@ -151,6 +154,17 @@ async def require_session_of(request: web.Request, kind: SessionKind) -> dict:
         response.del_cookie(getattr(request.app[EDGE], kind.cookie), path="/")
         raise SeeOther(response)
     return session
+
+
+async def end_session_of(request: web.Request, kind: SessionKind, *, then: str) -> web.Response:
+    """Log out: identity ends the session, the visit's CSRF secret changes, the cookie goes; to ``then``."""
+    session_id = _cookie(request, kind)
+    if session_id:
+        await call(request, "identity", "POST", kind.logout_path, json={"session_id": session_id})
+    request[VISIT].rotate()
+    response = redirect(request, then)
+    response.del_cookie(getattr(request.app[EDGE], kind.cookie), path="/")
+    return response
 
 
 async def optional_session(request: web.Request) -> dict | None:

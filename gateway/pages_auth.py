@@ -8,8 +8,7 @@ from aiohttp import web
 
 from common.logging import get_logger
 from gateway import messages, pages_mfa
-from gateway.context import call, now, redirect, render, require_tenant
-from gateway.edge import EDGE, VISIT
+from gateway.context import PERSON, call, end_session_of, now, redirect, render, require_tenant
 
 __all__ = ["routes"]
 
@@ -68,14 +67,7 @@ async def login(request: web.Request) -> web.Response:
 @routes.post("/logout")
 async def logout(request: web.Request) -> web.Response:
     await require_tenant(request)
-    edge = request.app[EDGE]
-    session_id = request.cookies.get(edge.session_cookie)
-    if session_id:
-        await call(request, "identity", "POST", "/v1/sessions/logout", json={"session_id": session_id})
-    request[VISIT].rotate()
-    response = redirect(request, "/login")
-    response.del_cookie(edge.session_cookie, path="/")
-    return response
+    return await end_session_of(request, PERSON, then="/login")
 
 
 @routes.get("/help")

@@ -13,8 +13,8 @@ from aiohttp import web
 
 from common.logging import get_logger
 from gateway import messages
-from gateway.console import STAFF, agency_call, agency_file, optional_staff, require_admin, require_staff
-from gateway.context import call, now, redirect, render, require_tenant
+from gateway.console import STAFF, STAFF_SESSION, agency_call, agency_file, optional_staff, require_admin, require_staff
+from gateway.context import call, end_session_of, now, redirect, render, require_tenant
 from gateway.edge import EDGE, TOKEN_PAGE, VISIT, PageError
 from gateway.labels import ROLE_LABELS
 from gateway.pages_activation import password_criteria
@@ -79,14 +79,7 @@ async def login(request: web.Request) -> web.Response:
 @routes.post("/agence/deconnexion")
 async def logout(request: web.Request) -> web.Response:
     await require_tenant(request)
-    edge = request.app[EDGE]
-    session_id = request.cookies.get(edge.staff_cookie)
-    if session_id:
-        await call(request, "identity", "POST", "/v1/staff/sessions/logout", json={"session_id": session_id})
-    request[VISIT].rotate()
-    response = redirect(request, "/agence/connexion")
-    response.del_cookie(edge.staff_cookie, path="/")
-    return response
+    return await end_session_of(request, STAFF_SESSION, then="/agence/connexion")
 
 
 # ---- invitation: the first password ------------------------------------------------------------
