@@ -13,21 +13,34 @@ append fields without breaking it:
      "accounts": [["<uuid>", "C001", "coproprietaire", "M. Jean Dupont", false, "active",
                    [["L12", "12", "R1"]]], ...]}
 
+:func:`encode_batch` writes it (tenancy, while PostgreSQL upserts the next accounts);
 :func:`accounts_of_batch` expands it into one dict per account shaped exactly like the payload
 of the single-account ``tenancy.account_upserted``.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = ["ACCOUNTS_UPSERTED", "ACCOUNT_FIELDS", "ACCOUNT_UPSERTED", "LOT_FIELDS", "BatchError",
-           "accounts_of_batch"]
+           "accounts_of_batch", "encode_batch"]
 
 ACCOUNT_UPSERTED = "tenancy.account_upserted"
 ACCOUNTS_UPSERTED = "tenancy.accounts_upserted"
 ACCOUNT_FIELDS = ("account_id", "ref", "role", "display_name", "council", "status", "lots")
 LOT_FIELDS = ("ref", "number", "residence_ref")
+
+
+def encode_batch(tenant_id: str, accounts: Sequence[Sequence[Any]], residences: Mapping[str, Mapping[str, str]]) -> str:
+    """The JSON text of one batch: ``accounts`` are rows in ACCOUNT_FIELDS order (lots as rows in
+    LOT_FIELDS order), ``residences`` maps a residence ref to ``{"id", "ref", "name"}`` and must hold
+    every residence the accounts' lots name; the batch lists those only, sorted by ref."""
+    refs = sorted({lot[2] for account in accounts for lot in account[6]})
+    return json.dumps({"tenant_id": tenant_id, "account_fields": ACCOUNT_FIELDS, "lot_fields": LOT_FIELDS,
+                       "residences": [residences[ref] for ref in refs], "accounts": accounts},
+                      ensure_ascii=False, separators=(",", ":"))
 
 
 class BatchError(ValueError):

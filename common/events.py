@@ -8,13 +8,14 @@ relay (``common.relay``) publishes it afterwards. See docs/events.md.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-__all__ = ["EXCHANGE", "Envelope", "EnvelopeError", "parse_envelope", "write_event"]
+__all__ = ["EXCHANGE", "Envelope", "EnvelopeError", "parse_envelope", "write_event", "write_events"]
 
 EXCHANGE = "moncompte.events"
 
@@ -54,6 +55,12 @@ INSERT INTO outbox (id, type, version, occurred_at, tenant_id, correlation_id, p
 VALUES ($1, $2, $3, $4, $5, $6, $7)
 """
 
+# The payload arrives as JSON text (write_events): cast, not encoded again by the pool's json codec.
+_INSERT_OUTBOX_TEXT = """
+INSERT INTO outbox (id, type, version, occurred_at, tenant_id, correlation_id, payload)
+VALUES ($1, $2, $3, $4, $5, $6, $7::text::json)
+"""
+
 
 async def write_event(
     conn: asyncpg.Connection,
@@ -84,3 +91,27 @@ async def write_event(
         envelope.correlation_id, payload,
     )
     return envelope
+
+
+async def write_events(
+    conn: asyncpg.Connection,
+    *,
+    type: str,
+    payloads: Sequence[str],
+    tenant_id: uuid.UUID | str | None = None,
+    correlation_id: str | None = None,
+    version: int = 1,
+    occurred_at: datetime | None = None,
+) -> int:
+    """Insert one event per payload, given as JSON objects already serialized, in one round trip.
+
+    For bulk producers that serialize their payloads while the database works on something else
+    (the directory import): the text is stored as given, so it must be a JSON object.
+    """
+    if not payloads:
+        return 0
+    occurred_at = occurred_at or datetime.now(UTC)
+    tenant = uuid.UUID(str(tenant_id)) if tenant_id else None
+    await conn.executemany(_INSERT_OUTBOX_TEXT, [(uuid.uuid4(), type, version, occurred_at, tenant, correlation_id,
+                                                  payload) for payload in payloads])
+    return len(payloads)

@@ -105,7 +105,8 @@ def import_command(settings: TenancySettings, args: list[str]) -> int:
             tenant = await service.resolve_tenant(pool, parsed.client, parsed.societe)
             return await directory.import_directory(pool, tenant_id=tenant["id"], document=document,
                                                     clock=SystemClock(), correlation_id="cli-import",
-                                                    event_batch=settings.directory_event_batch)
+                                                    event_batch=settings.directory_event_batch,
+                                                    chunk_size=settings.directory_import_chunk)
         finally:
             await pool.close()
 

@@ -117,77 +117,26 @@ CREATE TEMPORARY TABLE account_input (
 ACCOUNT_INPUT_COLUMNS = ("ref", "role", "display_name", "email", "council", "lot_ids")
 
 
-# Active accounts whose view changed without their own row changing: one of their lots moved or
-# was renumbered ($2), or one of their residences was renamed ($3).
-SELECT_ACCOUNTS_TOUCHED = """
-SELECT a.id FROM accounts a
-WHERE a.tenant_id = $1 AND a.status = 'active'
-  AND a.lot_ids && (SELECT array_agg(l.id) FROM lots l WHERE l.id = ANY($2::uuid[]) OR l.residence_id = ANY($3::uuid[]))
+# The lots the document's accounts name, as they stand after the document's residences and lots
+# were written (same transaction): what the accounts' rows (lot ids) and their events (number,
+# residence ref) need. One row of parallel arrays, aggregated in one pass so that they line up;
+# ids as text (see SELECT_LOT_IDS).
+SELECT_LOTS_OF_ACCOUNTS = """
+SELECT COALESCE(array_agg(l.ref), '{}') AS refs, COALESCE(array_agg(l.id::text), '{}') AS ids,
+       COALESCE(array_agg(l.number), '{}') AS numbers, COALESCE(array_agg(r.ref), '{}') AS residence_refs
+FROM unnest($2::text[]) AS i(ref) JOIN lots l ON l.tenant_id = $1 AND l.ref = i.ref
+JOIN residences r ON r.id = l.residence_id
 """
 
-# The bulk form of common.events.write_event: the changed accounts in ``tenancy.accounts_upserted``
-# envelopes of at most $4 accounts each (ordered by ref), in the positional layout of
-# common/directory_events.py, built in SQL so that a 50,000-account import writes its 50 outbox
-# rows in one statement (columns those of common.events._INSERT_OUTBOX). ``_EVENTS_OF_CHANGED``
-# follows a CTE ``changed`` (id, tenant_id, ref, role, display_name, council, status, lot_ids)
-# and uses $2 occurred_at, $3 correlation_id, $4 accounts per event.
-# The account -> lot -> residence rows are joined once, set-based, then aggregated per account
-# and per batch. Measured for 50,000 accounts (5 rounds, same run): one jsonb object per account
-# and per lot 1.08 s, the same with json functions 0.83 s, this layout (arrays, json, one cast
-# per batch) 0.47 s: the cost is building the objects, not the number of outbox rows. Since common
-# migration 0003 the payload column is json (lz4): the batch's text is stored as built, not cast.
-_EVENTS_OF_CHANGED = """
-, batched AS (
-    SELECT c.*, (row_number() OVER (ORDER BY c.ref) - 1) / $4 AS batch FROM changed c
-), account_lots AS (
-    SELECT c.id AS account_id, c.batch, l.ref, l.number, r.id AS residence_id, r.ref AS residence_ref,
-           r.name AS residence_name
-    FROM batched c
-    CROSS JOIN LATERAL unnest(c.lot_ids) AS u(lot_id)
-    JOIN lots l ON l.id = u.lot_id
-    JOIN residences r ON r.id = l.residence_id
-), account_json AS (
-    SELECT account_id, json_agg(json_build_array(ref, number, residence_ref) ORDER BY ref) AS lots
-    FROM account_lots GROUP BY account_id
-), batch_residences AS (
-    SELECT batch, json_agg(json_build_object('id', residence_id, 'ref', residence_ref, 'name', residence_name)
-                           ORDER BY residence_ref)::text AS residences
-    FROM (SELECT DISTINCT batch, residence_id, residence_ref, residence_name FROM account_lots) AS d
-    GROUP BY batch
-), events AS (
-    INSERT INTO outbox (id, type, version, occurred_at, tenant_id, correlation_id, payload)
-    SELECT gen_random_uuid(), 'tenancy.accounts_upserted', 1, $2, c.tenant_id, $3,
-           json_build_object(
-               'tenant_id', c.tenant_id,
-               'account_fields', json_build_array('account_id', 'ref', 'role', 'display_name', 'council', 'status',
-                                                  'lots'),
-               'lot_fields', json_build_array('ref', 'number', 'residence_ref'),
-               'residences', COALESCE(min(br.residences), '[]')::json,
-               'accounts', json_agg(json_build_array(c.id, c.ref, c.role, c.display_name, c.council, c.status,
-                                                     COALESCE(aj.lots, '[]')) ORDER BY c.ref))
-    FROM batched c
-    LEFT JOIN account_json aj ON aj.account_id = c.id
-    LEFT JOIN batch_residences br ON br.batch = c.batch
-    GROUP BY c.batch, c.tenant_id
-    RETURNING 1
-)
+SELECT_RESIDENCES_BY_REFS = """
+SELECT r.id::text AS id, r.ref, r.name FROM residences r WHERE r.tenant_id = $1 AND r.ref = ANY($2::text[])
 """
 
-# Events for accounts given by id ($1), when no account row was written (a lots-only import
-# that moved lots or renamed residences).
-INSERT_ACCOUNTS_UPSERTED_EVENTS = """
-WITH changed AS (
-    SELECT a.id, a.tenant_id, a.ref, a.role, a.display_name, a.council, a.status, a.lot_ids
-    FROM unnest($1::uuid[]) AS c(id) JOIN accounts a ON a.id = c.id
-)""" + _EVENTS_OF_CHANGED + "SELECT count(*) FROM events"  # noqa: S608 (constants only)
-
-# The accounts upsert and its events in one statement: the upsert's RETURNING (the new rows)
-# feeds the events directly, instead of 50,000 changed ids returned to the service and sent
-# back to be joined with ``accounts`` again. $1 tenant, $5 lots moved or renumbered, $6
-# residences renamed (their active accounts get an event although their own row is unchanged;
-# read from the snapshot before the upsert, which for an account the upsert did not write is
-# its current row, and an account the upsert wrote is in ``upserted``). Answers the counts.
-_UPSERT_ACCOUNTS_CHANGED = """
+# The accounts of one chunk (COPY'd into ``account_input``), upserted; rows equal to the stored
+# ones are not written. Answers the written accounts as two parallel arrays (refs, ids as text:
+# see SELECT_LOT_IDS) and how many of them were created; their events are built by the service
+# (directory._AccountEvents) while PostgreSQL upserts the next chunk.
+UPSERT_ACCOUNTS = """
 WITH upserted AS (
 INSERT INTO accounts AS a (tenant_id, ref, role, display_name, email, council, lot_ids, status)
 SELECT $1, i.ref, i.role, i.display_name, i.email, i.council, i.lot_ids::uuid[], 'active'
@@ -199,28 +148,26 @@ ON CONFLICT (tenant_id, ref) DO UPDATE
     WHERE (a.role, a.display_name, a.email, a.council, a.lot_ids, a.status)
           IS DISTINCT FROM (EXCLUDED.role, EXCLUDED.display_name, EXCLUDED.email, EXCLUDED.council,
                             EXCLUDED.lot_ids, 'active')
-RETURNING a.id, a.tenant_id, a.ref, a.role, a.display_name, a.council, a.status, a.lot_ids,
-          (a.xmax = 0) AS created
-), touched AS (
-    SELECT a.id, a.tenant_id, a.ref, a.role, a.display_name, a.council, a.status, a.lot_ids
-    FROM accounts a
-    WHERE (cardinality($5::uuid[]) > 0 OR cardinality($6::uuid[]) > 0)
-      AND a.tenant_id = $1 AND a.status = 'active'
-      AND a.lot_ids && (SELECT array_agg(l.id) FROM lots l
-                        WHERE l.id = ANY($5::uuid[]) OR l.residence_id = ANY($6::uuid[]))
-      AND NOT EXISTS (SELECT 1 FROM upserted u WHERE u.id = a.id)
-), changed AS (
-    SELECT id, tenant_id, ref, role, display_name, council, status, lot_ids FROM upserted
-    UNION ALL
-    SELECT id, tenant_id, ref, role, display_name, council, status, lot_ids FROM touched
-)"""
-_UPSERT_COUNTS = """
-SELECT (SELECT count(*) FROM upserted WHERE created) AS created,
-       (SELECT count(*) FROM upserted WHERE NOT created) AS updated,
-       (SELECT count(*) FROM changed) AS in_events,
-       (SELECT count(*) FROM events) AS events
+RETURNING a.id, a.ref, (a.xmax = 0) AS created
+)
+SELECT COALESCE(array_agg(ref), '{}') AS refs, COALESCE(array_agg(id::text), '{}') AS ids,
+       count(*) FILTER (WHERE created) AS created
+FROM upserted
 """
-UPSERT_ACCOUNTS_WITH_EVENTS = _UPSERT_ACCOUNTS_CHANGED + _EVENTS_OF_CHANGED + _UPSERT_COUNTS
+
+# Active accounts whose view changed without their own row changing: one of their lots moved or
+# was renumbered ($2), or one of their residences was renamed ($3); with what their event needs,
+# their lots as [ref, number, residence ref, residence id, residence name].
+SELECT_TOUCHED_ACCOUNTS = """
+SELECT a.id::text AS id, a.ref, a.role, a.display_name, a.council, a.status,
+       COALESCE((SELECT json_agg(json_build_array(l.ref, l.number, r.ref, r.id, r.name))
+                 FROM unnest(a.lot_ids) AS u(id) JOIN lots l ON l.id = u.id
+                 JOIN residences r ON r.id = l.residence_id), '[]') AS lots
+FROM accounts a
+WHERE a.tenant_id = $1 AND a.status = 'active'
+  AND a.lot_ids && (SELECT array_agg(l.id) FROM lots l WHERE l.id = ANY($2::uuid[]) OR l.residence_id = ANY($3::uuid[]))
+ORDER BY a.ref
+"""
 
 CLOSE_ACCOUNT = """
 UPDATE accounts SET status = 'closed', closed_at = now(), updated_at = now()
@@ -294,7 +241,8 @@ WHERE a.tenant_id = $1 AND a.status = 'active'
 """
 
 
-async def copy_account_input(conn: asyncpg.Connection, records: list[tuple[Any, ...]]) -> None:
-    """COPY the parsed accounts into this transaction's ``account_input`` table."""
-    await conn.execute(CREATE_ACCOUNT_INPUT)
+async def copy_account_input(conn: asyncpg.Connection, records: list[tuple[Any, ...]], *, first: bool) -> None:
+    """COPY one chunk of parsed accounts into this transaction's ``account_input`` table, in place
+    of the previous chunk."""
+    await conn.execute(CREATE_ACCOUNT_INPUT if first else "TRUNCATE account_input")
     await conn.copy_records_to_table("account_input", records=records, columns=ACCOUNT_INPUT_COLUMNS)

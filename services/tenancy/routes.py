@@ -227,7 +227,8 @@ async def put_directory(request: web.Request) -> web.Response:
     result = await directory.import_directory(request.app[POOL], tenant_id=tenant_id, clock=request.app[CLOCK],
                                               document=document,
                                               correlation_id=_rid(request),
-                                              event_batch=request.app[SETTINGS].directory_event_batch)
+                                              event_batch=request.app[SETTINGS].directory_event_batch,
+                                              chunk_size=request.app[SETTINGS].directory_import_chunk)
     await _audit(request, tenant_id, "directory_imported", format="json", counts=result)
     return web.json_response(result)
 
@@ -253,7 +254,8 @@ async def put_directory_csv(request: web.Request) -> web.Response:
     result = await directory.import_directory(request.app[POOL], tenant_id=tenant_id, clock=request.app[CLOCK],
                                               document=directory.DirectoryDocument(accounts=parser.accounts),
                                               correlation_id=_rid(request),
-                                              event_batch=request.app[SETTINGS].directory_event_batch)
+                                              event_batch=request.app[SETTINGS].directory_event_batch,
+                                              chunk_size=request.app[SETTINGS].directory_import_chunk)
     await _audit(request, tenant_id, "directory_imported", format="csv", counts=result)
     return web.json_response(result)
 

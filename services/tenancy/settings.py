@@ -22,3 +22,7 @@ class TenancySettings(ServiceSettings):
     # TENANCY_DIRECTORY_EVENT_BATCH: accounts per tenancy.accounts_upserted event written by an
     # import (docs/events.md): larger batches mean fewer, bigger messages (about 300 bytes each).
     directory_event_batch: int = Field(1000, ge=1, le=10_000)
+    # TENANCY_DIRECTORY_IMPORT_CHUNK: accounts per upsert statement of an import; PostgreSQL
+    # upserts one chunk while the service prepares the next and the previous one's events
+    # (docs/benchmarks.md, "Directory import").
+    directory_import_chunk: int = Field(10_000, ge=1, le=100_000)

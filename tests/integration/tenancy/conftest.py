@@ -143,11 +143,11 @@ class Tenancy:
 
 
 async def make_tenancy(dsn: str, exchange_name: str, aiohttp_client, identity_url: str, *,
-                       clock: FrozenClock | None = None) -> Tenancy:
+                       clock: FrozenClock | None = None, **settings_overrides) -> Tenancy:
     await migrate(dsn, TRACKS)
     settings = load_settings(TenancySettings, database_url=dsn, events_exchange=exchange_name,
                              identity_url=identity_url, public_base_url="https://extranet.example.fr",
-                             max_import_bytes=2 * 1024 * 1024)
+                             max_import_bytes=2 * 1024 * 1024, **settings_overrides)
     client = await aiohttp_client(create_app(settings, clock=clock, relay=False))
     return Tenancy(client=client, dsn=dsn, settings=settings)
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from common.directory_events import ACCOUNT_FIELDS, LOT_FIELDS, BatchError, accounts_of_batch
+from common.directory_events import ACCOUNT_FIELDS, LOT_FIELDS, BatchError, accounts_of_batch, encode_batch
 
 R1 = {"id": "11111111-1111-4111-8111-111111111111", "ref": "R1", "name": "Les Tilleuls"}
 R2 = {"id": "22222222-2222-4222-8222-222222222222", "ref": "R2", "name": "Le Clos"}
@@ -48,3 +50,18 @@ def test_a_malformed_batch_raises_batch_error(broken):
         del payload["tenant_id"]
     with pytest.raises(BatchError):
         accounts_of_batch(payload)
+
+
+def test_an_encoded_batch_lists_the_residences_of_its_lots_only_and_reads_back():
+    residences = {"R1": R1, "R2": R2, "R3": {"id": "3", "ref": "R3", "name": "Unused"}}
+    text = encode_batch("t", [["a1", "C1", "coproprietaire", "M. Un", True, "active", [["L1", "12", "R2"]]],
+                              ["a2", "C2", "locataire", "Mme Deux", False, "active", [["L3", "1", "R1"]]]], residences)
+    payload = json.loads(text)
+    assert payload["account_fields"] == list(ACCOUNT_FIELDS) and payload["lot_fields"] == list(LOT_FIELDS)
+    assert payload["residences"] == [R1, R2]  # sorted by ref, R3 left out
+    assert [(a["ref"], a["residences"]) for a in accounts_of_batch(payload)] == [("C1", [R2]), ("C2", [R1])]
+
+
+def test_encoding_a_batch_whose_lot_names_an_unknown_residence_fails():
+    with pytest.raises(KeyError):
+        encode_batch("t", [["a1", "C1", "locataire", "X", False, "active", [["L1", "1", "R9"]]]], {"R1": R1})
