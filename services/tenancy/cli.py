@@ -20,14 +20,12 @@ from common.db import create_pool, migrate
 from common.errors import AppError
 from services.tenancy import directory, service
 from services.tenancy.app import TRACKS
-from services.tenancy.csvformat import CsvAccountsParser
+from services.tenancy.directory_sources import CsvAccounts, json_document_parts
 from services.tenancy.domain import KINDS
-from services.tenancy.schemas import DirectoryIn, TenantCreate, field_errors
+from services.tenancy.schemas import TenantCreate, field_errors
 from services.tenancy.settings import TenancySettings
 
 __all__ = ["COMMANDS", "import_command", "onboard_command"]
-
-_CHUNK = 256 * 1024
 
 
 def _print_error(exc: AppError) -> None:
@@ -120,24 +118,13 @@ def import_command(settings: TenancySettings, args: list[str]) -> int:
 
 
 def _read_document(path: Path) -> directory.DirectoryDocument:
-    with directory.paused_gc():  # bulk rows: see directory.paused_gc
-        return _parse_document(path)
-
-
-def _parse_document(path: Path) -> directory.DirectoryDocument:
+    """The file's document; its accounts are read and checked by the import, as the API does."""
+    body = path.read_bytes()
     if path.suffix.lower() == ".json":
-        try:
-            return directory.DirectoryDocument.from_json(DirectoryIn.model_validate_json(path.read_bytes()))
-        except ValidationError as exc:
-            directory.raise_invalid(field_errors(exc), exc.error_count())
-    csv_parser = CsvAccountsParser()
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            csv_parser.feed(chunk)
-    csv_parser.finish()
-    if csv_parser.error_count:
-        directory.raise_invalid(csv_parser.errors, csv_parser.error_count)
-    return directory.DirectoryDocument(accounts=csv_parser.accounts)
+        with directory.paused_gc():  # bulk rows: see directory.paused_gc
+            residences, lots, accounts = json_document_parts(body)
+        return directory.DirectoryDocument(residences, lots, accounts)
+    return directory.DirectoryDocument(accounts=CsvAccounts(body))
 
 
 COMMANDS = {"onboard": onboard_command, "import": import_command}

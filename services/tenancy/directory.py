@@ -19,9 +19,9 @@ from common.events import write_event, write_events
 from common.logging import get_logger
 from services.tenancy import domain
 from services.tenancy import repository as sql
+from services.tenancy.directory_sources import AccountList, AccountSource
 from services.tenancy.domain import MAX_REPORTED_ERRORS, Account, Lot, Residence
 from services.tenancy.errors import AccountNotFound, AccountNotLinked, DirectoryInvalid
-from services.tenancy.schemas import DirectoryIn
 from services.tenancy.service import require_active_tenant
 
 __all__ = ["DirectoryDocument", "LookupScope", "close_account", "import_directory", "lookup_accounts", "paused_gc",
@@ -34,20 +34,12 @@ U = TypeVar("U")
 
 @dataclass
 class DirectoryDocument:
-    """A directory document, each row already valid on its own (JSON or CSV)."""
+    """A directory document (JSON or CSV): residences and lots valid one by one, and its accounts,
+    read and validated a chunk at a time as the import goes (directory_sources)."""
 
     residences: list[Residence] = field(default_factory=list)
     lots: list[Lot] = field(default_factory=list)
-    accounts: list[Account] = field(default_factory=list)
-
-    @classmethod
-    def from_json(cls, doc: DirectoryIn) -> DirectoryDocument:
-        return cls(
-            residences=[Residence(r.ref, r.name, r.address) for r in doc.residences],
-            lots=[Lot(lot.ref, lot.residence_ref, lot.number, lot.kind) for lot in doc.lots],
-            accounts=[Account(a.ref, a.role, a.display_name, a.email, a.council, a.lot_refs, f"accounts[{i}]")
-                      for i, a in enumerate(doc.accounts)],
-        )
+    accounts: AccountSource = field(default_factory=lambda: AccountList([]))
 
 
 @contextmanager
@@ -108,26 +100,31 @@ def _counts(returned: list[asyncpg.Record], total: int) -> dict[str, int]:
     return {"created": created, "updated": len(returned) - created, "unchanged": total - len(returned)}
 
 
-@dataclass
 class _LotsOfAccounts:
-    """The stored lots the accounts name: each lot's id (text) and its event row (LOT_FIELDS), and
-    the residences of those lots by ref (``{"id", "ref", "name"}``, as events list them)."""
+    """The stored lots named by the accounts read so far: each lot's id (text) and its event row
+    (LOT_FIELDS), and their residences by ref (``{"id", "ref", "name"}``, as events list them)."""
 
-    ids: dict[str, str]
-    rows: dict[str, list[str]]
-    residences: dict[str, dict[str, str]]
+    def __init__(self) -> None:
+        self.ids: dict[str, str] = {}
+        self.rows: dict[str, list[str]] = {}
+        self.residences: dict[str, dict[str, str]] = {}
+        self._asked: set[str] = set()
 
-    @classmethod
-    async def read(cls, conn: asyncpg.Connection, tenant_id: uuid.UUID, refs: set[str]) -> _LotsOfAccounts:
+    async def learn(self, conn: asyncpg.Connection, tenant_id: uuid.UUID, accounts: list[Account]) -> None:
+        """Look up the lots ``accounts`` name that no earlier chunk did, and their residences."""
+        refs = {ref for account in accounts for ref in account.lot_refs} - self._asked
         if not refs:
-            return cls({}, {}, {})
+            return
+        self._asked |= refs
         lots = await conn.fetchrow(sql.SELECT_LOTS_OF_ACCOUNTS, tenant_id, list(refs))
         lot_refs, residence_refs = lots["refs"], lots["residence_refs"]
-        residences = await conn.fetch(sql.SELECT_RESIDENCES_BY_REFS, tenant_id, list(set(residence_refs)))
-        rows = zip(lot_refs, lots["numbers"], residence_refs, strict=True)
-        return cls(ids=dict(zip(lot_refs, lots["ids"], strict=True)),
-                   rows={ref: [ref, number, residence] for ref, number, residence in rows},
-                   residences={r["ref"]: {"id": r["id"], "ref": r["ref"], "name": r["name"]} for r in residences})
+        self.ids.update(zip(lot_refs, lots["ids"], strict=True))
+        self.rows.update((ref, [ref, number, residence])
+                         for ref, number, residence in zip(lot_refs, lots["numbers"], residence_refs, strict=True))
+        new_residences = set(residence_refs).difference(self.residences)
+        if new_residences:
+            for r in await conn.fetch(sql.SELECT_RESIDENCES_BY_REFS, tenant_id, list(new_residences)):
+                self.residences[r["ref"]] = {"id": r["id"], "ref": r["ref"], "name": r["name"]}
 
     def records(self, accounts: list[Account]) -> list[tuple]:
         """The accounts' rows for ``account_input`` (lot ids resolved, see _sorted_ids)."""
@@ -196,24 +193,33 @@ async def import_directory(
     pool: asyncpg.Pool, *, tenant_id: uuid.UUID, document: DirectoryDocument, clock: Clock,
     correlation_id: str | None = None, event_batch: int = EVENT_BATCH, chunk_size: int = IMPORT_CHUNK,
 ) -> dict[str, dict[str, int]]:
-    """Validate the whole document against the stored directory, then apply it all or nothing.
+    """Apply a directory document all or nothing: any problem in it (a malformed row, a duplicate,
+    an unknown ref) rolls everything back and is reported with all the others.
 
     Idempotent: rows equal to the stored ones are counted ``unchanged`` and write nothing. The
     accounts created or changed (their own row, or one of their lots or residences) are written
     to the outbox as ``tenancy.accounts_upserted`` events of at most ``event_batch`` accounts
-    each, in the same transaction (docs/events.md, "Directory events"). Accounts are upserted
-    ``chunk_size`` at a time, each chunk's statement running while the service prepares the next
-    chunk and the previous one's events.
+    each, in the same transaction (docs/events.md, "Directory events"). Accounts are read and
+    upserted ``chunk_size`` at a time, pipelined: see _upsert_accounts.
     """
+    source = document.accounts
     async with pool.acquire() as conn, conn.transaction():
         await require_active_tenant(conn, tenant_id, lock=True)
         await conn.execute(sql.TUNE_BULK_TRANSACTION)
+        chunks = source.chunks(chunk_size)
+        if source.error_count:  # the residences or lots are malformed: the accounts are read for theirs
+            _read_to_the_end(chunks)
+            raise_invalid(source.errors, source.error_count)
         residence_refs, _ = domain.referenced_refs(document.residences, document.lots, ())
         known_residences = [r["ref"] for r in await conn.fetch(sql.SELECT_RESIDENCE_REFS, tenant_id,
                                                                list(residence_refs))] if residence_refs else []
         if domain.check_directory_references(residences=document.residences, lots=document.lots, accounts=(),
                                              known_residence_refs=known_residences):
-            await _raise_reference_errors(conn, tenant_id, document, known_residences)
+            with paused_gc():
+                accounts = [account for chunk in chunks for account in chunk]
+            if source.error_count:
+                raise_invalid(source.errors, source.error_count)
+            await _raise_reference_errors(conn, tenant_id, document, accounts, known_residences)
 
         residences = await conn.fetch(
             sql.UPSERT_RESIDENCES, tenant_id, *_columns(document.residences, 3)) if document.residences else []
@@ -221,19 +227,13 @@ async def import_directory(
         moved_lots = [r["id"] for r in lots if not r["created"]]
         renamed_residences = [r["id"] for r in residences if not r["created"]]
 
-        # The lots the accounts name, read after the document's own were written: their ids for the
-        # accounts' rows, their numbers and residences for the events, their refs for the checks.
-        account_lot_refs = {ref for account in document.accounts for ref in account.lot_refs}
-        lots_of_accounts = await _LotsOfAccounts.read(conn, tenant_id, account_lot_refs)
-        errors = domain.check_directory_references(residences=(), lots=(), accounts=document.accounts,
-                                                   known_lot_refs=lots_of_accounts.ids)
-        if errors:
-            raise_invalid(errors)
-
+        # The lots the accounts name are read after the document's own were written: their ids
+        # for the accounts' rows, their numbers and residences for the events.
+        lots_of_accounts = _LotsOfAccounts()
         events = _AccountEvents(tenant_id, event_batch, lots_of_accounts.residences)
         event_fields = {"tenant_id": tenant_id, "correlation_id": correlation_id, "occurred_at": clock.now()}
-        written = await _upsert_accounts(conn, tenant_id, document.accounts, lots_of_accounts, events,
-                                         chunk_size=chunk_size, event_fields=event_fields)
+        written = await _upsert_accounts(conn, tenant_id, chunks, source, lots_of_accounts, events,
+                                         event_fields=event_fields)
         if moved_lots or renamed_residences:
             # Accounts whose own row did not change but whose lot moved or residence was renamed.
             for row in await conn.fetch(sql.SELECT_TOUCHED_ACCOUNTS, tenant_id, moved_lots, renamed_residences):
@@ -247,7 +247,7 @@ async def import_directory(
         "residences": _counts(residences, len(document.residences)),
         "lots": _counts(lots, len(document.lots)),
         "accounts": {"created": written.created, "updated": len(written.ids) - written.created,
-                     "unchanged": len(document.accounts) - len(written.ids)},
+                     "unchanged": written.read - len(written.ids)},
     }
     log.info("directory.imported", tenant_id=str(tenant_id), accounts_in_events=events.accounts, events=events.events,
              **{f"{kind}_{k}": v for kind, counts in result.items() for k, v in counts.items()})
@@ -256,44 +256,72 @@ async def import_directory(
 
 @dataclass
 class _Written:
-    ids: set[str] = field(default_factory=set)
+    read: int = 0  # accounts in the document
+    ids: set[str] = field(default_factory=set)  # those written (created or changed)
     created: int = 0
 
 
-async def _upsert_accounts(conn: asyncpg.Connection, tenant_id: uuid.UUID, accounts: list[Account],
-                           lots: _LotsOfAccounts, events: _AccountEvents, *, chunk_size: int,
+async def _upsert_accounts(conn: asyncpg.Connection, tenant_id: uuid.UUID, chunks: Iterator[list[Account]],
+                           source: AccountSource, lots: _LotsOfAccounts, events: _AccountEvents, *,
                            event_fields: dict[str, Any]) -> _Written:
-    """Upsert ``accounts`` chunk by chunk, pipelined: while PostgreSQL upserts chunk k, the service
-    builds the rows of chunk k+1 and the events of chunk k-1, whose payloads are written after."""
+    """Upsert the accounts chunk by chunk, pipelined: while PostgreSQL upserts chunk k, the service
+    reads and validates chunk k+1 and builds the events of chunk k-1; then it looks up chunk k+1's
+    lots, checks its references and sends it. A problem stops the writing (the caller's
+    transaction rolls back) and the rest is read only for its own problems, all reported at the end.
+    """
     written = _Written()
-    if not accounts:
-        return written
-    chunks = [accounts[i:i + chunk_size] for i in range(0, len(accounts), chunk_size)]
-    with paused_gc():
-        records = lots.records(chunks[0])
+    check = domain.AccountReferenceCheck()
+    upsert: asyncpg.prepared_stmt.PreparedStatement | None = None
     answered: tuple[list[Account], asyncpg.Record] | None = None  # a chunk whose events are not built yet
 
-    def meanwhile(next_chunk: list[Account] | None, answered) -> list[tuple] | None:
+    def meanwhile(answered) -> list[Account] | None:
         if answered is not None:
             _add_written(events, lots, *answered)
-        return lots.records(next_chunk) if next_chunk is not None else None
+        return next(chunks, None)
 
-    for k, chunk in enumerate(chunks):
-        await sql.copy_account_input(conn, records, first=k == 0)
-        if k == 0:
-            # Prepared here (account_input exists from now on), so that each execution below is sent
-            # in the task's first step, before the work meant to overlap it.
+    with paused_gc():
+        chunk = next(chunks, None)
+    while chunk is not None:
+        written.read += len(chunk)
+        if source.error_count:  # a malformed row: the rest is read for its problems only
+            _read_to_the_end(chunks)
+            break
+        await lots.learn(conn, tenant_id, chunk)
+        check.check(chunk, lots.ids)
+        if check.errors:  # nothing more is written; the rest is read and checked for the report
+            with paused_gc():
+                chunk = next(chunks, None)
+            continue
+        with paused_gc():
+            records = lots.records(chunk)
+        await sql.copy_account_input(conn, records, first=upsert is None)
+        del records
+        if upsert is None:
+            # Prepared once account_input exists, so that each execution below is sent in the
+            # task's first step, before the work meant to overlap it.
             upsert = await conn.prepare(sql.UPSERT_ACCOUNTS)
-        next_chunk = chunks[k + 1] if k + 1 < len(chunks) else None
-        answer, records = await _while_database_runs(upsert.fetchrow(tenant_id),
-                                                     lambda: meanwhile(next_chunk, answered))  # noqa: B023 (run at once)
+        answer, next_chunk = await _while_database_runs(upsert.fetchrow(tenant_id),
+                                                        lambda: meanwhile(answered))  # noqa: B023 (run at once)
         written.ids.update(answer["ids"])
         written.created += answer["created"]
         answered = (chunk, answer)
         await write_events(conn, type=ACCOUNTS_UPSERTED, payloads=events.take(), **event_fields)
-    with paused_gc():
-        _add_written(events, lots, *answered)
+        chunk = next_chunk
+    if source.error_count:
+        raise_invalid(source.errors, source.error_count)
+    if check.errors:
+        raise_invalid(check.errors)
+    if answered is not None:
+        with paused_gc():
+            _add_written(events, lots, *answered)
     return written
+
+
+def _read_to_the_end(chunks: Iterator[list[Account]]) -> None:
+    """Read the rest of a document that will not be written, for the problems it may hold."""
+    with paused_gc():
+        for _ in chunks:
+            pass
 
 
 def _add_written(events: _AccountEvents, lots: _LotsOfAccounts, chunk: list[Account], answer: asyncpg.Record) -> None:
@@ -308,13 +336,13 @@ def _add_written(events: _AccountEvents, lots: _LotsOfAccounts, chunk: list[Acco
 
 
 async def _raise_reference_errors(conn: asyncpg.Connection, tenant_id: uuid.UUID, document: DirectoryDocument,
-                                  known_residences: list[str]) -> None:
+                                  accounts: list[Account], known_residences: list[str]) -> None:
     """Every cross-row problem of a document whose residences or lots are wrong, accounts included,
     checked against the stored lots (before anything is written)."""
-    refs = list({ref for account in document.accounts for ref in account.lot_refs})
+    refs = list({ref for account in accounts for ref in account.lot_refs})
     known_lots = (await conn.fetchrow(sql.SELECT_LOT_IDS, tenant_id, refs))[0] if refs else []
     raise_invalid(domain.check_directory_references(
-        residences=document.residences, lots=document.lots, accounts=document.accounts,
+        residences=document.residences, lots=document.lots, accounts=accounts,
         known_residence_refs=known_residences, known_lot_refs=known_lots))
 
 

@@ -10,7 +10,7 @@ import hmac
 import re
 import secrets
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import NamedTuple
@@ -142,40 +142,68 @@ def check_directory_references(
     Duplicate refs, lots of unknown residences, accounts on unknown or repeated lots, council
     members who are not coproprietaires. ``known_*`` are the refs already stored for the tenant.
     """
-    errors: list[FieldError] = []
-
-    def duplicates(paths_and_refs: Iterable[tuple[str, str]]) -> None:
-        first: dict[str, str] = {}
-        for path, ref in paths_and_refs:
-            if ref in first:
-                errors.append(FieldError(path, f"duplicate ref {ref!r} (first at {first[ref]})"))
-            else:
-                first[ref] = path
-
-    duplicates((f"residences[{i}].ref", r.ref) for i, r in enumerate(residences))
-    duplicates((f"lots[{i}].ref", lot.ref) for i, lot in enumerate(lots))
-    duplicates((f"{a.where}.ref", a.ref) for a in accounts)
+    errors = _duplicates((f"residences[{i}].ref", r.ref) for i, r in enumerate(residences))
+    errors += _duplicates((f"lots[{i}].ref", lot.ref) for i, lot in enumerate(lots))
+    account_check = AccountReferenceCheck()
+    account_check.check(accounts, set(known_lot_refs).union(lot.ref for lot in lots))
+    errors += account_check.duplicates
 
     residence_refs = set(known_residence_refs).union(r.ref for r in residences)
     for i, lot in enumerate(lots):
         if lot.residence_ref not in residence_refs:
             errors.append(FieldError(f"lots[{i}].residence_ref", f"unknown residence ref {lot.residence_ref!r}"))
+    return errors + account_check.others
 
-    lot_refs = set(known_lot_refs).union(lot.ref for lot in lots)
-    for account in accounts:
-        if len(account.lot_refs) == 1 and account.lot_refs[0] in lot_refs:
-            pass  # the common case, checked without building a set
+
+def _duplicates(paths_and_refs: Iterable[tuple[str, str]]) -> list[FieldError]:
+    first: dict[str, str] = {}
+    errors = []
+    for path, ref in paths_and_refs:
+        if ref in first:
+            errors.append(FieldError(path, f"duplicate ref {ref!r} (first at {first[ref]})"))
         else:
-            seen: set[str] = set()
-            for j, ref in enumerate(account.lot_refs):
-                if ref not in lot_refs:
-                    errors.append(FieldError(f"{account.where}.lot_refs[{j}]", f"unknown lot ref {ref!r}"))
-                elif ref in seen:
-                    errors.append(FieldError(f"{account.where}.lot_refs[{j}]", f"lot ref {ref!r} listed twice"))
-                seen.add(ref)
-        if account.council and account.role != "coproprietaire":
-            errors.append(FieldError(f"{account.where}.council", "only a coproprietaire can be a council member"))
+            first[ref] = path
     return errors
+
+
+class AccountReferenceCheck:
+    """The accounts' cross-row rules, checked chunk after chunk of one document: a ref met in an
+    earlier chunk is a duplicate, a lot ref must be known, a council member must be a
+    coproprietaire. ``duplicates`` and ``others`` keep the document's order within each kind."""
+
+    def __init__(self) -> None:
+        self._first: dict[str, str] = {}
+        self.duplicates: list[FieldError] = []
+        self.others: list[FieldError] = []
+
+    @property
+    def errors(self) -> list[FieldError]:
+        """As check_directory_references orders them: the duplicates first."""
+        return self.duplicates + self.others
+
+    def check(self, accounts: Iterable[Account], known_lot_refs: Container[str]) -> None:
+        """Check ``accounts``, the next ones of the document (read ``errors`` after)."""
+        first = self._first
+        for account in accounts:
+            if account.ref in first:
+                self.duplicates.append(FieldError(f"{account.where}.ref",
+                                                  f"duplicate ref {account.ref!r} (first at {first[account.ref]})"))
+            else:
+                first[account.ref] = f"{account.where}.ref"
+            if len(account.lot_refs) == 1 and account.lot_refs[0] in known_lot_refs:
+                pass  # the common case, checked without building a set
+            else:
+                seen: set[str] = set()
+                for j, ref in enumerate(account.lot_refs):
+                    if ref not in known_lot_refs:
+                        self.others.append(FieldError(f"{account.where}.lot_refs[{j}]", f"unknown lot ref {ref!r}"))
+                    elif ref in seen:
+                        self.others.append(FieldError(f"{account.where}.lot_refs[{j}]",
+                                                      f"lot ref {ref!r} listed twice"))
+                    seen.add(ref)
+            if account.council and account.role != "coproprietaire":
+                self.others.append(FieldError(f"{account.where}.council",
+                                              "only a coproprietaire can be a council member"))
 
 
 def referenced_refs(

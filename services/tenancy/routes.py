@@ -13,13 +13,13 @@ from common.errors import BadRequest, ValidationFailed
 from common.http import REQUEST_ID, SETTINGS
 from common.internal_auth import CLAIMS
 from services.tenancy import credentials, directory, letters, listing, service, stats
-from services.tenancy.csvformat import CsvAccountsParser, write_csv
+from services.tenancy.csvformat import write_csv
+from services.tenancy.directory_sources import CsvAccounts, json_document_parts
 from services.tenancy.errors import BodyTooLarge, Forbidden, UnsupportedMediaType
 from services.tenancy.keys import CLOCK, IDENTITY
 from services.tenancy.schemas import (
     AgencyPatch,
     CredentialsRequest,
-    DirectoryIn,
     TenantCreate,
     TenantPatch,
     UnlinkIn,
@@ -220,17 +220,10 @@ async def put_directory(request: web.Request) -> web.Response:
     await service.require_active_tenant(request.app[POOL], tenant_id)
     _require_type(request, "application/json")
     body = await _read_body(request, request.app[SETTINGS].max_import_bytes)
-    with directory.paused_gc():  # 50,000 models: see paused_gc
-        doc = _validate(body, DirectoryIn, error=directory.DirectoryInvalid)
-        document = directory.DirectoryDocument.from_json(doc)
-        del doc, body
-    result = await directory.import_directory(request.app[POOL], tenant_id=tenant_id, clock=request.app[CLOCK],
-                                              document=document,
-                                              correlation_id=_rid(request),
-                                              event_batch=request.app[SETTINGS].directory_event_batch,
-                                              chunk_size=request.app[SETTINGS].directory_import_chunk)
-    await _audit(request, tenant_id, "directory_imported", format="json", counts=result)
-    return web.json_response(result)
+    with directory.paused_gc():  # 50,000 accounts' objects: see paused_gc
+        residences, lots, accounts = json_document_parts(body)
+        del body
+    return await _import(request, tenant_id, directory.DirectoryDocument(residences, lots, accounts), "json")
 
 
 @routes.put("/api/v1/directory/accounts")
@@ -238,25 +231,18 @@ async def put_directory_csv(request: web.Request) -> web.Response:
     tenant_id = _agency_tenant(request)
     await service.require_active_tenant(request.app[POOL], tenant_id)
     _require_type(request, "text/csv")
-    limit = request.app[SETTINGS].max_import_bytes
-    if request.content_length is not None and request.content_length > limit:
-        raise BodyTooLarge(f"The request body is larger than {limit} bytes", limit=limit)
-    parser, size = CsvAccountsParser(), 0
-    async for chunk in request.content.iter_chunked(256 * 1024):
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge(f"The request body is larger than {limit} bytes", limit=limit)
-        with directory.paused_gc():  # a chunk is parsed without awaiting: see paused_gc
-            parser.feed(chunk)
-    parser.finish()
-    if parser.error_count:
-        directory.raise_invalid(parser.errors, parser.error_count)
+    body = await _read_body(request, request.app[SETTINGS].max_import_bytes)
+    return await _import(request, tenant_id, directory.DirectoryDocument(accounts=CsvAccounts(body)), "csv")
+
+
+async def _import(request: web.Request, tenant_id, document: directory.DirectoryDocument, form: str) -> web.Response:
+    """Import a document whose accounts are read as the import goes (malformed rows give the 422)."""
+    settings = request.app[SETTINGS]
     result = await directory.import_directory(request.app[POOL], tenant_id=tenant_id, clock=request.app[CLOCK],
-                                              document=directory.DirectoryDocument(accounts=parser.accounts),
-                                              correlation_id=_rid(request),
-                                              event_batch=request.app[SETTINGS].directory_event_batch,
-                                              chunk_size=request.app[SETTINGS].directory_import_chunk)
-    await _audit(request, tenant_id, "directory_imported", format="csv", counts=result)
+                                              document=document, correlation_id=_rid(request),
+                                              event_batch=settings.directory_event_batch,
+                                              chunk_size=settings.directory_import_chunk)
+    await _audit(request, tenant_id, "directory_imported", format=form, counts=result)
     return web.json_response(result)
 
 

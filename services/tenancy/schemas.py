@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 from common.errors import FieldError
 from services.tenancy.domain import CODE_PATTERN, MAX_REPORTED_ERRORS, REF_PATTERN
@@ -136,6 +136,18 @@ class DirectoryIn(_Strict):
     accounts: list[AccountIn] = []
 
 
+class DirectoryHead(_Strict):
+    """DirectoryIn with its accounts left as they came, to be validated a chunk at a time
+    (ACCOUNT_LIST, services/tenancy/directory_sources.py) while the import writes the previous ones."""
+
+    residences: list[ResidenceIn] = []
+    lots: list[LotIn] = []
+    accounts: list[Any] = []
+
+
+ACCOUNT_LIST = TypeAdapter(list[AccountIn])
+
+
 class CredentialsRequest(_Strict):
     """``POST /api/v1/provisional-credentials``: either ``account_refs`` or ``all_without_access``."""
 
@@ -160,11 +172,18 @@ def _path(loc: tuple) -> str:
     return out
 
 
-def field_errors(exc: ValidationError, *, prefix: str = "") -> list[FieldError]:
-    """pydantic errors as ``[{path: "accounts[3].role", message}]`` (model-level ones get the prefix)."""
+def field_errors(exc: ValidationError, *, prefix: str = "", within: tuple[str, int] | None = None) -> list[FieldError]:
+    """pydantic errors as ``[{path: "accounts[3].role", message}]`` (model-level ones get the prefix).
+
+    ``within=(name, offset)``: ``exc`` is about a slice of the list ``name`` starting at ``offset``;
+    paths are those the whole list would give.
+    """
     out = []
     for error in exc.errors(include_url=False, include_input=False)[:MAX_REPORTED_ERRORS]:
-        path = _path(tuple(error["loc"]))
+        loc = tuple(error["loc"])
+        if within is not None:
+            loc = (within[0], within[1] + loc[0], *loc[1:]) if loc and isinstance(loc[0], int) else (within[0], *loc)
+        path = _path(loc)
         if prefix:
             path = f"{prefix}.{path}" if path else prefix
         out.append(FieldError(path or "$", str(error["msg"]).removeprefix("Value error, ")))

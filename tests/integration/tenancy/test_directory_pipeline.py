@@ -14,6 +14,7 @@ from common.db import create_pool
 from common.testing import free_port
 from services.tenancy import directory
 from services.tenancy.directory import DirectoryDocument
+from services.tenancy.directory_sources import AccountList
 from services.tenancy.domain import Account
 from tests.integration.tenancy.conftest import Tenancy, make_tenancy
 
@@ -137,8 +138,9 @@ async def test_a_failure_while_a_chunk_is_upserted_rolls_everything_back(tenancy
     and the connection goes back to the pool usable."""
     tenant = await tenancy.onboard()
     await tenancy.put_directory(tenant["id"], {**_directory(8), "accounts": []})
-    document = DirectoryDocument(accounts=[Account(f"C{i:02d}", "locataire", f"Locataire {i}", None, False, [f"L{i}"],
-                                                   f"accounts[{i}]") for i in range(8)])
+    document = DirectoryDocument(accounts=AccountList([
+        Account(f"C{i:02d}", "locataire", f"Locataire {i}", None, False, [f"L{i}"], f"accounts[{i}]")
+        for i in range(8)]))
     pool = await create_pool(tenancy.dsn, min_size=1, max_size=1)
     calls = []
     real_encode = directory.encode_batch
@@ -164,3 +166,43 @@ async def test_a_failure_while_a_chunk_is_upserted_rolls_everything_back(tenancy
         assert result["accounts"] == {"created": 8, "updated": 0, "unchanged": 0}
     finally:
         await pool.close()
+
+
+async def test_a_malformed_account_in_a_later_chunk_is_reported_with_all_others_and_nothing_is_written(
+        tenancy: Tenancy):
+    """Chunks 1 and 2 are valid and would be upserted before chunk 3 is read: the 422 still lists
+    every malformed row (a lot too, before the accounts, as one validation of the document would),
+    the reference problems are left for the next attempt, and the transaction rolls back."""
+    tenant = await tenancy.onboard()
+    document = _directory(10)
+    document["accounts"][1]["ref"] = "C00"                # a duplicate: a reference problem, not reported
+    document["accounts"][7]["role"] = "gardien"           # third chunk
+    document["accounts"][9]["lot_refs"] = []              # fourth chunk
+    answer = await tenancy.put_directory(tenant["id"], document, expect=422)
+    assert [e["path"] for e in answer["errors"]] == ["accounts[7].role", "accounts[9].lot_refs"]
+    assert answer["error_count"] == 2
+    assert await _stored_accounts(tenancy, tenant["id"]) == []
+    assert await tenancy.outbox("tenancy.accounts_upserted") == []
+
+    document["lots"][3]["number"] = ""                    # and a malformed lot
+    answer = await tenancy.put_directory(tenant["id"], document, expect=422)
+    assert [e["path"] for e in answer["errors"]] == ["lots[3].number", "accounts[7].role", "accounts[9].lot_refs"]
+    conn = await asyncpg.connect(tenancy.dsn)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM lots WHERE tenant_id = $1", uuid.UUID(tenant["id"])) == 0
+    finally:
+        await conn.close()
+
+
+async def test_a_malformed_csv_line_in_a_later_chunk_rolls_back_the_chunks_before(tenancy: Tenancy):
+    tenant = await tenancy.onboard()
+    await tenancy.put_directory(tenant["id"], {**_directory(9), "accounts": []})
+    lines = ["ref;role;display_name;lot_refs;council"] + [f"C{i:02d};coproprietaire;Nom {i};L{i};0" for i in range(9)]
+    lines[8] = "C07;coproprietaire;Nom 7;L7;peut-être"    # line 9, third chunk
+    response = await tenancy.client.put("/api/v1/directory/accounts", data="\n".join(lines).encode(),
+                                        headers={**tenancy.agency(tenant["id"]), "Content-Type": "text/csv"})
+    assert response.status == 422, await response.text()
+    answer = await response.json()
+    assert [(e["path"], e["message"]) for e in answer["errors"]] == [
+        ("line 9.council", "'peut-être' is not a yes/no value (1/0, true/false, oui/non)")]
+    assert await _stored_accounts(tenancy, tenant["id"]) == []
