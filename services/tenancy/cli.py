@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from common.clock import SystemClock
 from common.db import create_pool, migrate
 from common.errors import AppError
-from services.tenancy import directory, service
+from services.tenancy import directory_import, service
 from services.tenancy.app import TRACKS
 from services.tenancy.directory_sources import CsvAccounts, json_document_parts
 from services.tenancy.domain import KINDS
@@ -101,7 +101,7 @@ def import_command(settings: TenancySettings, args: list[str]) -> int:
         pool = await create_pool(settings.database_url, min_size=1, max_size=2)
         try:
             tenant = await service.resolve_tenant(pool, parsed.client, parsed.societe)
-            return await directory.import_directory(pool, tenant_id=tenant["id"], document=document,
+            return await directory_import.import_directory(pool, tenant_id=tenant["id"], document=document,
                                                     clock=SystemClock(), correlation_id="cli-import",
                                                     event_batch=settings.directory_event_batch,
                                                     chunk_size=settings.directory_import_chunk)
@@ -117,14 +117,14 @@ def import_command(settings: TenancySettings, args: list[str]) -> int:
     return 0
 
 
-def _read_document(path: Path) -> directory.DirectoryDocument:
+def _read_document(path: Path) -> directory_import.DirectoryDocument:
     """The file's document; its accounts are read and checked by the import, as the API does."""
     body = path.read_bytes()
     if path.suffix.lower() == ".json":
-        with directory.paused_gc():  # bulk rows: see directory.paused_gc
+        with directory_import.paused_gc():  # bulk rows: see directory_import.paused_gc
             residences, lots, accounts = json_document_parts(body)
-        return directory.DirectoryDocument(residences, lots, accounts)
-    return directory.DirectoryDocument(accounts=CsvAccounts(body))
+        return directory_import.DirectoryDocument(residences, lots, accounts)
+    return directory_import.DirectoryDocument(accounts=CsvAccounts(body))
 
 
 COMMANDS = {"onboard": onboard_command, "import": import_command}

@@ -1,7 +1,7 @@
 """The accounts of a directory document, read a chunk at a time.
 
 The import asks for the next chunk of accounts while PostgreSQL upserts the previous one
-(directory.import_directory), so a document is parsed and validated as it is written instead of
+(directory_import.import_directory), so a document is parsed and validated as it is written instead of
 before. Each source keeps every problem it met, by line or path, in the order of the input; the
 import reports them once it has read the whole document.
 """

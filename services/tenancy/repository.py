@@ -106,7 +106,7 @@ ON CONFLICT (tenant_id, ref) DO UPDATE
 RETURNING l.id, l.ref, (l.xmax = 0) AS created
 """
 
-# lot_ids arrive resolved, sorted and as an array literal (directory._sorted_ids): resolving them
+# lot_ids arrive resolved, sorted and as an array literal (directory_import._sorted_ids): resolving them
 # here with a subquery per account cost a third of this statement (EXPLAIN ANALYZE, 50,000
 # accounts: 347 of 1,057 ms).
 CREATE_ACCOUNT_INPUT = """

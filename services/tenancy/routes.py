@@ -12,7 +12,7 @@ from common.db import POOL
 from common.errors import BadRequest, ValidationFailed
 from common.http import REQUEST_ID, SETTINGS
 from common.internal_auth import CLAIMS
-from services.tenancy import credentials, directory, letters, listing, service, stats
+from services.tenancy import credentials, directory, directory_import, letters, listing, service, stats
 from services.tenancy.csvformat import write_csv
 from services.tenancy.directory_sources import CsvAccounts, json_document_parts
 from services.tenancy.errors import BodyTooLarge, Forbidden, UnsupportedMediaType
@@ -220,10 +220,10 @@ async def put_directory(request: web.Request) -> web.Response:
     await service.require_active_tenant(request.app[POOL], tenant_id)
     _require_type(request, "application/json")
     body = await _read_body(request, request.app[SETTINGS].max_import_bytes)
-    with directory.paused_gc():  # 50,000 accounts' objects: see paused_gc
+    with directory_import.paused_gc():  # 50,000 accounts' objects: see paused_gc
         residences, lots, accounts = json_document_parts(body)
         del body
-    return await _import(request, tenant_id, directory.DirectoryDocument(residences, lots, accounts), "json")
+    return await _import(request, tenant_id, directory_import.DirectoryDocument(residences, lots, accounts), "json")
 
 
 @routes.put("/api/v1/directory/accounts")
@@ -232,13 +232,14 @@ async def put_directory_csv(request: web.Request) -> web.Response:
     await service.require_active_tenant(request.app[POOL], tenant_id)
     _require_type(request, "text/csv")
     body = await _read_body(request, request.app[SETTINGS].max_import_bytes)
-    return await _import(request, tenant_id, directory.DirectoryDocument(accounts=CsvAccounts(body)), "csv")
+    return await _import(request, tenant_id, directory_import.DirectoryDocument(accounts=CsvAccounts(body)), "csv")
 
 
-async def _import(request: web.Request, tenant_id, document: directory.DirectoryDocument, form: str) -> web.Response:
+async def _import(request: web.Request, tenant_id, document: directory_import.DirectoryDocument,
+                  form: str) -> web.Response:
     """Import a document whose accounts are read as the import goes (malformed rows give the 422)."""
     settings = request.app[SETTINGS]
-    result = await directory.import_directory(request.app[POOL], tenant_id=tenant_id, clock=request.app[CLOCK],
+    result = await directory_import.import_directory(request.app[POOL], tenant_id=tenant_id, clock=request.app[CLOCK],
                                               document=document, correlation_id=_rid(request),
                                               event_batch=settings.directory_event_batch,
                                               chunk_size=settings.directory_import_chunk)

@@ -12,8 +12,8 @@ import pytest
 from common.clock import FrozenClock
 from common.db import create_pool
 from common.testing import free_port
-from services.tenancy import directory
-from services.tenancy.directory import DirectoryDocument
+from services.tenancy import directory_import
+from services.tenancy.directory_import import DirectoryDocument
 from services.tenancy.directory_sources import AccountList
 from services.tenancy.domain import Account
 from tests.integration.tenancy.conftest import Tenancy, make_tenancy
@@ -143,7 +143,7 @@ async def test_a_failure_while_a_chunk_is_upserted_rolls_everything_back(tenancy
         for i in range(8)]))
     pool = await create_pool(tenancy.dsn, min_size=1, max_size=1)
     calls = []
-    real_encode = directory.encode_batch
+    real_encode = directory_import.encode_batch
 
     def failing_encode(*args):
         calls.append(args)
@@ -152,16 +152,16 @@ async def test_a_failure_while_a_chunk_is_upserted_rolls_everything_back(tenancy
         return real_encode(*args)
 
     try:
-        monkeypatch.setattr(directory, "encode_batch", failing_encode)
+        monkeypatch.setattr(directory_import, "encode_batch", failing_encode)
         with pytest.raises(RuntimeError, match="encoding failed"):
-            await directory.import_directory(pool, tenant_id=uuid.UUID(tenant["id"]), document=document,
+            await directory_import.import_directory(pool, tenant_id=uuid.UUID(tenant["id"]), document=document,
                                              clock=FrozenClock(),
                                              event_batch=BATCH, chunk_size=CHUNK)
         assert await _stored_accounts(tenancy, tenant["id"]) == []
         assert await tenancy.outbox("tenancy.accounts_upserted") == []
 
-        monkeypatch.setattr(directory, "encode_batch", real_encode)
-        result = await directory.import_directory(pool, tenant_id=uuid.UUID(tenant["id"]), document=document,
+        monkeypatch.setattr(directory_import, "encode_batch", real_encode)
+        result = await directory_import.import_directory(pool, tenant_id=uuid.UUID(tenant["id"]), document=document,
                                                   clock=FrozenClock(), event_batch=BATCH, chunk_size=CHUNK)
         assert result["accounts"] == {"created": 8, "updated": 0, "unchanged": 0}
     finally:

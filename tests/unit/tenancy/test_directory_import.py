@@ -1,11 +1,11 @@
-"""directory.paused_gc (the collector off inside, back on after, the objects built inside not left
+"""directory_import.paused_gc (the collector off inside, back on after, the objects built inside not left
 in the youngest generation past its threshold) and the lot ids' text order."""
 
 from __future__ import annotations
 
 import gc
 
-from services.tenancy.directory import paused_gc
+from services.tenancy.directory_import import paused_gc
 
 
 def test_the_collector_is_paused_inside_and_the_young_counter_is_reset_after():
@@ -42,11 +42,11 @@ def test_left_disabled_when_it_was_disabled():
 
 
 def test_lot_ids_in_text_form_sort_as_postgresql_sorts_uuids():
-    """directory._sorted_ids sorts the text form: it must match the uuids' byte order (the stored
+    """directory_import._sorted_ids sorts the text form: it must match the uuids' byte order (the stored
     lot_ids order, on which an unchanged re-import depends)."""
     import uuid
 
-    from services.tenancy.directory import _sorted_ids
+    from services.tenancy.directory_import import _sorted_ids
 
     ids = [uuid.uuid4() for _ in range(2000)] + [uuid.UUID(int=0), uuid.UUID(int=2**128 - 1), uuid.UUID(int=9),
                                                  uuid.UUID(int=10), uuid.UUID(int=0xA0)]
