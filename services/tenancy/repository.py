@@ -117,15 +117,17 @@ CREATE TEMPORARY TABLE account_input (
 ACCOUNT_INPUT_COLUMNS = ("ref", "role", "display_name", "email", "council", "lot_ids")
 
 
-# The lots the document's accounts name, as they stand after the document's residences and lots
+# The lots one chunk of accounts names, as they stand after the document's residences and lots
 # were written (same transaction): what the accounts' rows (lot ids) and their events (number,
 # residence ref) need. One row of parallel arrays, aggregated in one pass so that they line up;
-# ids as text (see SELECT_LOT_IDS).
+# ids as text (see SELECT_LOT_IDS). ``= ANY`` rather than a join with ``unnest``: for 10,000 refs
+# among a tenant's 50,000 lots the join hashed all 50,000 on every chunk (EXPLAIN ANALYZE; the five
+# lookups of a 50,000-account import 0.29-0.47 s -> 0.22-0.36 s from the service, 3 rounds).
 SELECT_LOTS_OF_ACCOUNTS = """
 SELECT COALESCE(array_agg(l.ref), '{}') AS refs, COALESCE(array_agg(l.id::text), '{}') AS ids,
        COALESCE(array_agg(l.number), '{}') AS numbers, COALESCE(array_agg(r.ref), '{}') AS residence_refs
-FROM unnest($2::text[]) AS i(ref) JOIN lots l ON l.tenant_id = $1 AND l.ref = i.ref
-JOIN residences r ON r.id = l.residence_id
+FROM lots l JOIN residences r ON r.id = l.residence_id
+WHERE l.tenant_id = $1 AND l.ref = ANY($2::text[])
 """
 
 SELECT_RESIDENCES_BY_REFS = """
