@@ -111,9 +111,9 @@ class _LotsOfAccounts:
         self.residences: dict[str, dict[str, str]] = {}
         self._asked: set[str] = set()
 
-    async def learn(self, conn: asyncpg.Connection, tenant_id: uuid.UUID, accounts: list[Account]) -> None:
-        """Look up the lots ``accounts`` name that no earlier chunk did, and their residences."""
-        refs = {ref for account in accounts for ref in account.lot_refs} - self._asked
+    async def learn(self, conn: asyncpg.Connection, tenant_id: uuid.UUID, refs: set[str]) -> None:
+        """Look up the lots of ``refs`` that no earlier call asked for, and their residences."""
+        refs = refs - self._asked
         if not refs:
             return
         self._asked |= refs
@@ -126,6 +126,11 @@ class _LotsOfAccounts:
         if new_residences:
             for r in await conn.fetch(sql.SELECT_RESIDENCES_BY_REFS, tenant_id, list(new_residences)):
                 self.residences[r["ref"]] = {"id": r["id"], "ref": r["ref"], "name": r["name"]}
+
+    def knows(self, accounts: list[Account]) -> bool:
+        """Whether every lot ``accounts`` name was asked for already (found or not)."""
+        asked = self._asked
+        return all(ref in asked for account in accounts for ref in account.lot_refs)
 
     def records(self, accounts: list[Account]) -> list[tuple]:
         """The accounts' rows for ``account_input`` (lot ids resolved, see _sorted_ids)."""
@@ -228,9 +233,14 @@ async def import_directory(
         moved_lots = [r["id"] for r in lots if not r["created"]]
         renamed_residences = [r["id"] for r in residences if not r["created"]]
 
-        # The lots the accounts name are read after the document's own were written: their ids
-        # for the accounts' rows, their numbers and residences for the events.
+        # The lots the accounts name are read after the document's own were written (their ids for
+        # the accounts' rows, their numbers and residences for the events), in one lookup for the
+        # refs the document shows before it is validated, so that the chunks need none.
         lots_of_accounts = _LotsOfAccounts()
+        with paused_gc():
+            hinted = source.lot_refs_hint()
+        await lots_of_accounts.learn(conn, tenant_id, hinted)
+        del hinted
         events = _AccountEvents(tenant_id, event_batch, lots_of_accounts.residences)
         event_fields = {"tenant_id": tenant_id, "correlation_id": correlation_id, "occurred_at": clock.now()}
         written = await _upsert_accounts(conn, tenant_id, chunks, source, lots_of_accounts, events,
@@ -266,43 +276,54 @@ async def _upsert_accounts(conn: asyncpg.Connection, tenant_id: uuid.UUID, chunk
                            source: AccountSource, lots: _LotsOfAccounts, events: _AccountEvents, *,
                            event_fields: dict[str, Any]) -> _Written:
     """Upsert the accounts chunk by chunk, pipelined: while PostgreSQL upserts chunk k, the service
-    reads and validates chunk k+1 and builds the events of chunk k-1; then it looks up chunk k+1's
-    lots, checks its references and sends it. A problem stops the writing (the caller's
-    transaction rolls back) and the rest is read only for its own problems, all reported at the end.
+    builds the events of chunk k-1, reads and validates chunk k+1 and, its lots being known already
+    (the caller looked up the document's hint), checks its references and builds its rows; chunk k+1
+    is then sent at once. Lots the hint missed are looked up with their chunk, between two upserts.
+    A problem stops the writing (the caller's transaction rolls back) and the rest is read only for
+    its own problems, all reported at the end.
     """
     written = _Written()
     check = domain.AccountReferenceCheck()
     upsert: asyncpg.prepared_stmt.PreparedStatement | None = None
     answered: tuple[list[Account], asyncpg.Record] | None = None  # a chunk whose events are not built yet
 
-    def meanwhile(answered) -> list[Account] | None:
+    def rows_of(chunk: list[Account]) -> list[tuple] | None:
+        """Check ``chunk`` (each chunk once, in order); its rows, or None once the document is wrong."""
+        check.check(chunk, lots.ids)
+        return None if check.errors else lots.records(chunk)
+
+    def meanwhile(answered) -> tuple[list[Account] | None, list[tuple] | None, bool]:
         if answered is not None:
             _add_written(events, lots, *answered)
-        return next(chunks, None)
+        chunk = next(chunks, None)
+        if chunk is None or source.error_count or not lots.knows(chunk):
+            return chunk, None, False
+        return chunk, rows_of(chunk), True
 
     with paused_gc():
         chunk = next(chunks, None)
+    checked, records = False, None
     while chunk is not None:
         written.read += len(chunk)
         if source.error_count:  # a malformed row: the rest is read for its problems only
             _read_to_the_end(chunks)
             break
-        await lots.learn(conn, tenant_id, chunk)
-        check.check(chunk, lots.ids)
-        if check.errors:  # nothing more is written; the rest is read and checked for the report
+        if not checked:
+            await lots.learn(conn, tenant_id, {ref for account in chunk for ref in account.lot_refs})
+            with paused_gc():
+                records = rows_of(chunk)
+        if records is None:  # nothing more is written; the rest is read and checked for the report
             with paused_gc():
                 chunk = next(chunks, None)
+            checked = False
             continue
-        with paused_gc():
-            records = lots.records(chunk)
         await sql.copy_account_input(conn, records, first=upsert is None)
-        del records
         if upsert is None:
             # Prepared once account_input exists, so that each execution below is sent in the
             # task's first step, before the work meant to overlap it.
             upsert = await conn.prepare(sql.UPSERT_ACCOUNTS)
-        answer, next_chunk = await _while_database_runs(upsert.fetchrow(tenant_id),
-                                                        lambda: meanwhile(answered))  # noqa: B023 (run at once)
+        answer, (next_chunk, records, checked) = await _while_database_runs(
+            upsert.fetchrow(tenant_id), lambda: meanwhile(answered))  # noqa: B023 (run at once)
         written.ids.update(answer["ids"])
         written.created += answer["created"]
         answered = (chunk, answer)

@@ -206,3 +206,39 @@ async def test_a_malformed_csv_line_in_a_later_chunk_rolls_back_the_chunks_befor
     assert [(e["path"], e["message"]) for e in answer["errors"]] == [
         ("line 9.council", "'peut-être' is not a yes/no value (1/0, true/false, oui/non)")]
     assert await _stored_accounts(tenancy, tenant["id"]) == []
+
+
+async def test_a_reference_problem_found_while_an_earlier_chunk_is_upserted_rolls_it_back(tenancy: Tenancy):
+    """Chunks 1 and 2 are valid and written; chunk 3, checked while chunk 2 is upserted, names an
+    unknown lot and repeats a ref of chunk 1: both reported, nothing kept."""
+    tenant = await tenancy.onboard()
+    document = _directory(9)
+    document["accounts"][7]["lot_refs"] = ["L404"]
+    document["accounts"][8]["ref"] = "C02"
+    answer = await tenancy.put_directory(tenant["id"], document, expect=422)
+    assert [(e["path"], e["message"]) for e in answer["errors"]] == [
+        ("accounts[8].ref", "duplicate ref 'C02' (first at accounts[2].ref)"),
+        ("accounts[7].lot_refs[0]", "unknown lot ref 'L404'"),
+    ]
+    assert await _stored_accounts(tenancy, tenant["id"]) == []
+    assert await tenancy.outbox("tenancy.accounts_upserted") == []
+
+
+async def test_lots_the_documents_hint_misses_are_looked_up_with_their_chunk(tenancy: Tenancy):
+    """The lots are looked up once from the refs the document shows before validation; a ref that
+    validation changes (spaces trimmed) or a CSV line the hint does not read (quoted) still finds
+    its lot, with its chunk."""
+    tenant = await tenancy.onboard()
+    document = _directory(7)
+    document["accounts"][5]["lot_refs"] = [" L5 "]
+    result = await tenancy.put_directory(tenant["id"], document)
+    assert result["accounts"] == {"created": 7, "updated": 0, "unchanged": 0}
+    assert (await _stored_accounts(tenancy, tenant["id"]))[5] == ("C05", "Nom 5", ["L5"])
+
+    lines = ["ref;role;display_name;lot_refs"] + [f"C{i:02d};locataire;Nom {i};L{i}" for i in range(7)]
+    lines[6] = 'C05;locataire;"Nom; dit Cinq";L5'
+    response = await tenancy.client.put("/api/v1/directory/accounts", data="\n".join(lines).encode(),
+                                        headers={**tenancy.agency(tenant["id"]), "Content-Type": "text/csv"})
+    assert response.status == 200, await response.text()
+    assert (await response.json())["accounts"] == {"created": 0, "updated": 7, "unchanged": 0}
+    assert (await _stored_accounts(tenancy, tenant["id"]))[5] == ("C05", "Nom; dit Cinq", ["L5"])

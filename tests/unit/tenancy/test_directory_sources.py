@@ -96,3 +96,17 @@ def test_an_account_list_is_cut_as_asked():
     accounts = [Account(f"C{i}", "locataire", "X", None, False, ["L1"], f"accounts[{i}]") for i in range(5)]
     assert [len(c) for c in AccountList(accounts).chunks(2)] == [2, 2, 1]
     assert list(AccountList([]).chunks(2)) == []
+
+
+def test_the_lot_refs_hint_reads_the_documents_without_validating_them():
+    accounts = [_account(0), _account(1, lot_refs=["L1", " L2 ", 7]), "not an account", _account(3, lot_refs="L3")]
+    assert json_document_parts(_json(accounts))[2].lot_refs_hint() == {"L0", "L1", " L2 "}
+    body = ("\ufeffRef;Lot_Refs;role;display_name\r\n"
+            "C1;L1, L2;locataire;Un\r\n"
+            'C2;L3;locataire;"Deux; bis"\r\n'     # quoted: left to the parser
+            "C3;;locataire\r\n"                  # short: left to the parser
+            "C4;L4;locataire;Quatre").encode()
+    assert CsvAccounts(body).lot_refs_hint() == {"L1", "L2", "L4"}
+    assert CsvAccounts(b"ref;role;display_name\nC1;locataire;X").lot_refs_hint() == set()
+    accounts = [Account("C1", "locataire", "X", None, False, ["L1", "L2"], "accounts[0]")]
+    assert AccountList(accounts).lot_refs_hint() == {"L1", "L2"}
