@@ -1,8 +1,9 @@
 """The CSV form of the accounts directory: ``;``-separated, UTF-8, one header line.
 
 ``ref;role;display_name;email;lot_refs;council`` (``email`` and ``council`` may be left out;
-columns in any order), lot refs separated by ``,``. The parser is fed the body chunk by chunk,
-so a 50,000-line file is never held whole in memory; every problem is reported by line number.
+columns in any order), lot refs separated by ``,``. The parser is fed bytes piece by piece and
+keeps only the accounts not yet taken (the import takes them a chunk at a time:
+directory_sources.CsvAccounts); every problem is reported by line number.
 """
 
 from __future__ import annotations
