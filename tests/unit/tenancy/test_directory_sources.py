@@ -110,3 +110,17 @@ def test_the_lot_refs_hint_reads_the_documents_without_validating_them():
     assert CsvAccounts(b"ref;role;display_name\nC1;locataire;X").lot_refs_hint() == set()
     accounts = [Account("C1", "locataire", "X", None, False, ["L1", "L2"], "accounts[0]")]
     assert AccountList(accounts).lot_refs_hint() == {"L1", "L2"}
+
+
+def test_the_document_read_in_parts_is_the_documented_one():
+    """The import validates DirectoryHead, then its accounts with ACCOUNT_LIST; the OpenAPI document
+    shows DirectoryIn. Both must describe the same document."""
+    from services.tenancy.schemas import ACCOUNT_LIST, AccountIn, DirectoryHead, DirectoryIn
+
+    assert DirectoryHead.model_fields.keys() == DirectoryIn.model_fields.keys()
+    for name in ("residences", "lots"):
+        assert DirectoryHead.model_fields[name].annotation == DirectoryIn.model_fields[name].annotation
+    assert DirectoryIn.model_fields["accounts"].annotation == list[AccountIn]
+    [account] = ACCOUNT_LIST.validate_python([_account(1)])
+    assert type(account) is AccountIn
+    assert DirectoryHead.model_config == DirectoryIn.model_config
