@@ -137,7 +137,7 @@ SELECT r.id::text AS id, r.ref, r.name FROM residences r WHERE r.tenant_id = $1 
 # The accounts of one chunk (COPY'd into ``account_input``), upserted; rows equal to the stored
 # ones are not written. Answers the written accounts as two parallel arrays (refs, ids as text:
 # see SELECT_LOT_IDS) and how many of them were created; their events are built by the service
-# (directory._AccountEvents) while PostgreSQL upserts the next chunk.
+# (directory_import._AccountEvents) while PostgreSQL upserts the next chunk.
 UPSERT_ACCOUNTS = """
 WITH upserted AS (
 INSERT INTO accounts AS a (tenant_id, ref, role, display_name, email, council, lot_ids, status)
