@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import uuid
+
 import asyncpg
 from aiohttp import web
 from prometheus_client import generate_latest
 
 from common.consumer import install_consumer
 from common.db import POOL
-from common.events import Envelope, write_event
+from common.events import Envelope, write_event, write_events
 from common.http import METRICS_REGISTRY
 from common.relay import install_relay
 from common.settings import ServiceSettings
@@ -107,3 +110,35 @@ async def backbone_write(pool, count):
     for seq in range(count):
         async with pool.acquire() as conn, conn.transaction():
             await write_event(conn, type="test.happened", payload={"seq": seq})
+
+
+async def test_events_written_in_bulk_as_json_text_arrive_like_any_other(backbone):
+    """common.events.write_events: one outbox row per payload text, in one round trip, committed or
+    rolled back with the caller's transaction; the consumer reads each payload as the object it is."""
+    seen: list[tuple] = []
+
+    async def collect(conn: asyncpg.Connection, envelope: Envelope) -> None:
+        seen.append((envelope.type, envelope.tenant_id, envelope.correlation_id, envelope.payload))
+        await record(conn, envelope, "bulk")
+
+    consumer = backbone.consumer("bulk", collect)
+    await consumer.start()
+    await backbone.relay().start()
+    tenant = uuid.uuid4()
+    async with backbone.pool.acquire() as conn:
+        async with conn.transaction():
+            assert await write_events(conn, type="test.bulk", payloads=[]) == 0
+            assert await write_events(conn, type="test.bulk", tenant_id=tenant, correlation_id="req-1", payloads=[
+                '{"seq":1,"name":"Élodie"}', '{"seq":2,"name":"Zoé"}', '{"seq":3,"nested":{"a":[1,2]}}']) == 3
+        with contextlib.suppress(RuntimeError):
+            async with conn.transaction():
+                await write_events(conn, type="test.bulk", payloads=['{"seq":4}'])
+                raise RuntimeError("rolled back")
+
+    await wait_until(lambda: _equals(backbone.pool.fetchval(HANDLED_COUNT, "bulk"), 3), timeout=30,
+                     message="3 bulk events handled")
+    assert sorted(seen, key=lambda s: s[3]["seq"]) == [
+        ("test.bulk", tenant, "req-1", {"seq": 1, "name": "Élodie"}),
+        ("test.bulk", tenant, "req-1", {"seq": 2, "name": "Zoé"}),
+        ("test.bulk", tenant, "req-1", {"seq": 3, "nested": {"a": [1, 2]}})]
+    assert await backbone.pool.fetchval("SELECT count(*) FROM outbox WHERE type = 'test.bulk'") == 3
