@@ -361,11 +361,11 @@ async def _raise_reference_errors(conn: asyncpg.Connection, tenant_id: uuid.UUID
                                   accounts: list[Account], known_residences: list[str]) -> None:
     """Every cross-row problem of a document whose residences or lots are wrong, accounts included,
     checked against the stored lots (before anything is written)."""
-    refs = list({ref for account in accounts for ref in account.lot_refs})
-    known_lots = (await conn.fetchrow(sql.SELECT_LOT_IDS, tenant_id, refs))[0] if refs else []
+    stored_lots = _LotsOfAccounts()
+    await stored_lots.learn(conn, tenant_id, {ref for account in accounts for ref in account.lot_refs})
     raise_invalid(domain.check_directory_references(
         residences=document.residences, lots=document.lots, accounts=accounts,
-        known_residence_refs=known_residences, known_lot_refs=known_lots))
+        known_residence_refs=known_residences, known_lot_refs=stored_lots.ids))
 
 
 def _sorted_ids(refs: list[str], ids: dict[str, str]) -> str:

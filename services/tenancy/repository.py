@@ -75,15 +75,6 @@ SELECT_RESIDENCE_REFS = """
 SELECT r.ref FROM unnest($2::text[]) AS i(ref) JOIN residences r ON r.tenant_id = $1 AND r.ref = i.ref
 """
 
-# One row of two parallel arrays (refs, ids as text), not one row per lot: 50,000 records with
-# their uuid objects kept the service's collector busy (py-spy: row decoding and the collections
-# it triggered); text ids are plain strings, which asyncpg encodes back into uuid for the COPY.
-# Measured in process, 50,000 lots, 6 alternating rounds: 0.21-0.29 s -> 0.06-0.10 s of CPU
-# for the lookup and the accounts' sorted lot ids.
-SELECT_LOT_IDS = """
-SELECT COALESCE(array_agg(l.ref), '{}'), COALESCE(array_agg(l.id::text), '{}')
-FROM unnest($2::text[]) AS i(ref) JOIN lots l ON l.tenant_id = $1 AND l.ref = i.ref
-"""
 
 UPSERT_RESIDENCES = """
 INSERT INTO residences AS r (tenant_id, ref, name, address)
@@ -119,8 +110,12 @@ ACCOUNT_INPUT_COLUMNS = ("ref", "role", "display_name", "email", "council", "lot
 
 # The lots one chunk of accounts names, as they stand after the document's residences and lots
 # were written (same transaction): what the accounts' rows (lot ids) and their events (number,
-# residence ref) need. One row of parallel arrays, aggregated in one pass so that they line up;
-# ids as text (see SELECT_LOT_IDS). ``= ANY`` rather than a join with ``unnest``: for 10,000 refs
+# residence ref) need; also the stored lots a wrong document is checked against. One row of
+# parallel arrays, aggregated in one pass so that they line up, not one row per lot: 50,000
+# records with their uuid objects kept the service's collector busy (py-spy: row decoding and the
+# collections it triggered); ids as text are plain strings, which asyncpg encodes back into uuid
+# for the COPY (50,000 lots, 6 alternating rounds: 0.21-0.29 s -> 0.06-0.10 s of CPU for the
+# lookup and the accounts' sorted lot ids). ``= ANY`` rather than a join with ``unnest``: for 10,000 refs
 # among a tenant's 50,000 lots the join hashed all 50,000 on every chunk (EXPLAIN ANALYZE; the five
 # lookups of a 50,000-account import 0.29-0.47 s -> 0.22-0.36 s from the service, 3 rounds).
 SELECT_LOTS_OF_ACCOUNTS = """
@@ -136,7 +131,7 @@ SELECT r.id::text AS id, r.ref, r.name FROM residences r WHERE r.tenant_id = $1 
 
 # The accounts of one chunk (COPY'd into ``account_input``), upserted; rows equal to the stored
 # ones are not written. Answers the written accounts as two parallel arrays (refs, ids as text:
-# see SELECT_LOT_IDS) and how many of them were created; their events are built by the service
+# see SELECT_LOTS_OF_ACCOUNTS) and how many of them were created; their events are built by the service
 # (directory_import._AccountEvents) while PostgreSQL upserts the next chunk.
 UPSERT_ACCOUNTS = """
 WITH upserted AS (

@@ -242,3 +242,18 @@ async def test_lots_the_documents_hint_misses_are_looked_up_with_their_chunk(ten
     assert response.status == 200, await response.text()
     assert (await response.json())["accounts"] == {"created": 0, "updated": 7, "unchanged": 0}
     assert (await _stored_accounts(tenancy, tenant["id"]))[5] == ("C05", "Nom; dit Cinq", ["L5"])
+
+
+async def test_a_wrong_lot_reports_the_accounts_problems_against_the_stored_lots_too(tenancy: Tenancy):
+    """A document whose lots are wrong is checked whole before anything is written: accounts on
+    lots stored earlier are fine, an account on a lot that exists nowhere is reported."""
+    tenant = await tenancy.onboard()
+    await tenancy.put_directory(tenant["id"], {**_directory(7), "accounts": []})
+    document = {"lots": [{"ref": "L99", "residence_ref": "R404", "number": "99"}],
+                "accounts": [_directory(7)["accounts"][i] for i in range(7)]}
+    document["accounts"][6]["lot_refs"] = ["L77"]
+    answer = await tenancy.put_directory(tenant["id"], document, expect=422)
+    assert [(e["path"], e["message"]) for e in answer["errors"]] == [
+        ("lots[0].residence_ref", "unknown residence ref 'R404'"),
+        ("accounts[6].lot_refs[0]", "unknown lot ref 'L77'")]
+    assert await _stored_accounts(tenancy, tenant["id"]) == []
