@@ -113,7 +113,9 @@ def create_app(settings: GatewaySettings, *, clock: Clock | None = None) -> web.
     app[CLOCK] = clock or SystemClock()
     secret = settings.internal_auth_secret.get_secret_value()
     upstreams = {name: Upstream(name, settings.upstream_urls(name), secret=secret,
-                                session_ref=lambda: app[HTTP_SESSION])
+                                session_ref=lambda: app[HTTP_SESSION],
+                                connect_timeout=settings.upstream_connect_timeout_seconds,
+                                read_timeout=settings.upstream_timeout_seconds)
                  for name in UPSTREAM_SERVICES}
     app[UPSTREAMS] = upstreams
     app[TENANTS] = TenantResolver(upstreams["tenancy"], ttl=settings.tenant_cache_seconds,
@@ -152,5 +154,7 @@ def _http_session(settings: GatewaySettings):
                                                   cookie_jar=aiohttp.DummyCookieJar())
         yield
         await app[HTTP_SESSION].close()
+        for upstream in app[UPSTREAMS].values():
+            upstream.close()
 
     return ctx

@@ -23,6 +23,7 @@ from yarl import URL
 
 from common.internal_auth import DEFAULT_TTL_SECONDS, HEADER, SCHEME
 from common.logging import get_logger
+from gateway.passthrough import Answer, ConnectFailed, Replica, UpstreamBroken, request_head
 from gateway.paths import unsafe_path_reason
 
 __all__ = ["IDEMPOTENT_METHODS", "Reply", "ServiceUnavailable", "TokenSigner", "Upstream", "upstream_url"]
@@ -88,12 +89,16 @@ class TokenSigner:
 class Upstream:
     """One service: its replicas, its audience, and a signer for the internal token."""
 
-    def __init__(self, name: str, urls: list[str], *, secret: str, session_ref) -> None:
+    def __init__(self, name: str, urls: list[str], *, secret: str, session_ref, connect_timeout: float = 2.0,
+                 read_timeout: float = 15.0) -> None:
         self.name = name
         self.urls = list(urls)
         self._signer = TokenSigner(secret)
         self._session_ref = session_ref  # a callable returning the shared ClientSession
         self._counter = itertools.count()
+        # Kept connections for forwarded GETs (gateway.passthrough), for the plain-HTTP replicas.
+        self._replicas = {url: _replica(url, connect_timeout=connect_timeout, read_timeout=read_timeout)
+                          for url in self.urls}
 
     def token(self, *, request_id: str | None, claims: dict) -> str:
         """A signed internal token for one call to this service."""
@@ -146,6 +151,51 @@ class Upstream:
         log.error("upstream.unavailable", upstream=self.name, error=type(last_error).__name__)
         raise ServiceUnavailable(self.name)
 
+    async def get(self, path: str, *, claims: dict | None, request_id: str | None = None,
+                  headers: dict | None = None) -> Answer | aiohttp.ClientResponse:
+        """A GET forwarded over the lean kept connections (gateway.passthrough); same failover as :meth:`open`.
+
+        The answer is unread (the caller releases it). A replica reached over TLS goes through aiohttp.
+        """
+        if any(self._replicas[base] is None for base in self.urls):
+            return await self.open("GET", path, claims=claims, request_id=request_id, headers=headers)
+        _check_path(path)
+        send_headers = dict(headers or {})
+        if claims is not None:
+            send_headers[HEADER] = f"{SCHEME} {self.token(request_id=request_id, claims=claims)}"
+        if request_id:
+            send_headers["X-Request-ID"] = request_id
+        last_error: Exception | None = None
+        for base in self._order():
+            replica = self._replicas[base]
+            try:
+                answer = await replica.send(request_head("GET", path, replica.host_header, send_headers))
+            except ConnectFailed as exc:
+                last_error = exc
+                log.warning("upstream.connect_failed", upstream=self.name, replica=base)
+                continue
+            except UpstreamBroken as exc:
+                last_error = exc  # a GET may be sent again elsewhere
+                log.warning("upstream.connection_broken", upstream=self.name, replica=base)
+                continue
+            except TimeoutError as exc:
+                last_error = exc
+                log.warning("upstream.timeout", upstream=self.name, replica=base)
+                break
+            if answer.status in (502, 503, 504):
+                answer.release()
+                last_error = RuntimeError(f"status {answer.status}")
+                continue
+            return answer
+        log.error("upstream.unavailable", upstream=self.name, error=type(last_error).__name__)
+        raise ServiceUnavailable(self.name)
+
+    def close(self) -> None:
+        """Close the kept connections of :meth:`get` (the shared aiohttp session is closed by the app)."""
+        for replica in self._replicas.values():
+            if replica is not None:
+                replica.close()
+
     async def call(self, method: str, path: str, *, claims: dict, request_id: str | None = None,
                    json: Any = None, params: dict | None = None, safe: bool = False) -> Reply:
         """A JSON call; 5xx answers become :class:`ServiceUnavailable`."""
@@ -168,6 +218,13 @@ class Upstream:
         except (TimeoutError, aiohttp.ClientError) as exc:
             log.error("upstream.read_failed", upstream=self.name, error=type(exc).__name__)
             raise ServiceUnavailable(self.name) from exc
+
+
+def _replica(base: str, *, connect_timeout: float, read_timeout: float) -> Replica | None:
+    url = URL(base)
+    if url.scheme != "http" or not url.host or url.path not in ("", "/"):
+        return None  # TLS or a base path: aiohttp's client keeps those
+    return Replica(url.host, url.port or 80, connect_timeout=connect_timeout, read_timeout=read_timeout)
 
 
 def _check_path(path: str) -> None:

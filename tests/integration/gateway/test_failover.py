@@ -102,6 +102,20 @@ async def test_api_gives_a_json_503_when_the_service_is_down(standin_servers, ai
     assert response.status == 503 and (await response.json())["error"] == "service_unavailable"
 
 
+async def test_api_gets_move_past_dead_and_broken_replicas(standin_servers, aiohttp_client, hangup_server):
+    from tests.integration.gateway.conftest import OPERATOR_TOKEN
+
+    _, servers = standin_servers
+    live = str(servers["tenancy"].make_url("")).rstrip("/")
+    dead = f"http://127.0.0.1:{free_port()}"
+    system = await _system(standin_servers, aiohttp_client, tenancy=f"{dead},{hangup_server},{live}")
+    for _ in range(4):  # the round robin starts at each replica in turn
+        response = await system.client.get("/api/v1/activation-stats",
+                                           headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"})
+        assert response.status == 200 and (await response.json())["path"] == "/api/v1/activation-stats"
+    assert len(calls(system.tenancy, "/api/v1/activation-stats")) == 4
+
+
 async def test_a_replica_answering_503_is_skipped_for_safe_calls(standin_servers, aiohttp_client, aiohttp_server):
     from aiohttp import web
 

@@ -45,6 +45,26 @@ async def test_operator_token_reaches_tenancy_as_operator_with_body_and_status(s
     assert body["claims"]["iss"] == "gateway" and body["claims"]["ip"] == "127.0.0.1"
 
 
+async def test_a_get_crosses_on_the_kept_connections_with_the_same_guarantees(system):
+    """GETs go over gateway.passthrough, not aiohttp's client: what crosses and what comes back is the same."""
+    for round_ in range(3):  # the second and third on a kept connection
+        response = await system.client.get(f"/api/v1/tenants/{system.tenant['id']}?round={round_}",
+                                           headers={**bearer(OPERATOR_TOKEN), "Accept": "application/json",
+                                                    "X-Forwarded-For": "6.6.6.6", "Cookie": "a=b",
+                                                    "X-Tenant-Id": "forged", "X-Request-ID": f"api-get-{round_}-rid"})
+        assert response.status == 200
+        body = await response.json()
+        assert body["path"] == f"/api/v1/tenants/{system.tenant['id']}" and body["query"] == {"round": str(round_)}
+        assert body["claims"]["act"] == "operator" and body["claims"]["via"] == "public-api"
+        assert body["claims"]["rid"] == f"api-get-{round_}-rid" and body["claims"]["ip"] == "127.0.0.1"
+        assert body["accept"] == "application/json" and body["body_size"] == 0
+        assert body["forwarded"] == {"X-Request-ID": f"api-get-{round_}-rid"}  # nothing else crossed
+        assert response.headers["X-Request-ID"] == f"api-get-{round_}-rid"
+        assert response.headers["Cache-Control"] == "no-store"
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Content-Type"].startswith("application/json")
+
+
 async def test_agency_key_carries_its_own_tenant_only(system):
     other = standins.add_tenant(system.tenancy, client="OTHERAPI", societe="01", name="Autre agence")
     key_a = standins.add_api_key(system.tenancy, system.tenant)
