@@ -11,9 +11,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 
 import asyncpg
@@ -46,7 +46,36 @@ SETTINGS = web.AppKey("settings", ProcessSettings)
 READY_CHECKS = web.AppKey("ready_checks", dict)
 METRICS_REGISTRY = web.AppKey("metrics_registry", CollectorRegistry)
 REQUEST_ID = web.RequestKey("request_id", str)
-_METRICS = web.AppKey("http_metrics", dict)
+_KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+class _RequestMetrics:
+    """Requests counted and timed per method, route and status.
+
+    The labelled children are kept per label triple: prometheus_client's ``labels()`` takes a lock
+    and validates the labels on every call (1.7 % of the gateway's samples on a forwarded read).
+    """
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._count = Counter("http_requests", "HTTP requests", ["method", "route", "status"], registry=registry)
+        self._latency = Histogram("http_request_duration_seconds", "HTTP request latency",
+                                  ["method", "route", "status"], registry=registry,
+                                  buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+        self._children: dict[tuple[str, str, int], tuple] = {}
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        if method not in _KNOWN_METHODS:
+            method = "OTHER"  # a client may send any token as a method: labels must not grow with them
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            labels = (method, route, str(status))
+            children = self._children[key] = (self._count.labels(*labels), self._latency.labels(*labels))
+        children[0].inc()
+        children[1].observe(seconds)
+
+
+_METRICS = web.AppKey("http_metrics", _RequestMetrics)
 READY_TIMEOUT_SECONDS = 2.0
 
 
@@ -74,7 +103,8 @@ def _route_name(request: web.Request) -> str:
 @web.middleware
 async def _request_context(request: web.Request, handler):
     incoming = request.headers.get(REQUEST_ID_HEADER, "")
-    request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    # 32 hex digits, as uuid4().hex gave, without building a UUID object on every request.
+    request_id = incoming if _VALID_REQUEST_ID.match(incoming) else os.urandom(16).hex()
     request[REQUEST_ID] = request_id
     clear_context()
     bind_context(request_id=request_id)
@@ -92,9 +122,7 @@ async def _request_context(request: web.Request, handler):
     finally:
         elapsed = time.perf_counter() - started
         route = _route_name(request)
-        metrics = request.app[_METRICS]
-        metrics["count"].labels(request.method, route, str(status)).inc()
-        metrics["latency"].labels(request.method, route, str(status)).observe(elapsed)
+        request.app[_METRICS].observe(request.method, route, status, elapsed)
         if not request.path.startswith(("/health/", "/metrics")):
             log.info("http.request", method=request.method, route=route, status=status,
                      duration_ms=round(elapsed * 1000, 2))
@@ -177,12 +205,7 @@ def create_base_app(
     app[READY_CHECKS] = {}
     registry = CollectorRegistry()
     app[METRICS_REGISTRY] = registry
-    app[_METRICS] = {
-        "count": Counter("http_requests", "HTTP requests", ["method", "route", "status"], registry=registry),
-        "latency": Histogram("http_request_duration_seconds", "HTTP request latency", ["method", "route", "status"],
-                             registry=registry,
-                             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)),
-    }
+    app[_METRICS] = _RequestMetrics(registry)
     app.router.add_get("/health/live", _live)
     app.router.add_get("/health/ready", _ready)
     if metrics_port is None:

@@ -32,7 +32,9 @@ def configure_logging(service: str, *, level: str = "INFO", json: bool | None = 
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=False,
+        # Each module's logger is built once, not on every line (2.3 % of the gateway's samples on a
+        # forwarded read went to rebuilding it); configure_logging runs before anything logs.
+        cache_logger_on_first_use=True,
     )
     logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
     # aiohttp's own access log would duplicate our canonical request line.

@@ -1,5 +1,6 @@
 """What every service gets from create_base_app, checked on a real service app."""
 
+import re
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -154,7 +155,8 @@ async def test_request_id_is_kept_when_valid_and_generated_otherwise(aiohttp_cli
     assert replaced.headers["X-Request-ID"] != "bad id <script>"
     assert len(replaced.headers["X-Request-ID"]) == 32
     generated = await client.get("/conflict")
-    assert len(generated.headers["X-Request-ID"]) == 32
+    assert re.fullmatch(r"[0-9a-f]{32}", generated.headers["X-Request-ID"])
+    assert generated.headers["X-Request-ID"] != (await client.get("/conflict")).headers["X-Request-ID"]
 
 
 async def test_metrics_count_requests_by_route_and_status(aiohttp_client, bare_app):
@@ -166,3 +168,13 @@ async def test_metrics_count_requests_by_route_and_status(aiohttp_client, bare_a
     assert 'http_requests_total{method="GET",route="/conflict",status="409"} 3.0' in metrics
     assert 'http_requests_total{method="GET",route="/boom",status="500"} 1.0' in metrics
     assert "http_request_duration_seconds_bucket" in metrics
+    assert 'http_request_duration_seconds_count{method="GET",route="/conflict",status="409"} 3.0' in metrics
+
+
+async def test_metrics_do_not_grow_with_invented_methods(aiohttp_client, bare_app):
+    client = await aiohttp_client(bare_app)
+    for method in ("PROPFIND", "MKCOL", "LOCK"):  # methods the HTTP parser knows and no route takes
+        assert (await client.request(method, "/conflict")).status == 405
+    metrics = await (await client.get("/metrics")).text()
+    assert 'http_requests_total{method="OTHER",route="unmatched",status="405"} 3.0' in metrics
+    assert "PROPFIND" not in metrics and "MKCOL" not in metrics
