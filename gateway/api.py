@@ -126,11 +126,15 @@ async def forward(request: web.Request) -> web.StreamResponse:
         path = url.raw_path + ("?" + url.raw_query_string if url.raw_query_string else "")
         claims = {**actor, "via": PUBLIC_API, "ip": request.get(CLIENT_IP)}
         upstreams = request.app[UPSTREAMS]
+        has_body = request.body_exists and request.method not in ("GET", "HEAD")
+        if not has_body:
+            # A GET's or HEAD's body is never forwarded, so neither is its length: the service would
+            # wait for the body announced (15 s, then 503) and read the next request as its rest.
+            headers.pop("Content-Length", None)
         if request.method == "GET":  # the common read, over the lean kept connections (gateway.passthrough)
             upstream = await upstreams[service].get(path, claims=claims, request_id=request.get(REQUEST_ID),
                                                     headers=headers)
         else:
-            has_body = request.body_exists and request.method != "HEAD"
             upstream = await upstreams[service].open(
                 request.method, path, claims=claims, request_id=request.get(REQUEST_ID),
                 headers=headers, data=_body(request, settings.max_body_bytes, state) if has_body else None)

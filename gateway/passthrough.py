@@ -45,11 +45,17 @@ class UpstreamBroken(Exception):
 
 
 def request_head(method: str, target: str, host: str, headers: dict[str, str]) -> bytes:
-    """The request line and headers, refusing anything that could split them (CR, LF, NUL, spaces in the target)."""
+    """The head of a bodiless request, refusing anything that could split it or announce a body.
+
+    A target with a space or control byte, a header value with CR, LF or NUL, a Content-Length or
+    Transfer-Encoding (the service would read the next request on the kept connection as this body).
+    """
     if not target.startswith("/") or any(c <= " " or c == "\x7f" for c in target):
         raise ValueError("refusing to forward an unsafe request target")
     lines = [f"{method} {target} HTTP/1.1", f"Host: {host}"]
     for name, value in headers.items():
+        if name.lower() in ("content-length", "transfer-encoding"):
+            raise ValueError("a bodiless request must not announce a body")
         if any(c in value for c in "\r\n\0"):
             raise ValueError("refusing to forward a header value with a line break")
         lines.append(f"{name}: {value}")

@@ -101,6 +101,12 @@ def test_a_target_that_could_split_the_request_is_refused(target):
         request_head("GET", target, "h:1", {})
 
 
+@pytest.mark.parametrize("name", ["Content-Length", "transfer-encoding"])
+def test_a_bodiless_head_never_announces_a_body(name):
+    with pytest.raises(ValueError):
+        request_head("GET", "/", "h:1", {name: "5"})
+
+
 @pytest.mark.parametrize("value", ["a\r\nX-Injected: 1", "a\nb", "a\rb", "a\x00b"])
 def test_a_header_value_with_a_line_break_is_refused(value):
     with pytest.raises(ValueError):
