@@ -152,6 +152,10 @@ class _Connection(asyncio.Protocol):
         self.raw_headers.append((name.decode("latin-1"), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
+        if self.complete:  # a second answer to one request: nothing more is read from this connection
+            self._fail("an answer nobody asked for")
+            self.abort()
+            return
         status = self._parser.get_status_code()
         if status < 200:  # an interim answer (100 Continue): the real one follows
             self.raw_headers = []
@@ -161,6 +165,8 @@ class _Connection(asyncio.Protocol):
         self._wake()
 
     def on_body(self, body: bytes) -> None:
+        if self.complete:
+            return  # the body of an answer nobody asked for (refused above)
         self.chunks.append(body)
         self.buffered += len(body)
         if self.buffered > HIGH_WATER and not self._paused:
@@ -169,8 +175,8 @@ class _Connection(asyncio.Protocol):
         self._wake()
 
     def on_message_complete(self) -> None:
-        if not self.head_done:
-            return  # the end of an interim answer
+        if not self.head_done or self.complete:
+            return  # the end of an interim answer, or of one nobody asked for
         self.complete = True
         self.keep_alive = self._parser.should_keep_alive()
         self._wake()

@@ -241,6 +241,25 @@ async def test_a_malformed_answer_is_refused(raw_server):
     assert "malformed" in str(caught.value)
 
 
+async def test_a_second_answer_to_one_request_is_not_passed_on(raw_server):
+    connections = []
+
+    async def handle(reader, writer):
+        connections.append(writer)
+        await _read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst"
+                     b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond")
+        await writer.drain()
+        await reader.read()  # until the gateway hangs up
+
+    replica = _replica(await raw_server(handle))
+    for _ in range(2):
+        async with await replica.send(_head()) as answer:
+            assert await answer.read() == b"first"
+    assert len(connections) == 2  # the connection that answered twice was not used again
+    replica.close()
+
+
 async def test_no_answer_in_time_is_a_timeout(raw_server):
     async def handle(reader, writer):
         await _read_request(reader)
