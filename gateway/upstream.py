@@ -104,10 +104,20 @@ class Upstream:
         # Kept connections for forwarded GETs (gateway.passthrough), for the plain-HTTP replicas.
         self._replicas = {url: _replica(url, connect_timeout=connect_timeout, read_timeout=read_timeout)
                           for url in self.urls}
+        self._all_plain_http = all(replica is not None for replica in self._replicas.values())
 
     def token(self, *, request_id: str | None, claims: dict) -> str:
         """A signed internal token for one call to this service."""
         return self._signer.sign(audience=self.name, request_id=request_id, claims=claims)
+
+    def _headers(self, headers: dict | None, *, claims: dict | None, request_id: str | None) -> dict:
+        """The caller's headers, the internal token (unless ``claims`` is None) and the request id."""
+        send_headers = dict(headers or {})
+        if claims is not None:
+            send_headers[HEADER] = f"{SCHEME} {self.token(request_id=request_id, claims=claims)}"
+        if request_id:
+            send_headers["X-Request-ID"] = request_id
+        return send_headers
 
     def _order(self) -> list[str]:
         start = next(self._counter) % len(self.urls)
@@ -121,11 +131,7 @@ class Upstream:
         ``data`` that is a stream cannot be replayed, so such calls are only retried on a refused
         connection (nothing was read from the stream).
         """
-        send_headers = dict(headers or {})
-        if claims is not None:
-            send_headers[HEADER] = f"{SCHEME} {self.token(request_id=request_id, claims=claims)}"
-        if request_id:
-            send_headers["X-Request-ID"] = request_id
+        send_headers = self._headers(headers, claims=claims, request_id=request_id)
         repeatable = safe or method in IDEMPOTENT_METHODS
         session: aiohttp.ClientSession = self._session_ref()
         _check_path(path)
@@ -162,14 +168,10 @@ class Upstream:
 
         The answer is unread (the caller releases it). A replica reached over TLS goes through aiohttp.
         """
-        if any(self._replicas[base] is None for base in self.urls):
+        if not self._all_plain_http:
             return await self.open("GET", path, claims=claims, request_id=request_id, headers=headers)
         _check_path(path)
-        send_headers = dict(headers or {})
-        if claims is not None:
-            send_headers[HEADER] = f"{SCHEME} {self.token(request_id=request_id, claims=claims)}"
-        if request_id:
-            send_headers["X-Request-ID"] = request_id
+        send_headers = self._headers(headers, claims=claims, request_id=request_id)
         last_error: Exception | None = None
         for base in self._order():
             replica = self._replicas[base]

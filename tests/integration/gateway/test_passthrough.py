@@ -90,6 +90,19 @@ async def _read_request(reader: asyncio.StreamReader) -> bytes:
     return await reader.readuntil(b"\r\n\r\n")
 
 
+def _answering(raw: bytes, *, then_close: bool = False):
+    """A raw server's handler: read one request, write ``raw`` as the answer (and hang up)."""
+
+    async def handle(reader, writer):
+        await _read_request(reader)
+        writer.write(raw)
+        await writer.drain()
+        if then_close:
+            writer.close()
+
+    return handle
+
+
 def test_the_request_head_is_the_request_line_host_and_headers():
     assert request_head("GET", "/api/v1/tenants/7?x=1", "tenancy:8002", {"Accept": "*/*"}) == (
         b"GET /api/v1/tenants/7?x=1 HTTP/1.1\r\nHost: tenancy:8002\r\nAccept: */*\r\n\r\n")
@@ -216,13 +229,8 @@ async def test_a_connection_broken_before_the_answer(raw_server):
 
 
 async def test_a_connection_broken_in_the_body(raw_server):
-    async def handle(reader, writer):
-        await _read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part of it")
-        await writer.drain()
-        writer.close()
-
-    replica = _replica(await raw_server(handle))
+    partial = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part of it"
+    replica = _replica(await raw_server(_answering(partial, then_close=True)))
     answer = await replica.send(_head())
     with pytest.raises(UpstreamBroken):
         await answer.read()
@@ -230,12 +238,7 @@ async def test_a_connection_broken_in_the_body(raw_server):
 
 
 async def test_a_malformed_answer_is_refused(raw_server):
-    async def handle(reader, writer):
-        await _read_request(reader)
-        writer.write(b"NOT HTTP AT ALL\r\n\r\n")
-        await writer.drain()
-
-    replica = _replica(await raw_server(handle))
+    replica = _replica(await raw_server(_answering(b"NOT HTTP AT ALL\r\n\r\n")))
     with pytest.raises(UpstreamBroken) as caught:
         await replica.send(_head())
     assert "malformed" in str(caught.value)
@@ -271,12 +274,8 @@ async def test_no_answer_in_time_is_a_timeout(raw_server):
 
 
 async def test_an_interim_answer_is_skipped(raw_server):
-    async def handle(reader, writer):
-        await _read_request(reader)
-        writer.write(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 4\r\n\r\ndone")
-        await writer.drain()
-
-    replica = _replica(await raw_server(handle))
+    raw = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 4\r\n\r\ndone"
+    replica = _replica(await raw_server(_answering(raw)))
     async with await replica.send(_head()) as answer:
         assert answer.status == 201
         assert await answer.read() == b"done"
