@@ -72,7 +72,8 @@ def _forget_young_objects() -> None:
     (py-spy on the 50,000-account bench: ~200 samples of 2,700 at ``gc.enable()``'s next allocation,
     a collection per CSV chunk). ``freeze`` moves every tracked object to the permanent generation
     and zeroes the young counter; ``unfreeze`` puts them back in the oldest generation, where only a
-    full collection looks at them. Nothing else in the services freezes objects (grep gc.freeze).
+    full collection looks at them. It also unfreezes what ``common.service.freeze_startup_objects``
+    froze at start-up: tenancy's full collections then walk those again, as they did before it.
     """
     gc.freeze()
     gc.unfreeze()
