@@ -273,6 +273,41 @@ async def test_no_answer_in_time_is_a_timeout(raw_server):
         await replica.send(_head())
 
 
+async def test_a_body_that_stops_coming_is_a_timeout(raw_server):
+    async def handle(reader, writer):
+        await _read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nthe first part")
+        await writer.drain()
+        await asyncio.sleep(5)
+
+    replica = _replica(await raw_server(handle), read_timeout=0.2)
+    async with await replica.send(_head()) as answer:
+        with pytest.raises(TimeoutError):
+            await answer.read()
+
+
+async def test_bytes_sent_on_an_idle_connection_get_it_dropped(raw_server):
+    connections = []
+
+    async def handle(reader, writer):
+        connections.append(writer)
+        await _read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await writer.drain()
+        await asyncio.sleep(0.05)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstale")  # nobody asked
+        await writer.drain()
+        await reader.read()
+
+    replica = _replica(await raw_server(handle))
+    for _ in range(2):
+        async with await replica.send(_head()) as answer:
+            assert await answer.read() == b"ok"
+        await asyncio.sleep(0.1)  # the unasked-for bytes arrive while the connection is idle
+    assert len(connections) == 2  # the second request did not read "stale" as its answer
+    replica.close()
+
+
 async def test_an_interim_answer_is_skipped(raw_server):
     raw = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 4\r\n\r\ndone"
     replica = _replica(await raw_server(_answering(raw)))
