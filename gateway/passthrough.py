@@ -21,11 +21,7 @@ import time
 import httptools
 from multidict import CIMultiDict
 
-from common.logging import get_logger
-
 __all__ = ["Answer", "ConnectFailed", "Replica", "UpstreamBroken", "request_head"]
-
-log = get_logger(__name__)
 
 # Unread body past which the service's socket is no longer read (a client downloading slowly must
 # not make the gateway hold a whole file); reading resumes once the buffer is drained.
@@ -269,8 +265,10 @@ class Replica:
         """
         await self._slots.acquire()
         try:
-            for _ in range(2):
-                connection = self._idle_connection()
+            for fresh in (False, True):
+                # The retry after a kept connection the service had closed goes to a new connection:
+                # another kept one may have been closed the same way.
+                connection = None if fresh else self._idle_connection()
                 reused = connection is not None
                 if connection is None:
                     connection = await self._connect()

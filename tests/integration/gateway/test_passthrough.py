@@ -211,6 +211,37 @@ async def test_a_kept_connection_the_service_closed_is_replaced(raw_server):
     replica.close()
 
 
+async def test_the_retry_after_a_closed_kept_connection_takes_a_fresh_one(raw_server):
+    """Two kept connections the service closed unnoticed: the retry must not take the second one."""
+    connections = []
+    both_open = asyncio.Event()
+
+    async def handle(reader, writer):
+        connections.append(writer)
+        if len(connections) == 2:
+            both_open.set()
+        await _read_request(reader)
+        await both_open.wait()  # both first requests in flight at once: two connections kept
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await writer.drain()
+        try:
+            await _read_request(reader)
+        finally:
+            writer.close()
+
+    replica = _replica(await raw_server(handle))
+
+    async def one():
+        async with await replica.send(_head()) as answer:
+            return await answer.read()
+
+    assert await asyncio.gather(one(), one()) == [b"ok", b"ok"]
+    async with await replica.send(_head()) as answer:  # a stale one, then a fresh one
+        assert await answer.read() == b"ok"
+    assert len(connections) == 3
+    replica.close()
+
+
 async def test_a_refused_connection_is_connect_failed():
     replica = _replica(free_port())
     with pytest.raises(ConnectFailed):
