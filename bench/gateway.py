@@ -17,6 +17,9 @@ Then, for each pair, latency at one client (p50/p99) and throughput at ``--concu
 ``--gateway-workers N`` (N > 1) starts a second gateway beside the first, same environment but
 ``GATEWAY_WORKERS=N`` (N processes on its port, SO_REUSEPORT); every pair is then measured through
 both gateways in the same alternating rounds. ``--pairs`` keeps only some pairs.
+``--floors`` also measures the api pair through the two floors of ``bench/hop_floor.py`` (a byte
+relay, and a bare aiohttp proxy on the gateway's kept connections), started beside the gateway, in the
+same alternating rounds: how much of the hop is the host, how much the framework, how much the gateway.
 ``--private-broker`` starts a RabbitMQ node of the bench's own (tests/integration/events/rabbit_node.py)
 instead of using TEST_AMQP_URL. Direct requests carry an internal token signed ahead of time
 (refreshed every 20 s), so the reference is the services' own cost. Every process shares this
@@ -143,7 +146,8 @@ def _median(runs: list[dict]) -> dict:
     return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
 
 
-async def run(system: System, args, gateways: list[tuple[str, str, int]]) -> list[tuple[str, dict, dict]]:
+async def run(system: System, args, gateways: list[tuple[str, str, int]],
+              floors: list[tuple[str, str, int]]) -> list[tuple[str, dict, dict]]:
     ctx = await prepare(system, args.documents)
     tenant, query, session_id = ctx["tenant"], ctx["query"], ctx["session_id"]
     svc = {name: system.by_name(name).url for name in ("identity", "tenancy", "documents")}
@@ -188,8 +192,8 @@ async def run(system: System, args, gateways: list[tuple[str, str, int]]) -> lis
             await fetch("GET", f"{gw}/api/v1/tenants/{tenant.id}",
                         headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"})
 
-        async def api_direct():
-            await fetch("GET", f"{svc['tenancy']}/api/v1/tenants/{tenant.id}",
+        async def api_direct(base=svc["tenancy"]):
+            await fetch("GET", f"{base}/api/v1/tenants/{tenant.id}",
                         headers=signer.header("tenancy", act="operator", ip="127.0.0.1"))
 
         pairs = [("page", "page: welcome vs tenant resolve", page_gateway, page_direct),
@@ -201,17 +205,21 @@ async def run(system: System, args, gateways: list[tuple[str, str, int]]) -> lis
             if key not in wanted:
                 continue
             # Short phases, alternating, medians kept: the other tenants of this machine come and go.
-            gw_runs: dict[str, list] = {label: [] for label, _, _ in gateways}
+            # A floor carries the direct request (its internal token) to the floor's port.
+            hops = [(label, base, pid, through) for label, base, pid in gateways]
+            if key == "api":
+                hops += [(label, base, pid, api_direct) for label, base, pid in floors]
+            gw_runs: dict[str, list] = {label: [] for label, _, _, _ in hops}
             direct_runs = []
             services = {name: system.by_name(name).process.pid for name in ("identity", "tenancy", "documents")}
             for _ in range(args.rounds):
                 direct_runs.append(await measure(direct, seconds=args.seconds, concurrency=args.concurrency,
                                                  pids=services))
-                for label, base, pid in gateways:
-                    request = functools.partial(through, base)
+                for label, base, pid, request_through in hops:
+                    request = functools.partial(request_through, base)
                     gw_runs[label].append(await measure(request, seconds=args.seconds, concurrency=args.concurrency,
                                                         pids={"gateway": pid, **services}))
-            for label, _, _ in gateways:
+            for label, _, _, _ in hops:
                 results.append((f"{name} ({label})", _median(gw_runs[label]), _median(direct_runs)))
     return results
 
@@ -243,6 +251,31 @@ def start_second_gateway(system: System, workers: int, workdir: Path):
     return process, base
 
 
+def start_floor(kind: str, tenancy_url: str, workdir: Path):
+    """One of bench/hop_floor.py's proxies in front of tenancy, on a port of its own."""
+    import socket
+    import subprocess
+
+    from common.testing import free_port
+
+    port = free_port()
+    upstream = tenancy_url.removeprefix("http://").rstrip("/")
+    log = (workdir / f"floor-{kind}.log").open("ab")
+    process = subprocess.Popen([sys.executable, str(Path(__file__).with_name("hop_floor.py")), kind,
+                                "--port", str(port), "--upstream", upstream],
+                               stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"floor {kind} did not start; see {workdir}/floor-{kind}.log") from None
+            time.sleep(0.2)
+    return process, f"http://127.0.0.1:{port}"
+
+
 def report(results, args) -> str:
     lines = [f"| pair | p50 gateway / direct (ms) | added p50 (ms) | p99 gateway / direct (ms) | "
              f"rps gateway / direct at {args.concurrency} clients | throughput ratio |"
@@ -269,6 +302,8 @@ def main() -> int:
     parser.add_argument("--documents", type=int, default=30)
     parser.add_argument("--private-broker", action="store_true")
     parser.add_argument("--pairs", default="page,listing,api", help="which pairs to measure (comma-separated)")
+    parser.add_argument("--floors", action="store_true",
+                        help="also measure the api pair through a byte relay and a bare aiohttp proxy")
     parser.add_argument("--gateway-workers", type=int, default=1,
                         help="also measure a second gateway with GATEWAY_WORKERS=N (N > 1)")
     args = parser.parse_args()
@@ -284,21 +319,28 @@ def main() -> int:
             amqp_url = node.amqp_url
         system = System(database_url=database_url, amqp_url=amqp_url, workdir=Path(workdir),
                         logs_dir=Path(workdir) / "logs")
-        second = None
+        extra = []
         try:
             system.start()
             gateways = [("gateway x1", system.base_url, system.gateway.process.pid)]
             if args.gateway_workers > 1:
                 second, base = start_second_gateway(system, args.gateway_workers, Path(workdir))
+                extra.append(second)
                 gateways.append((f"gateway x{args.gateway_workers}", base, second.pid))
-            results = asyncio.run(run(system, args, gateways))
+            floors = []
+            if args.floors:
+                for kind, label in (("relay", "floor: byte relay"), ("aiohttp", "floor: bare aiohttp proxy")):
+                    process, base = start_floor(kind, system.by_name("tenancy").url, Path(workdir))
+                    extra.append(process)
+                    floors.append((label, base, process.pid))
+            results = asyncio.run(run(system, args, gateways, floors))
         except BaseException:
             print(system.logs(30), file=sys.stderr)
             raise
         finally:
-            if second is not None:
-                second.terminate()
-                second.wait(30)
+            for process in extra:
+                process.terminate()
+                process.wait(30)
             system.stop()
             if node is not None:
                 asyncio.run(node.stop())
