@@ -93,3 +93,103 @@ async def test_a_public_api_token_reaches_only_public_routes(aiohttp_client):
     # A service's own call (no "via") is not concerned; an "act" claim alone is not a public call.
     assert (await client.get("/internal/things/1", headers=auth(tid="t"))).status == 200
     assert (await client.get("/internal/things/1", headers=auth(act="operator"))).status == 200
+
+
+# -- the fast path for our issuers' tokens (common.internal_auth._accept_common_token) -------------
+
+def _sign(header: bytes, payload: bytes, secret: str = SECRET) -> str:
+    """A compact JWS over exactly these segments (already base64url), signed with ``secret``."""
+    import base64
+    import hashlib
+    import hmac
+
+    signing_input = header + b"." + payload
+    signature = base64.urlsafe_b64encode(hmac.new(secret.encode(), signing_input, hashlib.sha256).digest()).rstrip(b"=")
+    return (signing_input + b"." + signature).decode()
+
+
+def _b64(data: bytes) -> bytes:
+    import base64
+
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+def _outcome(verify, token: str, now: float | None):
+    try:
+        return ("accepted", dict(verify(SECRET, token, audience="identity", now=now)))
+    except Unauthorized as exc:
+        return ("refused", exc.extra.get("reason"))
+
+
+def _token_corpus() -> list[str]:
+    """Valid tokens, every one-character change of one, other headers, and every unusual claim."""
+    import json
+
+    from gateway.upstream import TokenSigner
+
+    now = int(time.time())
+    header = _b64(b'{"alg":"HS256","typ":"JWT"}')
+    base = {"iss": "gateway", "aud": "identity", "iat": now, "exp": now + 60, "rid": "r-12345678"}
+    valid = issue_token(SECRET, issuer="gateway", audience="identity", request_id="r-12345678", tid="t-1")
+    corpus = [valid, TokenSigner(SECRET).sign(audience="identity", request_id="r-1", claims={"via": "public-api"})]
+    for position in range(len(valid)):
+        for replacement in ("A", "_", "."):
+            if valid[position] != replacement:
+                corpus.append(valid[:position] + replacement + valid[position + 1:])
+    corpus += [valid + "=", valid.replace(".", "..", 1), valid + ".x", "", ".", "..", "é" + valid]
+    for other_header in (b'{"alg":"HS256"}', b'{"typ":"JWT","alg":"HS256"}', b'{"alg":"HS256","typ":"JWT","kid":1}',
+                         b'{"alg":"HS256","typ":"JWT","crit":["x"]}', b'{"alg":"none","typ":"JWT"}',
+                         b'{"alg":"HS384","typ":"JWT"}', b'[]'):
+        corpus.append(_sign(_b64(other_header), _b64(json.dumps(base).encode())))
+    variants = [
+        {}, {"exp": now - 3600}, {"exp": now - 4}, {"exp": now - 6}, {"exp": float(now + 60)}, {"exp": str(now + 60)},
+        {"exp": True}, {"exp": None}, {"iat": now + 4}, {"iat": now + 60}, {"iat": float(now)}, {"iat": str(now)},
+        {"iat": None}, {"aud": ["identity"]}, {"aud": "documents"}, {"aud": ""}, {"aud": 1}, {"aud": None},
+        {"iss": None}, {"iss": 7}, {"nbf": now + 60}, {"nbf": now - 60}, {"sub": 1}, {"sub": "x"}, {"jti": 2},
+    ]
+    for change in variants:
+        claims = {**base, **change}
+        corpus.append(_sign(header, _b64(json.dumps({k: v for k, v in claims.items() if v is not None}).encode())))
+        corpus.append(_sign(header, _b64(json.dumps(claims).encode())))
+    for name in ("exp", "iat", "iss", "aud"):
+        corpus.append(_sign(header, _b64(json.dumps({k: v for k, v in base.items() if k != name}).encode())))
+    payload = _b64(json.dumps(base).encode())
+    corpus += [_sign(header, _b64(b"[1, 2]")), _sign(header, _b64(b"not json")), _sign(header, _b64(b'"text"')),
+               _sign(header, payload + b"="), _sign(header, payload + b"!"), _sign(header, b""),
+               _sign(header, payload, secret="another-secret-another-secret-another!!")]
+    # The same claims in a non-canonical base64 form (the unused bits of the last character set).
+    canonical = _b64(json.dumps({**base, "x": "ab"}).encode())
+    if len(canonical) % 4 in (2, 3):
+        alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+        last = alphabet.index(canonical[-1:])
+        corpus.append(_sign(header, canonical[:-1] + alphabet[last + 1:last + 2]))
+    return corpus
+
+
+@pytest.mark.parametrize("now", [None, "inside", "past expiry"])
+def test_the_fast_path_decides_every_token_as_pyjwt_does(now):
+    from common.internal_auth import _verify_with_pyjwt
+
+    clock = {None: None, "inside": time.time() + 30, "past expiry": time.time() + 600}[now]
+    corpus = _token_corpus()
+    assert len(corpus) > 500
+    differences = [(token, mine, reference) for token in corpus
+                   if (mine := _outcome(verify_token, token, clock))
+                   != (reference := _outcome(_verify_with_pyjwt, token, clock))]
+    assert differences == []
+    accepted = sum(_outcome(verify_token, token, clock)[0] == "accepted" for token in corpus)
+    assert accepted >= (0 if now == "past expiry" else 10)  # the corpus holds both outcomes
+
+
+def test_our_issuers_tokens_take_the_fast_path():
+    """Without this, a fast path that always fell back would pass every test above, only slower."""
+    from common.internal_auth import _accept_common_token
+    from gateway.upstream import TokenSigner
+
+    for token in (issue_token(SECRET, issuer="gateway", audience="identity", tid="t-1", acc=[{"a": 1}]),
+                  issue_token(SECRET, issuer="documents", audience="identity", request_id="r-12345678"),
+                  TokenSigner(SECRET).sign(audience="identity", request_id="r-1", claims={"via": "public-api"})):
+        claims = _accept_common_token(SECRET, token, audience="identity", now=None)
+        assert claims is not None and claims["aud"] == "identity"
+    tampered = issue_token(SECRET, issuer="gateway", audience="identity")[:-2] + "AA"
+    assert _accept_common_token(SECRET, tampered, audience="identity", now=None) is None
