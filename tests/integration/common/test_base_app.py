@@ -178,3 +178,28 @@ async def test_metrics_do_not_grow_with_invented_methods(aiohttp_client, bare_ap
     metrics = await (await client.get("/metrics")).text()
     assert 'http_requests_total{method="OTHER",route="unmatched",status="405"} 3.0' in metrics
     assert "PROPFIND" not in metrics and "MKCOL" not in metrics
+
+
+async def test_one_access_line_per_request_written_once_answered(aiohttp_client, bare_app):
+    """The canonical line comes last, carries the request id the caller got, the route and the status."""
+    import structlog
+
+    from common.logging import get_logger
+
+    async def logged(request):
+        get_logger("demo").info("handler.done")
+        return web.json_response({})
+
+    bare_app.router.add_get("/logged", logged)
+    client = await aiohttp_client(bare_app)
+    with structlog.testing.capture_logs(processors=[structlog.contextvars.merge_contextvars]) as lines:
+        answers = [await client.get("/logged"), await client.get("/conflict"), await client.get("/boom"),
+                   await client.get("/nowhere")]
+        await client.get("/health/live")  # probes are counted, not logged
+    access = [line for line in lines if line["event"] == "http.request"]
+    assert [(line["route"], line["status"]) for line in access] == [
+        ("/logged", 200), ("/conflict", 409), ("/boom", 500), ("unmatched", 404)]
+    assert [line["request_id"] for line in access] == [answer.headers["X-Request-ID"] for answer in answers]
+    assert all(line["method"] == "GET" and line["duration_ms"] >= 0 for line in access)
+    events = [line["event"] for line in lines]
+    assert events.index("handler.done") < events.index("http.request")
