@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import re
 import time
 
 import httptools
@@ -26,6 +27,10 @@ __all__ = ["Answer", "ConnectFailed", "Replica", "UpstreamBroken", "request_head
 # Unread body past which the service's socket is no longer read (a client downloading slowly must
 # not make the gateway hold a whole file); reading resumes once the buffer is drained.
 HIGH_WATER = 512 * 1024
+# Checked with one regex search each rather than a Python loop over the characters (2.2 % of the
+# gateway's samples went to request_head on a forwarded read).
+_UNSAFE_TARGET = re.compile(r"[\x00-\x20\x7f]")
+_LINE_BREAK = re.compile(r"[\r\n\x00]")
 
 
 class ConnectFailed(Exception):
@@ -46,13 +51,13 @@ def request_head(method: str, target: str, host: str, headers: dict[str, str]) -
     A target with a space or control byte, a header value with CR, LF or NUL, a Content-Length or
     Transfer-Encoding (the service would read the next request on the kept connection as this body).
     """
-    if not target.startswith("/") or any(c <= " " or c == "\x7f" for c in target):
+    if not target.startswith("/") or _UNSAFE_TARGET.search(target):
         raise ValueError("refusing to forward an unsafe request target")
     lines = [f"{method} {target} HTTP/1.1", f"Host: {host}"]
     for name, value in headers.items():
         if name.lower() in ("content-length", "transfer-encoding"):
             raise ValueError("a bodiless request must not announce a body")
-        if any(c in value for c in "\r\n\0"):
+        if _LINE_BREAK.search(value):
             raise ValueError("refusing to forward a header value with a line break")
         lines.append(f"{name}: {value}")
     lines.append("\r\n")

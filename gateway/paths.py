@@ -36,6 +36,7 @@ def unsafe_path_reason(raw_path: str) -> str | None:
         return "backslash"
     if _ENCODED.search(raw_path):
         return "encoded_separator_or_dot"
-    if any(segment in (".", "..") for segment in raw_path.split("/")):
+    # A dot segment starts right after a slash; most paths have no "/." at all.
+    if "/." in raw_path and any(segment in (".", "..") for segment in raw_path.split("/")):
         return "dot_segment"
     return None
