@@ -95,6 +95,24 @@ async def test_a_public_api_token_reaches_only_public_routes(aiohttp_client):
     assert (await client.get("/internal/things/1", headers=auth(act="operator"))).status == 200
 
 
+def test_token_signer_matches_pyjwt_encode_byte_for_byte():
+    from common.internal_auth import TokenSigner
+
+    SECRET = "an-internal-secret-of-32-bytes-or-more"
+    claims = {"tid": "t-1", "tcc": "ADB01", "tsc": "01", "ip": "203.0.113.9", "pid": None,
+              "acc": [{"tenant_id": "t-1", "account_id": "a-1", "role": "locataire"}], "sref": "s"}
+    now = int(time.time())
+    mine = TokenSigner(SECRET, issuer="gateway").sign(audience="documents", request_id="rid-12345678", claims=claims,
+                                                      now=now)
+    body = {"iss": "gateway", "aud": "documents", "iat": now, "exp": now + 60, "rid": "rid-12345678",
+            **{k: v for k, v in claims.items() if v is not None}}
+    assert mine == jwt.encode(body, SECRET, algorithm="HS256")
+    assert issue_token(SECRET, issuer="gateway", audience="documents", request_id="rid-12345678", now=now,
+                       **claims) == mine
+    verified = verify_token(SECRET, mine, audience="documents")
+    assert verified.accounts == claims["acc"] and verified.issuer == "gateway" and "pid" not in verified
+
+
 # -- the fast path for our issuers' tokens (common.internal_auth._accept_common_token) -------------
 
 def _sign(header: bytes, payload: bytes, secret: str = SECRET) -> str:
@@ -125,13 +143,15 @@ def _token_corpus() -> list[str]:
     """Valid tokens, every one-character change of one, other headers, and every unusual claim."""
     import json
 
-    from gateway.upstream import TokenSigner
+    from common.internal_auth import TokenSigner
 
     now = int(time.time())
     header = _b64(b'{"alg":"HS256","typ":"JWT"}')
     base = {"iss": "gateway", "aud": "identity", "iat": now, "exp": now + 60, "rid": "r-12345678"}
     valid = issue_token(SECRET, issuer="gateway", audience="identity", request_id="r-12345678", tid="t-1")
-    corpus = [valid, TokenSigner(SECRET).sign(audience="identity", request_id="r-1", claims={"via": "public-api"})]
+    signed_by_the_gateway = TokenSigner(SECRET, issuer="gateway").sign(audience="identity", request_id="r-1",
+                                                                       claims={"via": "public-api"})
+    corpus = [valid, signed_by_the_gateway]
     for position in range(len(valid)):
         for replacement in ("A", "_", "."):
             if valid[position] != replacement:
@@ -183,12 +203,12 @@ def test_the_fast_path_decides_every_token_as_pyjwt_does(now):
 
 def test_our_issuers_tokens_take_the_fast_path():
     """Without this, a fast path that always fell back would pass every test above, only slower."""
-    from common.internal_auth import _accept_common_token
-    from gateway.upstream import TokenSigner
+    from common.internal_auth import TokenSigner, _accept_common_token
 
     for token in (issue_token(SECRET, issuer="gateway", audience="identity", tid="t-1", acc=[{"a": 1}]),
                   issue_token(SECRET, issuer="documents", audience="identity", request_id="r-12345678"),
-                  TokenSigner(SECRET).sign(audience="identity", request_id="r-1", claims={"via": "public-api"})):
+                  TokenSigner(SECRET, issuer="gateway").sign(audience="identity", request_id="r-1",
+                                                             claims={"via": "public-api"})):
         claims = _accept_common_token(SECRET, token, audience="identity", now=None)
         assert claims is not None and claims["aud"] == "identity"
     tampered = issue_token(SECRET, issuer="gateway", audience="identity")[:-2] + "AA"

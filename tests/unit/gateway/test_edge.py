@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import time
 
 from gateway.edge import client_ip, public_origin
 from gateway.tenants import valid_code
@@ -59,19 +58,3 @@ def test_codes_and_origin():
     assert valid_code("ADB01") and valid_code("a_b-1")
     assert not valid_code("") and not valid_code("A" * 33) and not valid_code("A/B") and not valid_code(None)
     assert public_origin("https://www.moncompte.immo/base/") == "https://www.moncompte.immo"
-
-
-def test_token_signer_matches_common_issue_token_byte_for_byte():
-    from common.internal_auth import issue_token, verify_token
-    from gateway.upstream import TokenSigner
-
-    SECRET = "an-internal-secret-of-32-bytes-or-more"
-    claims = {"tid": "t-1", "tcc": "ADB01", "tsc": "01", "ip": "203.0.113.9", "pid": None,
-              "acc": [{"tenant_id": "t-1", "account_id": "a-1", "role": "locataire"}], "sref": "s"}
-    now = int(time.time())
-    mine = TokenSigner(SECRET).sign(audience="documents", request_id="rid-12345678", claims=claims, now=now)
-    reference = issue_token(SECRET, issuer="gateway", audience="documents", request_id="rid-12345678", now=now,
-                            **claims)
-    assert mine == reference
-    verified = verify_token(SECRET, mine, audience="documents")
-    assert verified.accounts == claims["acc"] and verified.issuer == "gateway" and "pid" not in verified
