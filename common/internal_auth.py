@@ -50,8 +50,20 @@ PUBLIC_API = "public-api"
 PUBLIC_ROUTE_PREFIXES = ("/api/",)
 _ALGORITHM = "HS256"
 _LEEWAY_SECONDS = 5
+def _b64url(data: bytes) -> bytes:
+    """Base64url without padding, the one form JWS segments take."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+def _signature(keyed: Any, signing_input: bytes) -> bytes:
+    """The encoded HS256 signature of ``signing_input``, from a copy of the keyed HMAC state."""
+    mac = keyed.copy()
+    mac.update(signing_input)
+    return _b64url(mac.digest())
+
+
 # The header both issuers write (PyJWT's ``encode`` and :class:`TokenSigner`), byte for byte.
-_COMMON_HEADER = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').rstrip(b"=")
+_COMMON_HEADER = _b64url(b'{"alg":"HS256","typ":"JWT"}')
 _BASE64URL = re.compile(rb"[A-Za-z0-9_-]+")
 # Claims PyJWT checks when present; a token carrying one is left to PyJWT.
 _CLAIMS_LEFT_TO_PYJWT = ("nbf", "sub", "jti")
@@ -137,12 +149,8 @@ class TokenSigner:
         if request_id:
             body["rid"] = request_id
         body.update({k: v for k, v in claims.items() if v is not None})
-        payload = base64.urlsafe_b64encode(json.dumps(body, separators=(",", ":")).encode()).rstrip(b"=")
-        signing_input = _COMMON_HEADER + b"." + payload
-        mac = self._keyed.copy()
-        mac.update(signing_input)
-        signature = base64.urlsafe_b64encode(mac.digest()).rstrip(b"=")
-        return (signing_input + b"." + signature).decode()
+        signing_input = _COMMON_HEADER + b"." + _b64url(json.dumps(body, separators=(",", ":")).encode())
+        return (signing_input + b"." + _signature(self._keyed, signing_input)).decode()
 
 
 def verify_token(secret: str, token: str, *, audience: str, now: float | None = None) -> InternalClaims:
@@ -201,14 +209,12 @@ def _accept_common_token(secret: str, token: str, *, audience: str, now: float |
     payload, _, signature = rest.partition(b".")
     if header != _COMMON_HEADER:
         return None
-    mac = mac.copy()
-    mac.update(header + b"." + payload)
-    if not hmac.compare_digest(base64.urlsafe_b64encode(mac.digest()).rstrip(b"="), signature):
+    if not hmac.compare_digest(_signature(mac, header + b"." + payload), signature):
         return None
     if _BASE64URL.fullmatch(payload) is None or len(payload) % 4 == 1:
         return None
     decoded = base64.urlsafe_b64decode(payload + b"=" * (-len(payload) % 4))
-    if base64.urlsafe_b64encode(decoded).rstrip(b"=") != payload:
+    if _b64url(decoded) != payload:
         return None  # PyJWT refuses a segment that is not in its one canonical form
     try:
         claims = json.loads(decoded)
