@@ -51,20 +51,32 @@ def free_port() -> int:
     the time between this check and the process's own bind, another process opening its database
     pool could get it as its local port, and the service fails with "address already in use" (seen
     in a CI run). Ports below the range are only ever taken by an explicit bind.
+
+    A port is never given twice in one process: the check closes its socket, so two calls made
+    before either process binds (the seven services of an end-to-end system, say) could otherwise
+    draw the same port, and the second to start fails with "address already in use" (seen in a
+    later CI run).
     """
     low = _ephemeral_low()
     span = min(12_000, low - 1024)
     for _ in range(200):
         port = low - 1 - secrets.randbelow(span)
+        if port in _PORTS_GIVEN:
+            continue
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
                 continue
-            return port
+        _PORTS_GIVEN.add(port)
+        return port
     with socket.socket() as sock:  # a crowded machine: let the kernel choose
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+# Every port free_port has handed out in this process, whether or not its holder still runs.
+_PORTS_GIVEN: set[int] = set()
 
 
 def _admin_dsn(base_dsn: str) -> str:

@@ -33,3 +33,15 @@ def test_a_port_in_use_is_never_given():
     finally:
         for sock in held:
             sock.close()
+
+
+def test_a_port_is_never_given_twice_even_after_its_check_socket_closed(monkeypatch):
+    # Two services of one system draw their ports before either binds: the same draw must not
+    # give the same port twice (a CI run failed with "address already in use" that way).
+    draws = iter([7, 7, 7, 9])
+    monkeypatch.setattr("common.testing.secrets.randbelow", lambda _span: next(draws))
+    monkeypatch.setattr("common.testing._PORTS_GIVEN", set())
+    low = _ephemeral_low()
+    first, second = free_port(), free_port()
+    assert first == low - 8
+    assert second == low - 10
