@@ -25,7 +25,10 @@ Measured in the same run, in ``--rounds`` rounds that alternate the references a
 - after them: a burst far above the pool's capacity, which must answer 429 (busy), not queue.
 The load generator shares the machine's cores with the server: read the ratios. During each
 storm the CPU used by the generator, by the identity processes and by the whole machine is read
-from /proc, so that what bounds the ratio is shown rather than guessed.
+from /proc, so that what bounds the ratio is shown rather than guessed; identity's own CPU is split
+per login between its event loops (each process's main thread: HTTP, token, queries, log lines and
+the page views beside) and its other threads (the hashing pool), during the storm and with one
+login at a time, against one verify's CPU alone and two at once in the bare pool.
 
 ``--servers`` starts one identity per entry, all measured in the same rounds (storms one after the
 other): ``N`` = ``IDENTITY_WORKERS=N`` on uvloop, as ``python -m services.identity`` runs it;
@@ -54,7 +57,7 @@ sys.path.insert(0, str(ROOT))
 
 from argon2 import PasswordHasher, Type  # noqa: E402
 
-from bench.cpu import CpuMeter  # noqa: E402
+from bench.cpu import CpuMeter, tree_threads_cpu  # noqa: E402
 from common.internal_auth import issue_token  # noqa: E402
 from common.testing import create_test_database, drop_test_database, free_port, wait_until  # noqa: E402
 from services.identity.settings import IdentitySettings  # noqa: E402
@@ -157,14 +160,18 @@ async def storm(client: Client, session, emails: list[str], *, seconds: float, c
     await viewer.wait_for_start()
     deadline = time.perf_counter() + seconds
     meter = CpuMeter({"server": server_pid})
+    threads_before = tree_threads_cpu(server_pid)
     started = time.perf_counter()
     meter.start(started)
     await asyncio.gather(*(worker(n) for n in range(concurrency)))
     duration = time.perf_counter() - started
     cpu = meter.stop(time.perf_counter())
+    loop_cpu, hashing_cpu = (after - before for after, before in zip(tree_threads_cpu(server_pid), threads_before,
+                                                                      strict=True))
     probe = await viewer.views()
+    logins = max(sum(statuses.values()), 1)
     return {"rate": statuses.get(200, 0) / duration, "latencies": latencies, "statuses": statuses, "probe": probe,
-            "cpu": cpu}
+            "cpu": cpu, "loop_cpu_per_login": loop_cpu / logins, "hashing_cpu_per_login": hashing_cpu / logins}
 
 
 class PageViewer:
@@ -292,10 +299,13 @@ async def run(args) -> None:
 
             for server in servers:
                 server.single = []
+                before = tree_threads_cpu(server.process.pid)
                 for i in range(40):
                     status, elapsed, _ = await server.client.login(session, emails[i % len(emails)], "192.0.2.2")
                     assert status == 200
                     server.single.append(elapsed)
+                # The same split with one login at a time: nothing hashing beside the event loop.
+                server.single_loop_cpu = (tree_threads_cpu(server.process.pid)[0] - before[0]) / 40
                 server.idle_probe = [await server.client.introspect(session, server.probe_session)
                                      for _ in range(200)]
 
@@ -373,6 +383,13 @@ def report(server: Server, limit: float, cores: int) -> None:
     print(f"  the same against one verify's CPU time in the bare pool ({cores} at once,"
           f" {med(r['pool_cpu'] for r in rounds) * 1000:.1f} ms): {med(pooled):.2f}"
           f" (rounds: {' '.join(f'{x:.2f}' for x in pooled)})")
+    # Where identity's CPU went, per login: its event loops (HTTP, token, queries, logs, the page views
+    # beside) and its hashing threads, against one verify's CPU alone and two at once in the bare pool.
+    print(f"identity CPU per login: event loops {med(r['loop_cpu_per_login'] for r in rounds) * 1000:.2f} ms"
+          f" (page views included), hashing threads {med(r['hashing_cpu_per_login'] for r in rounds) * 1000:.1f} ms"
+          f" (one verify alone {med(r['verify_cpu'] for r in rounds) * 1000:.1f} ms,"
+          f" in the bare pool {med(r['pool_cpu'] for r in rounds) * 1000:.1f} ms);"
+          f" event loops with one login at a time {server.single_loop_cpu * 1000:.2f} ms")
     cpu = {k: med(r["cpu"][k] for r in rounds) for k in ("generator", "server", "others", "machine")}
     print(f"CPU during the storm (cores busy, medians): identity {cpu['server']:.2f}, load generator"
           f" {cpu['generator']:.2f}, everything else (PostgreSQL, other runs) {cpu['others']:.2f},"
