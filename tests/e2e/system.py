@@ -87,6 +87,10 @@ def _die_with_parent() -> None:
         _LIBC.prctl(_PR_SET_PDEATHSIG, _SIGTERM)
 
 
+class PortTaken(RuntimeError):
+    """A process could not bind the port it was given: another process took it first."""
+
+
 def log_tail(path: Path, lines: int = 40) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -285,12 +289,28 @@ class System:
             if service.name in ("identity", "tenancy", "documents", "notifier"):
                 prefix = f"e2e_{service.name}"
                 service.database_url = asyncio.run(create_test_database(self.database_url, prefix=prefix))
+        self._spawn_until_ready()
         self.operator = (DirectApi(self, OPERATOR_TOKEN) if os.environ.get("E2E_DIRECT_API") == "1"
                          else PublicApi(self.base_url, OPERATOR_TOKEN))
-        for service in self.services:
-            self._spawn(service)
-        self._wait_ready()
         return self
+
+    def _spawn_until_ready(self) -> None:
+        # free_port never gives a port twice in this process, but another process of this machine (a
+        # second test run, a benchmark) may bind one between its check and the service's own bind.
+        # Then every process starts again on new ports, once: each knows the others' ports.
+        for attempt in (1, 2):
+            for service in self.services:
+                self._spawn(service)
+            try:
+                self._wait_ready()
+                return
+            except PortTaken:
+                if attempt == 2:
+                    raise
+            self._stop_processes()
+            for service in self.services:
+                service.port = free_port()
+            self.gateway_metrics_port = free_port()
 
     def _spawn(self, service: Service) -> None:
         # PR_SET_PDEATHSIG fires when the *thread* that forked the child ends: spawn every process from
@@ -334,8 +354,9 @@ class System:
         while pending:
             for service in list(pending):
                 if service.process.poll() is not None:
-                    raise RuntimeError(f"{service.name} exited with {service.process.returncode} at start:\n"
-                                       + log_tail(service.log_path))
+                    tail = log_tail(service.log_path)
+                    failure = PortTaken if "address already in use" in tail else RuntimeError
+                    raise failure(f"{service.name} exited with {service.process.returncode} at start:\n{tail}")
                 ready, said[service.name] = _readiness(service.url)
                 if ready:
                     pending.remove(service)
@@ -347,15 +368,7 @@ class System:
                 time.sleep(0.2)
 
     def stop(self) -> None:
-        running = [s for s in self.services if s.process and s.process.poll() is None]
-        for service in running:
-            service.process.send_signal(signal.SIGTERM)
-        for service in running:
-            try:
-                service.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                service.process.kill()
-                service.process.wait()
+        self._stop_processes()
         if self._spawner is not None:
             self._spawner.shutdown(wait=True)
             self._spawner = None
@@ -367,6 +380,17 @@ class System:
                     asyncio.run(drop_test_database(service.database_url))
                 except Exception as exc:  # a leftover database must not hide the test result
                     print(f"could not drop {service.database_url}: {exc}", file=sys.stderr)
+
+    def _stop_processes(self) -> None:
+        running = [s for s in self.services if s.process and s.process.poll() is None]
+        for service in running:
+            service.process.send_signal(signal.SIGTERM)
+        for service in running:
+            try:
+                service.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                service.process.kill()
+                service.process.wait()
 
     def _delete_broker_topology(self) -> None:
         """Delete this run's exchange and the consumers' quorum queues (named ``<exchange>.<consumer>...``).
