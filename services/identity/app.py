@@ -81,7 +81,8 @@ async def _deps_context(app: web.Application) -> AsyncIterator[None]:
     threads = worker_share(settings.hash_workers or os.cpu_count() or 1, settings.workers)
     hasher = Hasher(memory_kib=settings.argon2_memory_kib, time_cost=settings.argon2_time_cost,
                     parallelism=settings.argon2_parallelism, workers=threads,
-                    queue_per_worker=settings.hash_queue_per_worker, nice=settings.hash_thread_nice)
+                    queue_per_worker=settings.hash_queue_per_worker, nice=settings.hash_thread_nice,
+                    idle=settings.hash_thread_idle)
     tenants = TenantPolicy(tenancy_url=settings.tenancy_url, secret=settings.internal_auth_secret.get_secret_value(),
                            default_min_length=settings.password_min_length,
                            cache_seconds=settings.tenant_settings_cache_seconds)

@@ -4,7 +4,8 @@ Verifying a password is CPU work of ~30 ms: run inline it would stall every othe
 The pool has one thread per core (argon2-cffi releases the GIL) and a bounded queue: once
 ``workers * queue_per_worker`` verifications are waiting, :class:`HasherBusy` is raised and the
 caller answers 429 instead of letting latency grow without bound. The threads can run at a lower
-OS priority (``nice``) so that a login storm does not slow down the pages of logged-in people.
+OS priority (``nice``, and Linux's ``SCHED_IDLE`` policy) so that a login storm does not slow down
+the pages of logged-in people.
 """
 
 from __future__ import annotations
@@ -24,30 +25,36 @@ class HasherBusy(Exception):
     """Too many hashing jobs are waiting; the caller should retry shortly."""
 
 
-def _lower_priority(nice: int) -> None:
-    """Give this hashing thread a higher nice value (Linux: per thread), so that the event loop,
-    which serves every other request, preempts hashing instead of queueing behind it."""
-    if nice <= 0 or not hasattr(os, "setpriority"):
-        return
-    try:
-        thread = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + nice))
-    except OSError:
-        pass  # not permitted here: hashing simply keeps the normal priority
+def _lower_priority(nice: int, idle: bool) -> None:
+    """Give this hashing thread a higher nice value and, with ``idle``, the SCHED_IDLE policy (Linux:
+    per thread), so that the event loop, which serves every other request, preempts hashing instead
+    of queueing behind it. SCHED_IDLE yields the core at once to any other thread that wakes up; it
+    only weighs against the threads of the same cgroup (a pod, a container), not the machine's."""
+    thread = threading.get_native_id()
+    if nice > 0 and hasattr(os, "setpriority"):
+        try:
+            os.setpriority(os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + nice))
+        except OSError:
+            pass  # not permitted here: hashing simply keeps the normal priority
+    if idle and hasattr(os, "SCHED_IDLE"):
+        try:
+            os.sched_setscheduler(thread, os.SCHED_IDLE, os.sched_param(0))
+        except OSError:
+            pass  # not permitted here: the nice value alone
 
 
 class Hasher:
     """Hash and verify passwords with fixed argon2id parameters."""
 
     def __init__(self, *, memory_kib: int, time_cost: int, parallelism: int, workers: int | None = None,
-                 queue_per_worker: int = 8, nice: int = 0) -> None:
+                 queue_per_worker: int = 8, nice: int = 0, idle: bool = False) -> None:
         self._ph = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism,
                                   hash_len=32, salt_len=16, type=Type.ID)
         self.workers = workers or os.cpu_count() or 1
         self._limit = self.workers * (1 + queue_per_worker)
         self._pending = 0
         self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="argon2",
-                                        initializer=_lower_priority, initargs=(nice,))
+                                        initializer=_lower_priority, initargs=(nice, idle))
         # Unknown emails are verified against this, so they cost the same time as known ones.
         self._dummy = self._ph.hash("dummy password for timing equality")
 

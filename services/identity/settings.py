@@ -33,6 +33,10 @@ class IdentitySettings(ServiceSettings):
     hash_queue_per_worker: int = Field(8, ge=1)
     # Nice value of the hashing threads (Linux, per thread): other requests preempt hashing. 0 = off.
     hash_thread_nice: int = Field(10, ge=0, le=19)
+    # Hashing threads under SCHED_IDLE (Linux): any other thread of the service that wakes takes the
+    # core at once. Off by default: the storm's page p99 was lower in 4 pairs of 6, higher in the
+    # 2 on a noisy host (docs/benchmarks.md, Identity, "SCHED_IDLE for the hashing threads").
+    hash_thread_idle: bool = False
 
     token_hash_key: SecretStr = SecretStr(DEV_TOKEN_HASH_KEY)
     verification_token_ttl_seconds: int = 24 * 3600

@@ -81,3 +81,24 @@ async def test_hashing_threads_run_at_a_lower_priority():
         assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == base  # the event loop keeps its own
     finally:
         hasher.close()
+
+
+async def test_hashing_threads_run_under_sched_idle_when_asked_and_the_event_loop_does_not():
+    import os
+    import threading
+
+    def policy() -> int:
+        return os.sched_getscheduler(threading.get_native_id())
+
+    loop = asyncio.get_running_loop()
+    idle = Hasher(memory_kib=1024, time_cost=1, parallelism=1, workers=1, nice=3, idle=True)
+    plain = Hasher(memory_kib=1024, time_cost=1, parallelism=1, workers=1, nice=3)
+    try:
+        assert await loop.run_in_executor(idle._pool, policy) == os.SCHED_IDLE
+        assert await loop.run_in_executor(plain._pool, policy) == os.SCHED_OTHER
+        assert policy() == os.SCHED_OTHER  # the event loop keeps its own
+        stored = await idle.hash("Vue-sur-mer-42")
+        assert await idle.verify(stored, "Vue-sur-mer-42") == (True, False)  # and hashing still runs
+    finally:
+        idle.close()
+        plain.close()
