@@ -13,6 +13,8 @@ Then, for each pair, latency at one client (p50/p99) and throughput at ``--concu
 - listing:  ``GET /dashboard`` (accounts + document listing page) vs the three calls it needs, made
             directly in sequence: identity introspect, tenancy accounts lookup, documents listing
 - api:      ``GET /api/v1/tenants/{id}`` (operator token, forwarded) vs the same path at tenancy
+- agency:   ``GET /api/v1/agency`` (the agency's API key, verified by tenancy or kept by the gateway,
+            then forwarded) vs the same path at tenancy (not in the default pairs)
 
 ``--gateway-workers N`` (N > 1) starts a second gateway beside the first, same environment but
 ``GATEWAY_WORKERS=N`` (N processes on its port, SO_REUSEPORT); every pair is then measured through
@@ -20,6 +22,9 @@ both gateways in the same alternating rounds. ``--pairs`` keeps only some pairs.
 ``--floors`` also measures the api pair through the two floors of ``bench/hop_floor.py`` (a byte
 relay, and a bare aiohttp proxy on the gateway's kept connections), started beside the gateway, in the
 same alternating rounds: how much of the hop is the host, how much the framework, how much the gateway.
+``--key-cache-off`` also measures every pair through a second gateway with
+``GATEWAY_API_KEY_CACHE_SECONDS=0`` (an agency's key verified by tenancy on every request), in the same
+alternating rounds.
 ``--private-broker`` starts a RabbitMQ node of the bench's own (tests/integration/events/rabbit_node.py)
 instead of using TEST_AMQP_URL. Direct requests carry an internal token signed ahead of time
 (refreshed every 20 s), so the reference is the services' own cost. Every process shares this
@@ -196,9 +201,18 @@ async def run(system: System, args, gateways: list[tuple[str, str, int]],
             await fetch("GET", f"{base}/api/v1/tenants/{tenant.id}",
                         headers=signer.header("tenancy", act="operator", ip="127.0.0.1"))
 
+        async def agency_gateway(gw):
+            await fetch("GET", f"{gw}/api/v1/agency", headers={"Authorization": f"Bearer {tenant.api.token}"})
+
+        async def agency_direct():
+            await fetch("GET", f"{svc['tenancy']}/api/v1/agency",
+                        headers=signer.header("tenancy", act="agency", tid=tenant.id, ip="127.0.0.1"))
+
         pairs = [("page", "page: welcome vs tenant resolve", page_gateway, page_direct),
                  ("listing", "listing: dashboard vs introspect+lookup+listing", listing_gateway, listing_direct),
-                 ("api", "api: GET /api/v1/tenants/{id} forwarded vs direct", api_gateway, api_direct)]
+                 ("api", "api: GET /api/v1/tenants/{id} forwarded vs direct", api_gateway, api_direct),
+                 ("agency", "agency: GET /api/v1/agency with its key, forwarded vs direct", agency_gateway,
+                  agency_direct)]
         wanted = set(args.pairs.split(","))
         results = []
         for key, name, through, direct in pairs:
@@ -224,16 +238,17 @@ async def run(system: System, args, gateways: list[tuple[str, str, int]],
     return results
 
 
-def start_second_gateway(system: System, workers: int, workdir: Path):
-    """A gateway like the system's own, on its own ports, with ``GATEWAY_WORKERS=workers``."""
+def start_second_gateway(system: System, name: str, workdir: Path, **settings: str):
+    """A gateway like the system's own, on its own ports, with these ``GATEWAY_`` settings changed."""
     import subprocess
 
     from common.testing import free_port
 
     env = system.process_environment(system.gateway)
     port = free_port()
-    env.update(GATEWAY_PORT=str(port), GATEWAY_METRICS_PORT=str(free_port()), GATEWAY_WORKERS=str(workers))
-    log = (workdir / f"gateway-x{workers}.log").open("ab")
+    env.update(GATEWAY_PORT=str(port), GATEWAY_METRICS_PORT=str(free_port()))
+    env.update({f"GATEWAY_{key.upper()}": value for key, value in settings.items()})
+    log = (workdir / f"{name}.log").open("ab")
     process = subprocess.Popen([sys.executable, "-m", "gateway"], cwd=Path(__file__).resolve().parents[1],
                                env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
@@ -246,7 +261,7 @@ def start_second_gateway(system: System, workers: int, workdir: Path):
         except OSError:
             pass
         if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"gateway x{workers} did not start; see {workdir}/gateway-x{workers}.log")
+            raise RuntimeError(f"{name} did not start; see {workdir}/{name}.log")
         time.sleep(0.3)
     return process, base
 
@@ -306,6 +321,8 @@ def main() -> int:
                         help="also measure the api pair through a byte relay and a bare aiohttp proxy")
     parser.add_argument("--gateway-workers", type=int, default=1,
                         help="also measure a second gateway with GATEWAY_WORKERS=N (N > 1)")
+    parser.add_argument("--key-cache-off", action="store_true",
+                        help="also measure a second gateway with GATEWAY_API_KEY_CACHE_SECONDS=0")
     args = parser.parse_args()
     database_url = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     amqp_url = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
@@ -324,9 +341,15 @@ def main() -> int:
             system.start()
             gateways = [("gateway x1", system.base_url, system.gateway.process.pid)]
             if args.gateway_workers > 1:
-                second, base = start_second_gateway(system, args.gateway_workers, Path(workdir))
+                second, base = start_second_gateway(system, f"gateway-x{args.gateway_workers}", Path(workdir),
+                                                    workers=str(args.gateway_workers))
                 extra.append(second)
                 gateways.append((f"gateway x{args.gateway_workers}", base, second.pid))
+            if args.key_cache_off:
+                second, base = start_second_gateway(system, "gateway-no-key-cache", Path(workdir),
+                                                    api_key_cache_seconds="0")
+                extra.append(second)
+                gateways.append(("gateway, key cache off", base, second.pid))
             floors = []
             if args.floors:
                 for kind, label in (("relay", "floor: byte relay"), ("aiohttp", "floor: bare aiohttp proxy")):

@@ -2,8 +2,9 @@
 
 The caller is authenticated here: the operator token (constant-time compare, ``act=operator``) or
 an agency API key verified by tenancy (``act=agency`` + the key's own ``tid``; a suspended tenant
-is refused with 403, an unknown key with 401). Nothing the client sends can choose the tenant:
-only Content-Type, Accept and Content-Length cross, the body and the answer are streamed.
+is refused with 403, an unknown key with 401), tenancy's answer kept a few seconds (gateway.api_keys).
+Nothing the client sends can choose the tenant: only Content-Type, Accept and Content-Length cross,
+the body and the answer are streamed.
 ``/api/v1/openapi.json`` merges the public parts of tenancy's, documents' and identity's documents (cached).
 """
 
@@ -18,7 +19,8 @@ from aiohttp import web
 from common.http import REQUEST_ID, json_error
 from common.internal_auth import PUBLIC_API
 from common.logging import get_logger
-from gateway.context import UPSTREAMS
+from gateway.api_keys import KeyOwner
+from gateway.context import UPSTREAMS, VERIFIED_KEYS
 from gateway.edge import CLIENT_IP
 from gateway.files import forward_response
 from gateway.upstream import ServiceUnavailable
@@ -76,14 +78,25 @@ async def _authenticate(request: web.Request) -> dict | web.Response:
     settings: ApiSettings = request.app[API_SETTINGS]
     if hmac.compare_digest(credential.encode(), settings.operator_token):
         return {"act": "operator"}
-    reply = await request.app[UPSTREAMS]["tenancy"].call(
-        "POST", "/internal/api-keys/verify", claims={"ip": request.get(CLIENT_IP)},
-        request_id=request.get(REQUEST_ID), json={"api_key": credential}, safe=True)
-    if reply.status != 200 or not reply.body.get("tenant_id"):
-        return _unauthorized()
-    if reply.body.get("status") != "active":
+    keys = request.app[VERIFIED_KEYS]
+    owner = keys.get(credential)
+    if owner is None:
+        asked_at = keys.generation
+        reply = await request.app[UPSTREAMS]["tenancy"].call(
+            "POST", "/internal/api-keys/verify", claims={"ip": request.get(CLIENT_IP)},
+            request_id=request.get(REQUEST_ID), json={"api_key": credential}, safe=True)
+        if reply.status != 200 or not reply.body.get("tenant_id"):
+            return _unauthorized()
+        owner = KeyOwner(str(reply.body["tenant_id"]), str(reply.body.get("status")))
+        keys.put(credential, owner, asked_at_generation=asked_at)
+    if owner.status != "active":
         return json_error(403, "tenant_suspended", "This tenant is suspended")
-    return {"act": "agency", "tid": reply.body["tenant_id"]}
+    return {"act": "agency", "tid": owner.tenant_id}
+
+
+def _changes_key_owners(method: str, path: str) -> bool:
+    """A key rotated, or a tenant changed (its status among what may change): verified keys are stale."""
+    return method not in ("GET", "HEAD") and path.startswith(("/api/v1/tenants/", "/api/v1/agency/api-keys"))
 
 
 def _unauthorized() -> web.Response:
@@ -143,6 +156,8 @@ async def forward(request: web.Request) -> web.StreamResponse:
             return json_error(413, "payload_too_large", "The request body is too large")
         log.warning("api.upstream_failed", upstream=service)
         return json_error(503, "service_unavailable", "The service is temporarily unavailable")
+    if 200 <= upstream.status < 300 and _changes_key_owners(request.method, path):
+        request.app[VERIFIED_KEYS].forget_all()
     async with upstream:
         return await forward_response(request, upstream, extra_headers={"Cache-Control": "no-store"})
 

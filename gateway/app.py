@@ -53,7 +53,8 @@ from gateway import (
     pages_password,
     pages_profile,
 )
-from gateway.context import CLOCK, JINJA, TENANTS, UPSTREAMS, render_error
+from gateway.api_keys import VerifiedKeys
+from gateway.context import CLOCK, JINJA, TENANTS, UPSTREAMS, VERIFIED_KEYS, render_error
 from gateway.edge import EDGE, EdgeConfig, edge_middleware
 from gateway.settings import GatewaySettings
 from gateway.tenants import TenantResolver
@@ -118,6 +119,7 @@ def create_app(settings: GatewaySettings, *, clock: Clock | None = None) -> web.
                                 read_timeout=settings.upstream_timeout_seconds)
                  for name in UPSTREAM_SERVICES}
     app[UPSTREAMS] = upstreams
+    app[VERIFIED_KEYS] = VerifiedKeys(ttl=settings.api_key_cache_seconds)
     app[TENANTS] = TenantResolver(upstreams["tenancy"], ttl=settings.tenant_cache_seconds,
                                   negative_ttl=settings.tenant_negative_cache_seconds)
     app.cleanup_ctx.append(_http_session(settings))

@@ -16,6 +16,7 @@ from aiohttp import web
 from common.clock import Clock
 from common.http import REQUEST_ID
 from common.logging import bind_context
+from gateway.api_keys import VerifiedKeys
 from gateway.edge import CLIENT_IP, EDGE, NO_STORE, VISIT, PageError
 from gateway.tenants import COLOR_PATTERN, TenantResolver
 from gateway.upstream import Reply, Upstream
@@ -29,6 +30,7 @@ __all__ = [
     "TENANT",
     "TENANTS",
     "UPSTREAMS",
+    "VERIFIED_KEYS",
     "SeeOther",
     "SessionKind",
     "call",
@@ -48,6 +50,7 @@ __all__ = [
 
 UPSTREAMS = web.AppKey("upstreams", dict)
 TENANTS = web.AppKey("tenants", TenantResolver)
+VERIFIED_KEYS = web.AppKey("verified_keys", VerifiedKeys)
 JINJA = web.AppKey("jinja", jinja2.Environment)
 CLOCK = web.AppKey("clock", Clock)
 TENANT = web.RequestKey("tenant", dict)

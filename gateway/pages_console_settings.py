@@ -10,7 +10,7 @@ from aiohttp import web
 
 from gateway import messages
 from gateway.console import STAFF, agency_call, require_admin, require_staff
-from gateway.context import TENANT, TENANTS, redirect, render, require_tenant
+from gateway.context import TENANT, TENANTS, VERIFIED_KEYS, redirect, render, require_tenant
 from gateway.edge import NO_STORE
 
 __all__ = ["routes"]
@@ -119,5 +119,6 @@ async def new_api_key(request: web.Request) -> web.Response:
     reply = await agency_call(request, "tenancy", "POST", "/api/v1/agency/api-keys")
     if reply.status != 201:
         return await _settings_page(request, status=503, form_message="La clé n'a pas pu être créée.")
+    request.app[VERIFIED_KEYS].forget_all()  # the old key stops at once on this process
     request[NO_STORE] = True  # the key is shown once
     return await _settings_page(request, status=201, api_key=reply.body["api_key"])

@@ -35,6 +35,9 @@ class GatewaySettings(ProcessSettings):
     upstream_timeout_seconds: float = 15.0
     tenant_cache_seconds: float = 30.0
     tenant_negative_cache_seconds: float = 10.0
+    # Agency API keys tenancy accepted, kept by each gateway process (0: ask tenancy on every request).
+    # A rotation or suspension forwarded by a process applies there at once, on the others within this.
+    api_key_cache_seconds: float = 5.0
     # Names, lots and residences of accounts shown on the dashboard (access itself is never cached).
     account_cache_seconds: float = 30.0
     # Form posts are small; the public API streams uploads (documents up to 50 MB by default).

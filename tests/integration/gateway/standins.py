@@ -69,6 +69,29 @@ def tenancy_app() -> web.Application:
             return _error(401, "invalid_api_key")
         return web.json_response({"tenant_id": tenant_id, "status": tenants[tenant_id]["status"]})
 
+    def rotate(tenant_id: str) -> str:
+        for old in [k for k, owner in keys.items() if owner == tenant_id]:
+            del keys[old]  # the old key stops working, as tenancy's rotation does
+        key = "key_" + secrets.token_hex(8)
+        keys[key] = tenant_id
+        return key
+
+    @routes.post("/api/v1/agency/api-keys")
+    async def rotate_own_key(request):
+        tenant_id = request[CLAIMS]["tid"]
+        return web.json_response({"tenant_id": tenant_id, "api_key": rotate(tenant_id)}, status=201)
+
+    @routes.post("/api/v1/tenants/{id}/api-keys")
+    async def rotate_key(request):
+        tenant_id = request.match_info["id"]
+        return web.json_response({"tenant_id": tenant_id, "api_key": rotate(tenant_id)}, status=201)
+
+    @routes.patch("/api/v1/tenants/{id}")
+    async def patch_tenant(request):
+        tenant = tenants[request.match_info["id"]]
+        tenant.update({k: v for k, v in (await request.json()).items() if k == "status"})
+        return web.json_response(tenant)
+
     @routes.post("/internal/accounts/lookup")
     async def lookup(request):
         ids = (await request.json())["account_ids"]

@@ -150,3 +150,58 @@ async def test_openapi_merges_the_services_public_parts_and_is_cached(system):
     assert len(calls(system.tenancy, "/internal/openapi.json")) == 1
     assert len(calls(system.documents, "/internal/openapi.json")) == 1
     assert len(calls(system.identity, "/internal/openapi.json")) == 1
+
+
+async def test_an_agency_key_is_verified_by_tenancy_once_then_kept_a_few_seconds(system):
+    key = standins.add_api_key(system.tenancy, system.tenant)
+    for _ in range(3):
+        response = await system.client.get("/api/v1/activation-stats", headers=bearer(key))
+        assert response.status == 200
+        assert (await response.json())["claims"]["tid"] == system.tenant["id"]
+    assert len(calls(system.tenancy, "/internal/api-keys/verify")) == 1
+    assert len(calls(system.tenancy, "/api/v1/activation-stats")) == 3
+    response = await system.client.get("/api/v1/activation-stats", headers=bearer(key[:-1] + "0"))
+    assert response.status == 401  # a near miss is not the kept key: tenancy is asked, and refuses
+    assert len(calls(system.tenancy, "/internal/api-keys/verify")) == 2
+
+
+async def test_with_no_cache_every_agency_request_asks_tenancy(standin_servers, aiohttp_client):
+    from gateway.app import create_app
+    from tests.integration.gateway.conftest import gateway_settings
+
+    apps, servers = standin_servers
+    tenant = standins.add_tenant(apps["tenancy"], client="NOCACHE", societe="01", name="Sans cache")
+    key = standins.add_api_key(apps["tenancy"], tenant)
+    urls = {name: str(server.make_url("")).rstrip("/") for name, server in servers.items()}
+    client = await aiohttp_client(create_app(gateway_settings(urls, api_key_cache_seconds=0)))
+    for _ in range(3):
+        assert (await client.get("/api/v1/activation-stats", headers=bearer(key))).status == 200
+    assert len(calls(apps["tenancy"], "/internal/api-keys/verify")) == 3
+
+
+async def test_a_rotation_forwarded_by_the_gateway_stops_the_old_key_at_once(system):
+    old = standins.add_api_key(system.tenancy, system.tenant)
+    assert (await system.client.get("/api/v1/activation-stats", headers=bearer(old))).status == 200
+    rotated = await system.client.post("/api/v1/agency/api-keys", headers=bearer(old))
+    assert rotated.status == 201
+    new = (await rotated.json())["api_key"]
+    response = await system.client.get("/api/v1/activation-stats", headers=bearer(old))
+    assert response.status == 401 and (await response.json())["error"] == "unauthorized"
+    assert (await system.client.get("/api/v1/activation-stats", headers=bearer(new))).status == 200
+
+    # The operator's rotation of the same tenant's key, likewise.
+    rotated = await system.client.post(f"/api/v1/tenants/{system.tenant['id']}/api-keys",
+                                       headers=bearer(OPERATOR_TOKEN))
+    assert rotated.status == 201
+    assert (await system.client.get("/api/v1/activation-stats", headers=bearer(new))).status == 401
+
+
+async def test_a_suspension_forwarded_by_the_gateway_refuses_the_agency_at_once(system):
+    key = standins.add_api_key(system.tenancy, system.tenant)
+    assert (await system.client.get("/api/v1/activation-stats", headers=bearer(key))).status == 200
+    patched = await system.client.patch(f"/api/v1/tenants/{system.tenant['id']}", json={"status": "suspended"},
+                                         headers=bearer(OPERATOR_TOKEN))
+    assert patched.status == 200
+    response = await system.client.get("/api/v1/activation-stats", headers=bearer(key))
+    assert response.status == 403 and (await response.json())["error"] == "tenant_suspended"
+    assert len(calls(system.tenancy, "/api/v1/activation-stats")) == 1  # the refused read never reached tenancy
