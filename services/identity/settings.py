@@ -34,9 +34,9 @@ class IdentitySettings(ServiceSettings):
     # Nice value of the hashing threads (Linux, per thread): other requests preempt hashing. 0 = off.
     hash_thread_nice: int = Field(10, ge=0, le=19)
     # Hashing threads under SCHED_IDLE (Linux): any other thread of the service that wakes takes the
-    # core at once. Off by default: the storm's page p99 was lower in 4 pairs of 6, higher in the
-    # 2 on a noisy host (docs/benchmarks.md, Identity, "SCHED_IDLE for the hashing threads").
-    hash_thread_idle: bool = False
+    # core at once. On: the storm's page p99 was lower in all 7 pairs on a quiet host at the same
+    # login rate, higher in the 2 at 4 % host steal (docs/benchmarks.md, Identity, "SCHED_IDLE...").
+    hash_thread_idle: bool = True
 
     token_hash_key: SecretStr = SecretStr(DEV_TOKEN_HASH_KEY)
     verification_token_ttl_seconds: int = 24 * 3600
