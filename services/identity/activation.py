@@ -151,7 +151,18 @@ async def _flow(conn: asyncpg.Connection, deps: Deps, flow_id: str):
         state = credential_state(row["credential_status"], row["credential_expires_at"], now)
         if state not in USABLE_CREDENTIAL_STATES:
             raise FlowNotFound()
+    if _reset_from_elsewhere(row):
+        raise FlowNotFound()
     return row
+
+
+def _reset_from_elsewhere(row) -> bool:
+    """A pending flow whose activation another flow of the same letter reset ("Réinitialiser" on another
+    device): its pending person is gone (or the credential now waits for another one), so it has no
+    email left to resend and nothing left to wait for; it ends like an expired flow."""
+    if row["step"] != FlowStep.PENDING_VERIFICATION:
+        return False
+    return row["person_id"] is None or row["person_id"] != row["credential_person_id"]
 
 
 def _require(row, action: str) -> None:
