@@ -49,15 +49,30 @@ from services.identity.policy import check_password, normalise_password
 def flow_json(flow_id: str, row, *, step: str | None = None, email: str | None = None,
               resend_at: datetime | None = None) -> dict:
     """The ``Flow`` body of docs/internal-api.md."""
+    step = step or row["step"]
     return {
         "flow_id": flow_id,
         "intent": row["intent"],
-        "step": step or row["step"],
+        "step": step,
         "email": email if email is not None else row["email"],
         "suggested_email": row["suggested_email"],
         "tenant_id": str(row["tenant_id"]),
         "resend_available_at": _iso_utc(resend_at),
+        "outcome": _outcome(row, step),
     }
+
+
+def _outcome(row, step: str) -> str | None:
+    """How a flow at step ``done`` ended, for the page that says so: ``merged`` or ``verified``.
+
+    The intent does not tell: an activation meeting a known address ends in a merge, a merge given a new
+    address in a verification. The credential does; a ``row`` still at the merge step is the merge's own
+    answer (read before it).
+    """
+    if step != FlowStep.DONE:
+        return None
+    merged = row["step"] == FlowStep.MERGE or row["credential_status"] == CredentialStatus.MERGED
+    return "merged" if merged else "verified"
 
 
 def _iso_utc(at: datetime | None) -> str | None:
@@ -120,7 +135,7 @@ async def start(deps: Deps, caller: Caller, *, login: str, password: str, intent
             resend_at = await _resend_at(conn, deps, cred["id"]) if step == FlowStep.PENDING_VERIFICATION else None
             return {"flow_id": flow_id, "intent": intent, "step": str(step), "email": email,
                     "suggested_email": cred["suggested_email"], "tenant_id": str(cred["tenant_id"]),
-                    "resend_available_at": _iso_utc(resend_at)}
+                    "resend_available_at": _iso_utc(resend_at), "outcome": None}
     raise InvalidCredentials()
 
 

@@ -62,6 +62,9 @@ _RESPONSE_SCHEMAS: dict[str, Any] = {
         "email": _NULLABLE_STR, "suggested_email": _NULLABLE_STR, "tenant_id": _UUID,
         "resend_available_at": {**_NULLABLE_TIME, "description": "step `pending_verification`: when the "
                                 "verification email may be sent again (UTC); null when it may be now"},
+        "outcome": {"type": ["string", "null"], "enum": ["verified", "merged", None],
+                    "description": "step `done`: how the flow ended (its email verified, or merged into an "
+                                   "existing person); null at the other steps"},
     }),
     "IssuedCredentials": _obj({
         "credentials": {"type": "array", "items": _obj({"account_id": _UUID, "login": _STR, "password": _STR,

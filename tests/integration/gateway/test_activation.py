@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+from gateway.app import create_app
 from tests.integration.gateway import standins
-from tests.integration.gateway.conftest import assert_information, calls, visible
+from tests.integration.gateway.conftest import assert_information, calls, gateway_settings, visible
 
 STRONG = "Azerty1*moncompte"
 
@@ -134,6 +137,28 @@ async def _pending(system, email):
     await system.post("/activation/email", {"email": email})
     return await system.post("/activation/password", {"password": STRONG, "confirmation": STRONG,
                                                       "accept_terms": "yes"})
+
+
+async def _another_device(system, aiohttp_client):
+    """The same services seen from another browser (its own cookies), e.g. the phone reading the email."""
+    urls = {name: str(server.make_url("")).rstrip("/") for name, server in system.servers.items()}
+    client = await aiohttp_client(create_app(gateway_settings(urls), clock=system.clock))
+    return dataclasses.replace(system, client=client)
+
+
+async def test_the_pc_says_verified_once_the_link_was_followed_on_the_phone(system, aiohttp_client):
+    await _pending(system, "pc@example.org")  # the PC shows "Un email vous a été envoyé"
+    phone = await _another_device(system, aiohttp_client)
+    token = next(iter(system.identity[standins.STATE]["tokens"]))
+    csrf = await phone.csrf("/activation/verify")
+    response = await phone.post("/activation/verify", {"token": token}, csrf=csrf, origin="null")
+    assert _location(response).startswith("/done/verified")
+
+    response = await system.get("/activation/pending")  # the PC reloads its page
+    assert _location(response).startswith("/done/verified")
+    html = visible(await (await system.client.get(_location(response))).text())
+    assert "Votre email a bien été validé" in html and "CONNECTEZ-VOUS" in html
+    assert "Fusion de comptes" not in html and "fusionnés" not in html
 
 
 def _resend_button(html: str) -> str:

@@ -388,3 +388,22 @@ async def test_a_pending_flow_reset_from_another_device_ends_instead_of_failing(
     assert (await identity.post(f"/v1/activation/{fid}/resend")).status == 404
     identity.clock.advance(seconds=61)
     assert (await identity.post(f"/v1/activation/{second['flow_id']}/resend")).status == 200
+
+
+async def test_a_flow_ended_by_its_link_says_verified_whatever_its_intent(identity):
+    """The tab left on "Un email vous a été envoyé" reads its flow again once the link was followed (often
+    on the phone): it must say how the flow ended, for the page "Votre email a bien été validé"."""
+    for intent in ("activate", "merge"):  # a merge given a new address ends in a verification too
+        cred = await identity.issue()
+        flow = await identity.start(cred, intent=intent)
+        fid = flow["flow_id"]
+        assert flow["outcome"] is None
+        await identity.post(f"/v1/activation/{fid}/email", {"email": unique_email(intent)})
+        response = await identity.post(f"/v1/activation/{fid}/password",
+                                       {"password": STRONG_PASSWORD, "confirmation": STRONG_PASSWORD,
+                                        "accept_terms": True})
+        assert (await response.json())["outcome"] is None
+        token = await identity.last_token("identity.email_verification_requested", "verification_url")
+        assert (await identity.post("/v1/email/verify", {"token": token})).status == 200
+        body = await (await identity.get(f"/v1/activation/{fid}")).json()
+        assert (body["step"], body["outcome"], body["intent"]) == ("done", "verified", intent)
