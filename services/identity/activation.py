@@ -220,19 +220,26 @@ async def choose_email(deps: Deps, caller: Caller, flow_id: str, raw_email: str)
         if retry_after is not None:
             raise TooManyRequests(retry_after)
         person = await conn.fetchrow(sql.VERIFIED_PERSON_BY_EMAIL, email_key(email))
-        if person is None:
-            await _refuse_if_pending_elsewhere(conn, deps, email=email)
-        step = step_after_email(email_belongs_to_person=person is not None)
-        if person is not None:
-            email = person["email"]  # shown as typed at the first activation ("associé à l'adresse mail")
-        await conn.execute(sql.UPDATE_FLOW, deps.hash_token(flow_id), step, email,
-                           person["id"] if person else None, deps.clock.now())
-        return flow_json(flow_id, row, step=str(step), email=email)
+        if step_after_email(email_belongs_to_person=person is not None) == FlowStep.MERGE:
+            return await _to_merge_step(conn, deps, flow_id, row, person)
+        await _refuse_if_pending_elsewhere(conn, deps, email=email)
+        await conn.execute(sql.UPDATE_FLOW, deps.hash_token(flow_id), FlowStep.PASSWORD, email, None,
+                           deps.clock.now())
+        return flow_json(flow_id, row, step=str(FlowStep.PASSWORD), email=email)
+
+
+async def _to_merge_step(conn, deps: Deps, flow_id: str, row, person) -> dict:
+    """The merge step with ``person``, the verified owner of the flow's address."""
+    email = person["email"]  # shown as typed at the first activation ("associé à l'adresse mail")
+    await conn.execute(sql.UPDATE_FLOW, deps.hash_token(flow_id), FlowStep.MERGE, email, person["id"],
+                       deps.clock.now())
+    return flow_json(flow_id, row, step=str(FlowStep.MERGE), email=email)
 
 
 async def choose_password(deps: Deps, caller: Caller, flow_id: str, *, password: str, confirmation: str,
                           accept_terms: bool) -> dict:
-    """Create the person pending verification, link the account, request the verification email."""
+    """Create the person pending verification, link the account, request the verification email (or, for
+    an address verified since the email step, go to the merge step)."""
     async with deps.pool.acquire() as conn:
         row = await _flow(conn, deps, flow_id)
     _require(row, "password")
@@ -253,6 +260,11 @@ async def choose_password(deps: Deps, caller: Caller, flow_id: str, *, password:
                 row = await _flow(conn, deps, flow_id)
                 _require(row, "password")
                 await conn.execute(sql.LOCK_EMAIL_KEY, email_key(row["email"]))
+                owner = await conn.fetchrow(sql.VERIFIED_PERSON_BY_EMAIL, email_key(row["email"]))
+                if owner is not None:
+                    # Verified since the email step (this person's other letter, in another tab): a second
+                    # pending person could never be verified, so the merge step, as at the email step.
+                    return await _to_merge_step(conn, deps, flow_id, row, owner)
                 await _refuse_if_pending_elsewhere(conn, deps, email=row["email"])
                 return await _create_pending_person(conn, deps, caller, flow_id, row, password_hash)
         except EmailPending:

@@ -225,7 +225,8 @@ def _paths() -> dict[str, Any]:
             "activationEmail", "Choose the email (step `password` for a new one, `merge` for a known one)", flow,
             body=s.Email, flow=_FLOW_EMAIL, busy=_BUSY, forbidden=_FORBIDDEN)},
         "/v1/activation/{flow_id}/password": {"parameters": _FLOW_ID, "post": _op(
-            "activationPassword", "Choose the password (`password_policy` 422 carries `criteria`, `problems`)",
+            "activationPassword", "Choose the password (`password_policy` 422 carries `criteria`, `problems`); "
+            "step `merge` when the address was verified since the email step",
             flow, body=s.NewPassword, flow=_FLOW_EMAIL, busy=_BUSY, forbidden=_FORBIDDEN)},
         "/v1/activation/{flow_id}/merge": {"parameters": _FLOW_ID, "post": _op(
             "activationMerge", "Link the accounts to the existing person (their password)", flow,

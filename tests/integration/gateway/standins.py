@@ -249,6 +249,9 @@ def identity_app() -> web.Application:
             return _error(422, "confirmation_mismatch")
         if not body["accept_terms"]:
             return _error(422, "terms_not_accepted")
+        if flow["email"] in state["persons"]:  # verified since the email step (another tab): the merge step
+            flow["step"] = "merge"
+            return flow_json(flow)
         flow["step"] = "pending_verification"
         flow["password"] = body["password"]
         flow["resend_available_at"] = state["clock"].now() + RESEND_COOLDOWN  # the first email starts it

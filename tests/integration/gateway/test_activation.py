@@ -276,6 +276,22 @@ async def test_provisional_credentials_again_resume_the_pending_step(system):
     assert _location(response).startswith("/activation/pending")
 
 
+async def test_an_address_verified_meanwhile_turns_the_password_step_into_the_merge(system):
+    _, login, password = await _account_with_credentials(system)
+    await _start(system, login, password)
+    await system.post("/activation/email", {"email": "deux-onglets@example.org"})
+    account = standins.add_account(system.tenancy, system.tenant)  # the other letter, verified in another tab
+    standins.add_person(system.identity, "deux-onglets@example.org", STRONG, [account])
+    response = await system.post("/activation/password", {"password": STRONG, "confirmation": STRONG,
+                                                           "accept_terms": "yes"})
+    assert response.status == 303 and _location(response).startswith("/activation/merge")
+    html = visible(await (await system.client.get(_location(response))).text())
+    assert ("Vous disposez de plusieurs comptes Extranet. Veuillez saisir votre mot de passe personnalisé associé "
+            "à l'adresse mail : deux-onglets@example.org") in html
+    response = await system.post("/activation/merge", {"password": STRONG})
+    assert _location(response).startswith("/done/merged")
+
+
 async def test_flow_pages_without_a_flow_send_back_to_the_credentials(system):
     response = await system.get("/activation/password")
     assert _location(response).startswith("/activation?") and "expired=1" in _location(response)
