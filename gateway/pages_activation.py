@@ -53,7 +53,9 @@ def _flow_id(request: web.Request) -> str | None:
 def _to_step(request: web.Request, flow: dict, **params) -> web.Response:
     step = flow.get("step")
     if step == "done":
-        return finish(request, "merged")
+        # Ended by its verification link (often followed on another device: this is then a reload) or by
+        # a merge; each has its own page, whatever the intent.
+        return finish(request, "verified" if flow.get("outcome") == "verified" else "merged")
     return redirect(request, STEP_PATHS.get(step, "/activation"), **params)
 
 

@@ -49,15 +49,30 @@ from services.identity.policy import check_password, normalise_password
 def flow_json(flow_id: str, row, *, step: str | None = None, email: str | None = None,
               resend_at: datetime | None = None) -> dict:
     """The ``Flow`` body of docs/internal-api.md."""
+    step = step or row["step"]
     return {
         "flow_id": flow_id,
         "intent": row["intent"],
-        "step": step or row["step"],
+        "step": step,
         "email": email if email is not None else row["email"],
         "suggested_email": row["suggested_email"],
         "tenant_id": str(row["tenant_id"]),
         "resend_available_at": _iso_utc(resend_at),
+        "outcome": _outcome(row, step),
     }
+
+
+def _outcome(row, step: str) -> str | None:
+    """How a flow at step ``done`` ended, for the page that says so: ``merged`` or ``verified``.
+
+    The intent does not tell: an activation meeting a known address ends in a merge, a merge given a new
+    address in a verification. The credential does; a ``row`` still at the merge step is the merge's own
+    answer (read before it).
+    """
+    if step != FlowStep.DONE:
+        return None
+    merged = row["step"] == FlowStep.MERGE or row["credential_status"] == CredentialStatus.MERGED
+    return "merged" if merged else "verified"
 
 
 def _iso_utc(at: datetime | None) -> str | None:
@@ -120,7 +135,7 @@ async def start(deps: Deps, caller: Caller, *, login: str, password: str, intent
             resend_at = await _resend_at(conn, deps, cred["id"]) if step == FlowStep.PENDING_VERIFICATION else None
             return {"flow_id": flow_id, "intent": intent, "step": str(step), "email": email,
                     "suggested_email": cred["suggested_email"], "tenant_id": str(cred["tenant_id"]),
-                    "resend_available_at": _iso_utc(resend_at)}
+                    "resend_available_at": _iso_utc(resend_at), "outcome": None}
     raise InvalidCredentials()
 
 
@@ -151,7 +166,18 @@ async def _flow(conn: asyncpg.Connection, deps: Deps, flow_id: str):
         state = credential_state(row["credential_status"], row["credential_expires_at"], now)
         if state not in USABLE_CREDENTIAL_STATES:
             raise FlowNotFound()
+    if _reset_from_elsewhere(row):
+        raise FlowNotFound()
     return row
+
+
+def _reset_from_elsewhere(row) -> bool:
+    """A pending flow whose activation another flow of the same letter reset ("Réinitialiser" on another
+    device): its pending person is gone (or the credential now waits for another one), so it has no
+    email left to resend and nothing left to wait for; it ends like an expired flow."""
+    if row["step"] != FlowStep.PENDING_VERIFICATION:
+        return False
+    return row["person_id"] is None or row["person_id"] != row["credential_person_id"]
 
 
 def _require(row, action: str) -> None:
@@ -194,19 +220,26 @@ async def choose_email(deps: Deps, caller: Caller, flow_id: str, raw_email: str)
         if retry_after is not None:
             raise TooManyRequests(retry_after)
         person = await conn.fetchrow(sql.VERIFIED_PERSON_BY_EMAIL, email_key(email))
-        if person is None:
-            await _refuse_if_pending_elsewhere(conn, deps, email=email)
-        step = step_after_email(email_belongs_to_person=person is not None)
-        if person is not None:
-            email = person["email"]  # shown as typed at the first activation ("associé à l'adresse mail")
-        await conn.execute(sql.UPDATE_FLOW, deps.hash_token(flow_id), step, email,
-                           person["id"] if person else None, deps.clock.now())
-        return flow_json(flow_id, row, step=str(step), email=email)
+        if step_after_email(email_belongs_to_person=person is not None) == FlowStep.MERGE:
+            return await _to_merge_step(conn, deps, flow_id, row, person)
+        await _refuse_if_pending_elsewhere(conn, deps, email=email)
+        await conn.execute(sql.UPDATE_FLOW, deps.hash_token(flow_id), FlowStep.PASSWORD, email, None,
+                           deps.clock.now())
+        return flow_json(flow_id, row, step=str(FlowStep.PASSWORD), email=email)
+
+
+async def _to_merge_step(conn, deps: Deps, flow_id: str, row, person) -> dict:
+    """The merge step with ``person``, the verified owner of the flow's address."""
+    email = person["email"]  # shown as typed at the first activation ("associé à l'adresse mail")
+    await conn.execute(sql.UPDATE_FLOW, deps.hash_token(flow_id), FlowStep.MERGE, email, person["id"],
+                       deps.clock.now())
+    return flow_json(flow_id, row, step=str(FlowStep.MERGE), email=email)
 
 
 async def choose_password(deps: Deps, caller: Caller, flow_id: str, *, password: str, confirmation: str,
                           accept_terms: bool) -> dict:
-    """Create the person pending verification, link the account, request the verification email."""
+    """Create the person pending verification, link the account, request the verification email (or, for
+    an address verified since the email step, go to the merge step)."""
     async with deps.pool.acquire() as conn:
         row = await _flow(conn, deps, flow_id)
     _require(row, "password")
@@ -227,6 +260,11 @@ async def choose_password(deps: Deps, caller: Caller, flow_id: str, *, password:
                 row = await _flow(conn, deps, flow_id)
                 _require(row, "password")
                 await conn.execute(sql.LOCK_EMAIL_KEY, email_key(row["email"]))
+                owner = await conn.fetchrow(sql.VERIFIED_PERSON_BY_EMAIL, email_key(row["email"]))
+                if owner is not None:
+                    # Verified since the email step (this person's other letter, in another tab): a second
+                    # pending person could never be verified, so the merge step, as at the email step.
+                    return await _to_merge_step(conn, deps, flow_id, row, owner)
                 await _refuse_if_pending_elsewhere(conn, deps, email=row["email"])
                 return await _create_pending_person(conn, deps, caller, flow_id, row, password_hash)
         except EmailPending:

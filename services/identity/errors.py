@@ -47,7 +47,8 @@ class Busy(TooManyRequests):
 
 
 class FlowNotFound(NotFound):
-    """The activation flow is unknown or expired (1 h idle)."""
+    """The activation flow is unknown, expired (1 h idle) or over (e.g. its pending activation was reset
+    from another device)."""
 
     code = "flow_not_found"
     detail = "Activation flow not found or expired"

@@ -62,6 +62,9 @@ _RESPONSE_SCHEMAS: dict[str, Any] = {
         "email": _NULLABLE_STR, "suggested_email": _NULLABLE_STR, "tenant_id": _UUID,
         "resend_available_at": {**_NULLABLE_TIME, "description": "step `pending_verification`: when the "
                                 "verification email may be sent again (UTC); null when it may be now"},
+        "outcome": {"type": ["string", "null"], "enum": ["verified", "merged", None],
+                    "description": "step `done`: how the flow ended (its email verified, or merged into an "
+                                   "existing person); null at the other steps"},
     }),
     "IssuedCredentials": _obj({
         "credentials": {"type": "array", "items": _obj({"account_id": _UUID, "login": _STR, "password": _STR,
@@ -222,7 +225,8 @@ def _paths() -> dict[str, Any]:
             "activationEmail", "Choose the email (step `password` for a new one, `merge` for a known one)", flow,
             body=s.Email, flow=_FLOW_EMAIL, busy=_BUSY, forbidden=_FORBIDDEN)},
         "/v1/activation/{flow_id}/password": {"parameters": _FLOW_ID, "post": _op(
-            "activationPassword", "Choose the password (`password_policy` 422 carries `criteria`, `problems`)",
+            "activationPassword", "Choose the password (`password_policy` 422 carries `criteria`, `problems`); "
+            "step `merge` when the address was verified since the email step",
             flow, body=s.NewPassword, flow=_FLOW_EMAIL, busy=_BUSY, forbidden=_FORBIDDEN)},
         "/v1/activation/{flow_id}/merge": {"parameters": _FLOW_ID, "post": _op(
             "activationMerge", "Link the accounts to the existing person (their password)", flow,

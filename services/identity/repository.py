@@ -202,7 +202,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
 """
 FLOW_FOR_UPDATE = """
 SELECT f.*, c.tenant_id, c.account_id, c.role, c.display_name, c.suggested_email, c.login,
-       c.status AS credential_status, c.expires_at AS credential_expires_at
+       c.status AS credential_status, c.expires_at AS credential_expires_at, c.person_id AS credential_person_id
 FROM flows f JOIN credentials c ON c.id = f.credential_id
 WHERE f.id_hash = $1 AND f.last_seen_at > $2
 FOR UPDATE OF f

@@ -190,6 +190,7 @@ def identity_app() -> web.Application:
 
     def flow_json(flow):
         body = {k: flow[k] for k in ("flow_id", "intent", "step", "email", "suggested_email", "tenant_id")}
+        body["outcome"] = flow.get("outcome")
         at = flow.get("resend_available_at")
         body["resend_available_at"] = at.isoformat() if at and flow["step"] == "pending_verification" else None
         return web.json_response(body)
@@ -248,6 +249,9 @@ def identity_app() -> web.Application:
             return _error(422, "confirmation_mismatch")
         if not body["accept_terms"]:
             return _error(422, "terms_not_accepted")
+        if flow["email"] in state["persons"]:  # verified since the email step (another tab): the merge step
+            flow["step"] = "merge"
+            return flow_json(flow)
         flow["step"] = "pending_verification"
         flow["password"] = body["password"]
         flow["resend_available_at"] = state["clock"].now() + RESEND_COOLDOWN  # the first email starts it
@@ -268,7 +272,7 @@ def identity_app() -> web.Application:
             return _error(401, "invalid_credentials")
         person["accounts"].append(state["credentials"][flow["login"]]["account"])
         state["credentials"][flow["login"]]["used"] = True
-        flow["step"] = "done"
+        flow.update(step="done", outcome="merged")
         return flow_json(flow)
 
     @routes.post("/v1/activation/{flow_id}/resend")
@@ -302,7 +306,7 @@ def identity_app() -> web.Application:
         cred["used"] = True
         state["persons"][flow["email"]] = {"person_id": str(uuid.uuid4()), "email": flow["email"],
                                            "password": flow["password"], "accounts": [cred["account"]]}
-        flow["step"] = "done"
+        flow.update(step="done", outcome="verified")
         return web.json_response({"email": flow["email"]})
 
     @routes.post("/v1/login")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+from gateway.app import create_app
 from tests.integration.gateway import standins
-from tests.integration.gateway.conftest import assert_information, calls, visible
+from tests.integration.gateway.conftest import assert_information, calls, gateway_settings, visible
 
 STRONG = "Azerty1*moncompte"
 
@@ -136,6 +139,28 @@ async def _pending(system, email):
                                                       "accept_terms": "yes"})
 
 
+async def _another_device(system, aiohttp_client):
+    """The same services seen from another browser (its own cookies), e.g. the phone reading the email."""
+    urls = {name: str(server.make_url("")).rstrip("/") for name, server in system.servers.items()}
+    client = await aiohttp_client(create_app(gateway_settings(urls), clock=system.clock))
+    return dataclasses.replace(system, client=client)
+
+
+async def test_the_pc_says_verified_once_the_link_was_followed_on_the_phone(system, aiohttp_client):
+    await _pending(system, "pc@example.org")  # the PC shows "Un email vous a été envoyé"
+    phone = await _another_device(system, aiohttp_client)
+    token = next(iter(system.identity[standins.STATE]["tokens"]))
+    csrf = await phone.csrf("/activation/verify")
+    response = await phone.post("/activation/verify", {"token": token}, csrf=csrf, origin="null")
+    assert _location(response).startswith("/done/verified")
+
+    response = await system.get("/activation/pending")  # the PC reloads its page
+    assert _location(response).startswith("/done/verified")
+    html = visible(await (await system.client.get(_location(response))).text())
+    assert "Votre email a bien été validé" in html and "CONNECTEZ-VOUS" in html
+    assert "Fusion de comptes" not in html and "fusionnés" not in html
+
+
 def _resend_button(html: str) -> str:
     start = html.index('<form method="post" action="/activation/resend')
     return html[start:html.index("</form>", start)]
@@ -249,6 +274,22 @@ async def test_provisional_credentials_again_resume_the_pending_step(system):
     system.client.session.cookie_jar.clear()
     response = await _start(system, login, password)
     assert _location(response).startswith("/activation/pending")
+
+
+async def test_an_address_verified_meanwhile_turns_the_password_step_into_the_merge(system):
+    _, login, password = await _account_with_credentials(system)
+    await _start(system, login, password)
+    await system.post("/activation/email", {"email": "deux-onglets@example.org"})
+    account = standins.add_account(system.tenancy, system.tenant)  # the other letter, verified in another tab
+    standins.add_person(system.identity, "deux-onglets@example.org", STRONG, [account])
+    response = await system.post("/activation/password", {"password": STRONG, "confirmation": STRONG,
+                                                           "accept_terms": "yes"})
+    assert response.status == 303 and _location(response).startswith("/activation/merge")
+    html = visible(await (await system.client.get(_location(response))).text())
+    assert ("Vous disposez de plusieurs comptes Extranet. Veuillez saisir votre mot de passe personnalisé associé "
+            "à l'adresse mail : deux-onglets@example.org") in html
+    response = await system.post("/activation/merge", {"password": STRONG})
+    assert _location(response).startswith("/done/merged")
 
 
 async def test_flow_pages_without_a_flow_send_back_to_the_credentials(system):

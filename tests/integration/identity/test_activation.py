@@ -359,3 +359,51 @@ async def test_email_step_cannot_probe_addresses_without_limit(identity):
     identity.clock.advance(hours=1)
     again = (await identity.start(cred))["flow_id"]
     assert (await identity.post(f"/v1/activation/{again}/email", {"email": unique_email("late")})).status == 200
+
+
+async def test_a_pending_flow_reset_from_another_device_ends_instead_of_failing(identity):
+    """Device 1 waits for the email; device 2 types the same letter (it resumes that pending step) and
+    resets the activation. Device 1's flow has no pending person any more: reading it or asking for the
+    email again answers that the flow is over (the gateway's "expired" page), never a server error."""
+    cred = await identity.issue()
+    first = await identity.activate_pending(cred, unique_email("pc"))
+    second = await identity.start(cred)
+    assert second["step"] == "pending_verification"
+    assert (await identity.post(f"/v1/activation/{second['flow_id']}/restart")).status == 200
+
+    identity.clock.advance(seconds=61)  # the first email's cooldown is over
+    fid = first["flow_id"]
+    assert (await _error(await identity.post(f"/v1/activation/{fid}/resend")))[:2] == (404, "flow_not_found")
+    assert (await _error(await identity.get(f"/v1/activation/{fid}")))[:2] == (404, "flow_not_found")
+    assert (await _error(await identity.post(f"/v1/activation/{fid}/restart")))[:2] == (404, "flow_not_found")
+    assert len(await identity.events("identity.email_verification_requested")) == 1
+
+    # Device 2 activates with another address: device 1's flow stays over, device 2's goes on.
+    other = unique_email("mobile")
+    await identity.post(f"/v1/activation/{second['flow_id']}/email", {"email": other})
+    response = await identity.post(f"/v1/activation/{second['flow_id']}/password",
+                                   {"password": STRONG_PASSWORD, "confirmation": STRONG_PASSWORD,
+                                    "accept_terms": True})
+    assert response.status == 200, await response.text()
+    assert (await identity.post(f"/v1/activation/{fid}/resend")).status == 404
+    identity.clock.advance(seconds=61)
+    assert (await identity.post(f"/v1/activation/{second['flow_id']}/resend")).status == 200
+
+
+async def test_a_flow_ended_by_its_link_says_verified_whatever_its_intent(identity):
+    """The tab left on "Un email vous a été envoyé" reads its flow again once the link was followed (often
+    on the phone): it must say how the flow ended, for the page "Votre email a bien été validé"."""
+    for intent in ("activate", "merge"):  # a merge given a new address ends in a verification too
+        cred = await identity.issue()
+        flow = await identity.start(cred, intent=intent)
+        fid = flow["flow_id"]
+        assert flow["outcome"] is None
+        await identity.post(f"/v1/activation/{fid}/email", {"email": unique_email(intent)})
+        response = await identity.post(f"/v1/activation/{fid}/password",
+                                       {"password": STRONG_PASSWORD, "confirmation": STRONG_PASSWORD,
+                                        "accept_terms": True})
+        assert (await response.json())["outcome"] is None
+        token = await identity.last_token("identity.email_verification_requested", "verification_url")
+        assert (await identity.post("/v1/email/verify", {"token": token})).status == 200
+        body = await (await identity.get(f"/v1/activation/{fid}")).json()
+        assert (body["step"], body["outcome"], body["intent"]) == ("done", "verified", intent)

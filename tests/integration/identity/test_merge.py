@@ -47,9 +47,12 @@ async def test_activation_meeting_an_existing_email_goes_to_merge(identity):
     email = unique_email()
     await identity.activate(await identity.issue(), email)
     _, flow = await _merge_flow(identity, email, intent="activate")
-    assert flow["step"] == "merge"
+    assert flow["step"] == "merge" and flow["outcome"] is None
     response = await identity.post(f"/v1/activation/{flow['flow_id']}/merge", {"password": STRONG_PASSWORD})
-    assert (await response.json())["step"] == "done"
+    body = await response.json()
+    assert (body["step"], body["outcome"]) == ("done", "merged")  # an activation that ended in a merge
+    body = await (await identity.get(f"/v1/activation/{flow['flow_id']}")).json()
+    assert (body["step"], body["outcome"]) == ("done", "merged")
 
 
 async def test_merge_across_two_tenants(identity):

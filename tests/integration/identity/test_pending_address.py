@@ -84,3 +84,31 @@ async def test_the_verification_event_names_the_account_being_activated(identity
     await identity.activate_pending(await identity.issue(account_id=account_id, role="bailleur"), unique_email())
     [requested] = await identity.events("identity.email_verification_requested")
     assert (requested["account_id"], requested["role"]) == (account_id, "bailleur")
+
+
+async def test_an_address_verified_since_the_email_step_leads_the_password_step_to_the_merge(identity):
+    """Two letters of one person in two tabs, both at the password step with the same address; the first
+    is verified. The second's password step must not create a second pending person (its link could never
+    be verified: the address has its owner): it goes to the merge step, as the email step would now."""
+    email = unique_email()
+    first, second = await identity.issue(), await identity.issue()
+    tab_a, tab_b = (await identity.start(first))["flow_id"], (await identity.start(second))["flow_id"]
+    for tab in (tab_a, tab_b):
+        response = await identity.post(f"/v1/activation/{tab}/email", {"email": email})
+        assert (await response.json())["step"] == "password"
+    assert (await identity.post(f"/v1/activation/{tab_a}/password", PASSWORD_STEP)).status == 200
+    token = await identity.last_token("identity.email_verification_requested", "verification_url")
+    assert (await identity.post("/v1/email/verify", {"token": token})).status == 200
+
+    response = await identity.post(f"/v1/activation/{tab_b}/password", PASSWORD_STEP)
+    body = await response.json()
+    assert response.status == 200 and (body["step"], body["email"]) == ("merge", email)
+    assert len(await identity.sql("SELECT 1 FROM persons WHERE email = $1", email)) == 1
+    assert len(await identity.events("identity.email_verification_requested")) == 1
+    assert (await (await identity.get(f"/v1/activation/{tab_b}")).json())["step"] == "merge"
+
+    response = await identity.post(f"/v1/activation/{tab_b}/merge", {"password": STRONG_PASSWORD})
+    assert response.status == 200 and (await response.json())["step"] == "done"
+    session = await (await identity.login(email)).json()
+    info = await (await identity.post("/v1/sessions/introspect", {"session_id": session["session_id"]})).json()
+    assert {a["account_id"] for a in info["accounts"]} == {first["account_id"], second["account_id"]}
