@@ -333,6 +333,13 @@ def identity_app() -> web.Application:
                                   "accounts": [dict(a, linked_at="2026-01-01T00:00:00Z") for a in person["accounts"]],
                                   "previous_login_at": person.get("previous_login_at")})
 
+    @routes.post("/v1/staff/sessions/introspect")
+    async def staff_introspect(request):
+        staff = state.setdefault("staff_sessions", {}).get((await request.json())["session_id"])
+        if staff is None or staff["tenant_id"] != request[CLAIMS].get("tid"):  # a console session opens its agency
+            return _error(401, "invalid_session")
+        return web.json_response(staff)
+
     @routes.post("/v1/sessions/logout")
     async def logout(request):
         state["sessions"].pop((await request.json())["session_id"], None)
@@ -432,3 +439,12 @@ def add_person(app: web.Application, email: str, password: str, accounts: list[d
               "accounts": [{"tenant_id": a["tenant_id"], "account_id": a["id"], "role": a["role"]} for a in accounts]}
     app[STATE]["persons"][email] = person
     return person
+
+
+def add_staff_session(app: web.Application, tenant: dict, *, role: str = "admin") -> str:
+    """A live console session of a staff member of ``tenant``; its id (the staff cookie's value)."""
+    session_id = secrets.token_urlsafe(24)
+    app[STATE].setdefault("staff_sessions", {})[session_id] = {
+        "staff_id": str(uuid.uuid4()), "tenant_id": tenant["id"], "email": f"staff-{session_id[:6]}@agence.example",
+        "display_name": "Agent Test", "role": role}
+    return session_id
