@@ -14,7 +14,7 @@ from aiohttp import web
 from common.logging import get_logger
 from gateway import messages
 from gateway.console import STAFF, STAFF_SESSION, agency_call, agency_file, optional_staff, require_admin, require_staff
-from gateway.context import call, end_session_of, now, redirect, render, require_tenant
+from gateway.context import call, end_session_of, form_text, now, redirect, render, require_tenant
 from gateway.edge import EDGE, TOKEN_PAGE, VISIT, PageError
 from gateway.labels import ROLE_LABELS
 from gateway.pages_activation import password_criteria
@@ -58,7 +58,7 @@ async def login_form(request: web.Request) -> web.Response:
 async def login(request: web.Request) -> web.Response:
     await require_tenant(request)
     form = await request.post()
-    email, password = form.get("email", "").strip(), form.get("password", "")
+    email, password = form_text(form, "email").strip(), form_text(form, "password")
     errors = {name: messages.REQUIRED for name, value in (("email", email), ("password", password)) if not value}
     if errors:
         return _page(request, "login.html", status=422, errors=errors, email=email)
@@ -108,7 +108,8 @@ async def invitation_form(request: web.Request) -> web.Response:
 async def invitation_accept(request: web.Request) -> web.Response:
     await require_tenant(request)
     form = await request.post()
-    token, password, confirmation = form.get("token", ""), form.get("password", ""), form.get("confirmation", "")
+    token, password = form_text(form, "token"), form_text(form, "password")
+    confirmation = form_text(form, "confirmation")
     invited = await _invited(request, token)
     reply = await call(request, "identity", "POST", "/v1/staff/invitations/accept",
                        json={"token": token, "password": password, "confirmation": confirmation})
@@ -171,8 +172,9 @@ async def issue_letters(request: web.Request) -> web.StreamResponse:
     await require_tenant(request)
     await require_staff(request)
     form = await request.post()
-    media_type = LETTER_TYPES.get(form.get("format", "pdf"), "application/pdf")
-    if form.get("scope") == "all":
+    letter_format = form_text(form, "format", "pdf")
+    media_type = LETTER_TYPES.get(letter_format, "application/pdf")
+    if form_text(form, "scope") == "all":
         body: dict = {"all_without_access": True}
     else:
         refs = [r for r in form.getall("refs", []) if isinstance(r, str) and r]
@@ -182,7 +184,7 @@ async def issue_letters(request: web.Request) -> web.StreamResponse:
     reply = await agency_file(request, "tenancy", "POST", "/api/v1/provisional-credentials", json=body,
                               accept=media_type)
     if reply.status == 201 and reply.body:
-        log.info("console.credentials_issued", format=form.get("format", "pdf"),
+        log.info("console.credentials_issued", format=letter_format,
                  refused=reply.headers.get("X-Refused-Count", "0"))
         headers = {"Cache-Control": "no-store", "Content-Disposition": reply.headers.get("Content-Disposition") or
                    'attachment; filename="identifiants-provisoires.csv"'}
@@ -232,8 +234,8 @@ async def unlink(request: web.Request) -> web.Response:
     await require_tenant(request)
     await require_staff(request)
     form = await request.post()
-    account = await _account(request, form.get("ref", ""))
-    values = {"reason": form.get("reason", ""), "note": form.get("note", "").strip()}
+    account = await _account(request, form_text(form, "ref"))
+    values = {"reason": form_text(form, "reason"), "note": form_text(form, "note").strip()}
     if values["reason"] not in UNLINK_REASONS:
         return await _unlink_page(request, account, status=422, form=values,
                                   errors={"reason": "Choisissez le motif."})
@@ -279,7 +281,7 @@ async def staff_access(request: web.Request) -> web.Response:
     await require_tenant(request)
     require_admin(await require_staff(request))
     form = await request.post()
-    staff_id, action = form.get("staff_id", ""), form.get("action", "")
+    staff_id, action = form_text(form, "staff_id"), form_text(form, "action")
     if not _UUID.match(staff_id) or action not in ("disable", "enable"):
         raise PageError(404, "not_found.html")
     reply = await agency_call(request, "identity", "POST", f"/api/v1/staff/{staff_id}/{action}")
@@ -296,8 +298,9 @@ async def invite(request: web.Request) -> web.Response:
     staff = await require_staff(request)
     require_admin(staff)
     raw = await request.post()
-    form = {"email": raw.get("email", "").strip(), "display_name": raw.get("display_name", "").strip(),
-            "role": raw.get("role") if raw.get("role") in STAFF_ROLE_LABELS else "gestionnaire"}
+    role = form_text(raw, "role")
+    form = {"email": form_text(raw, "email").strip(), "display_name": form_text(raw, "display_name").strip(),
+            "role": role if role in STAFF_ROLE_LABELS else "gestionnaire"}
     if not form["email"]:
         return await _team(request, status=422, form=form, errors={"email": messages.REQUIRED})
     if len(form["display_name"]) > 200:

@@ -24,7 +24,7 @@ from aiohttp import web
 
 from common.logging import get_logger
 from gateway.console import STAFF, agency_call, agency_upload, require_staff
-from gateway.context import now, redirect, render, require_tenant
+from gateway.context import form_text, now, redirect, render, require_tenant
 from gateway.edge import PageError
 from gateway.labels import CATEGORY_LABELS
 from gateway.paths import is_uuid
@@ -146,7 +146,7 @@ def _size(field: web.FileField) -> int:
 
 def _read_form(raw) -> tuple[dict, list[web.FileField], dict]:
     """The upload form's fields, its files (a field without a chosen file is not one) and its errors."""
-    form = {name: (raw.get(name) or "").strip() if isinstance(raw.get(name), str) else ""
+    form = {name: form_text(raw, name).strip()
             for name in ("category", "audience", "residence_ref", "account_ref", "title", "date")}
     files = [f for f in raw.getall("files", []) if isinstance(f, web.FileField) and f.filename]
     errors = {}

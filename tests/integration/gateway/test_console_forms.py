@@ -1,0 +1,44 @@
+"""The console's forms against forged bodies: a text field sent as a file part is an invalid value that
+each page refuses with its own clear answer, never a 500 (gateway/context.py ``form_text``)."""
+
+from __future__ import annotations
+
+import uuid
+
+import aiohttp
+import pytest
+
+from tests.integration.gateway import standins
+from tests.integration.gateway.conftest import ORIGIN, calls, visible
+
+# (path, the form as the page sends it, the field forged as a file part, the page's answer)
+FORMS = [
+    ("/agence/connexion", {"email": "a@agence.example", "password": "x"}, "email", 422),
+    ("/agence/connexion", {"email": "a@agence.example", "password": "x"}, "password", 422),
+    ("/agence/invitation", {"token": "t0k3n", "password": "x", "confirmation": "x"}, "token", 400),
+    ("/agence/identifiants", {"format": "csv", "scope": "all"}, "format", 200),
+    ("/agence/delier", {"ref": "A1", "reason": "sold", "note": ""}, "ref", 404),
+    ("/agence/equipe/acces", {"staff_id": str(uuid.uuid4()), "action": "disable"}, "staff_id", 404),
+    ("/agence/equipe/acces", {"staff_id": str(uuid.uuid4()), "action": "disable"}, "action", 404),
+    ("/agence/equipe", {"email": "b@agence.example", "display_name": "B", "role": "admin"}, "email", 422),
+    ("/agence/reglages/double-authentification", {"mfa_requirement": "all"}, "mfa_requirement", 422),
+]
+
+
+@pytest.mark.parametrize(("path", "fields", "forged", "status"), FORMS,
+                         ids=[f"{path}:{forged}" for path, _, forged, _ in FORMS])
+async def test_a_text_field_sent_as_a_file_gets_the_pages_refusal_not_a_500(system, path, fields, forged, status):
+    session = standins.add_staff_session(system.identity, system.tenant)
+    system.client.session.cookie_jar.update_cookies({"moncompte_staff": session})
+    form = aiohttp.FormData()
+    form.add_field("csrf_token", await system.csrf("/agence/connexion"))
+    for name, value in fields.items():
+        if name == forged:
+            form.add_field(name, value.encode(), filename="champ.txt", content_type="text/plain")
+        else:
+            form.add_field(name, value)
+    response = await system.client.post(system.page(path), data=form, headers={"Origin": ORIGIN},
+                                        allow_redirects=False)
+    assert response.status == status, (response.status, visible(await response.text())[:300])
+    assert "Une erreur est survenue" not in visible(await response.text())
+    assert calls(system.identity, "/v1/staff/login") == [] and calls(system.identity, "/v1/staff/invitations") == []
