@@ -31,6 +31,11 @@ STAFF_ROLE_LABELS = {"admin": "Administrateur", "gestionnaire": "Gestionnaire"}
 STAFF_STATUS_LABELS = {"invited": "Invitation envoyée", "active": "Actif", "disabled": "Désactivé"}
 STAFF_EMAIL_TAKEN = "Cette adresse est déjà celle d'un collaborateur de l'agence."
 INVITATION_SENT = "Invitation envoyée à {email}. Le lien est valable 7 jours."
+# Identity limits invitations (each one an email): one per address per few minutes, so many per agency per hour.
+INVITE_ADDRESS_WAIT = ("Une invitation vient d'être envoyée à cette adresse. "
+                       "Vous pourrez en envoyer une nouvelle {when}.")
+INVITE_AGENCY_WAIT = ("Par sécurité, le nombre d'invitations envoyées par heure est limité. "
+                      "Vous pourrez en envoyer de nouvelles {when}.")
 ACCESS_READY = "Votre accès est prêt : connectez-vous avec votre adresse mail et votre mot de passe."
 _LISTING_FILTERS = ("q", "residence_ref", "role", "access")
 
@@ -314,5 +319,8 @@ async def invite(request: web.Request) -> web.Response:
         return await _team(request, status=422, form=form, errors={"email": messages.EMAIL_INVALID})
     if reply.status == 403:
         raise PageError(403, "console/forbidden.html")
-    return await _team(request, status=reply.status, form=form, form_message=messages.OTHER_WAIT.format(
-        when="dans quelques instants") if reply.status == 429 else "L'invitation n'a pas pu être envoyée.")
+    if reply.status == 429:
+        wait = INVITE_ADDRESS_WAIT if reply.body.get("limit") == "address" else INVITE_AGENCY_WAIT
+        return await _team(request, status=429, form=form,
+                           form_message=messages.wait_message(reply, wait, now=now(request)))
+    return await _team(request, status=reply.status, form=form, form_message="L'invitation n'a pas pu être envoyée.")

@@ -337,7 +337,9 @@ def _paths() -> dict[str, Any]:
             "post": _op("inviteStaff", "Invite a staff member (the operator names tenant_id; an agency invites into "
                         "its own; in the console only an administrator, sid/srole); a new link for one not yet "
                         "accepted", {"201": _json("StaffInvited", "The member, invited")}, body=s.StaffInvite,
-                        taken={"409": _error("`staff_email_taken`: already a staff member of this agency")})},
+                        taken={"409": _error("`staff_email_taken`: already a staff member of this agency")},
+                        limited={"429": _error("`too_many_requests` with `retry_after` and `limit`: `agency` (its "
+                                               "invitations per hour) or `address` (one per address per cooldown)")})},
         "/api/v1/staff/{staff_id}/disable": {
             "parameters": [{"name": "staff_id", "in": "path", "required": True, "schema": _UUID}],
             "post": _op("disableStaff", "Disable a member: their console sessions end at once (administrators "

@@ -340,6 +340,26 @@ def identity_app() -> web.Application:
             return _error(401, "invalid_session")
         return web.json_response(staff)
 
+    # The agency's staff (identity's /api/v1/staff): addresses starting "encore@" or "trop@" meet
+    # identity's invitation limits (per address, per agency).
+    @routes.get("/api/v1/staff")
+    async def list_staff(request):
+        tenant_id = request[CLAIMS].get("tid")
+        return web.json_response({"staff": [m for m in state.setdefault("staff", {}).values()
+                                             if m["tenant_id"] == tenant_id]})
+
+    @routes.post("/api/v1/staff")
+    async def invite_staff(request):
+        body = await request.json()
+        if body["email"].startswith(("encore@", "trop@")):
+            return _error(429, "too_many_requests", retry_after=240 if body["email"].startswith("encore@") else 1800,
+                          limit="address" if body["email"].startswith("encore@") else "agency")
+        member = {"id": str(uuid.uuid4()), "tenant_id": request[CLAIMS]["tid"], "email": body["email"],
+                  "display_name": body.get("display_name", ""), "role": body.get("role", "gestionnaire"),
+                  "status": "invited", "activated_at": None, "last_login_at": None}
+        state.setdefault("staff", {})[member["id"]] = member
+        return web.json_response({**member, "invitation_expires_at": "2026-12-10T13:29:40+00:00"}, status=201)
+
     @routes.post("/v1/sessions/logout")
     async def logout(request):
         state["sessions"].pop((await request.json())["session_id"], None)

@@ -42,3 +42,18 @@ async def test_a_text_field_sent_as_a_file_gets_the_pages_refusal_not_a_500(syst
     assert response.status == status, (response.status, visible(await response.text())[:300])
     assert "Une erreur est survenue" not in visible(await response.text())
     assert calls(system.identity, "/v1/staff/login") == [] and calls(system.identity, "/v1/staff/invitations") == []
+
+
+@pytest.mark.parametrize(("address", "message"), [
+    ("encore@agence.example", "Une invitation vient d'être envoyée à cette adresse. "
+                              "Vous pourrez en envoyer une nouvelle à partir de 14 h 34."),
+    ("trop@agence.example", "Par sécurité, le nombre d'invitations envoyées par heure est limité. "
+                            "Vous pourrez en envoyer de nouvelles à partir de 15 h 00."),
+])
+async def test_an_invitation_past_identitys_limits_says_when_to_send_it(system, address, message):
+    session = standins.add_staff_session(system.identity, system.tenant)
+    system.client.session.cookie_jar.update_cookies({"moncompte_staff": session})
+    response = await system.post("/agence/equipe", {"email": address, "role": "gestionnaire"},
+                                 csrf=await system.csrf("/agence/equipe"))
+    assert response.status == 429
+    assert message in visible(await response.text())

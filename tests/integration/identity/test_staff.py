@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
 from tests.integration.identity.conftest import STRONG_PASSWORD, Tenant, unique_email
 
 OPERATOR = {"act": "operator"}
@@ -121,6 +123,7 @@ async def test_a_duplicate_email_is_refused_and_an_unaccepted_one_is_invited_aga
     pending = unique_email("pending")
     assert (await _invite(identity, pending)).status == 201
     first = await _invitation_token(identity)
+    identity.clock.advance(seconds=identity.settings.staff_invitation_cooldown_seconds)
     assert (await _invite(identity, pending, role="gestionnaire")).status == 201
     second = await _invitation_token(identity)
     assert (await identity.post("/v1/staff/invitations/check", {"token": first})).status == 400
@@ -155,3 +158,27 @@ async def test_an_administrator_disables_a_colleague_whose_sessions_end_and_enab
     assert (await _login(identity, colleague)).status == 200
     kinds = [r["kind"] for r in await identity.sql("SELECT kind FROM audit WHERE kind LIKE 'staff_%abled'")]
     assert kinds == ["staff_disabled", "staff_enabled"]
+
+
+@pytest.mark.parametrize("identity_settings_overrides", [{"staff_invitations_per_hour": 3}])
+async def test_invitation_emails_are_limited_per_agency_and_per_address(identity):
+    pending = unique_email("encore")
+    assert (await _invite(identity, pending)).status == 201
+    # Inviting the same address again at once sends nothing: 429, with when to retry.
+    again = await _invite(identity, pending, role="gestionnaire")
+    body = await again.json()
+    assert again.status == 429 and body["error"] == "too_many_requests" and body["limit"] == "address"
+    assert 0 < body["retry_after"] <= identity.settings.staff_invitation_cooldown_seconds
+    assert len(await identity.events("identity.staff_invited")) == 1
+    assert (await (await identity.get("/api/v1/staff", act="agency")).json())["staff"][0]["role"] == "admin"
+    identity.clock.advance(seconds=identity.settings.staff_invitation_cooldown_seconds)
+    assert (await _invite(identity, pending)).status == 201  # the refused one did not count: 2 of 3
+    assert (await _invite(identity, unique_email("b"), role="gestionnaire", act="agency")).status == 201
+    over = await _invite(identity, unique_email("c"))
+    body = await over.json()
+    assert over.status == 429 and body["limit"] == "agency" and 0 < body["retry_after"] <= 3600
+    assert len(await identity.events("identity.staff_invited")) == 3
+    # Another agency has its own hour; this one's comes back when the hour is over.
+    assert (await _invite(identity, unique_email("d"), tenant=Tenant())).status == 201
+    identity.clock.advance(hours=1)
+    assert (await _invite(identity, unique_email("c"))).status == 201
