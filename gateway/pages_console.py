@@ -259,9 +259,18 @@ async def unlink(request: web.Request) -> web.Response:
 
 # ---- team ---------------------------------------------------------------------------------------
 
-async def _team(request: web.Request, *, status: int = 200, **context) -> web.Response:
+def _invitation_notice(members: list[dict], staff_id: str) -> str | None:
+    """The notice after an invitation, built here: the redirect carries the member's id only, the
+    address comes from the agency's list (a sentence in the address bar is never shown as ours)."""
+    member = next((m for m in members if m["id"] == staff_id and m["status"] == "invited"), None)
+    return INVITATION_SENT.format(email=member["email"]) if member else None
+
+
+async def _team(request: web.Request, *, status: int = 200, invited: str = "", **context) -> web.Response:
     reply = await agency_call(request, "identity", "GET", "/api/v1/staff")
     members = reply.body.get("staff", []) if reply.status == 200 else []
+    if invited and "notice" not in context:
+        context["notice"] = _invitation_notice(members, invited)
     context.setdefault("form", {})
     context.setdefault("errors", {})
     return _page(request, "team.html", status=status, active="equipe", members=members,
@@ -272,8 +281,7 @@ async def _team(request: web.Request, *, status: int = 200, **context) -> web.Re
 async def team(request: web.Request) -> web.Response:
     await require_tenant(request)
     await require_staff(request)
-    return await _team(request, notice=INVITATION_SENT.format(email=request.query["invite"])
-                       if request.query.get("invite") else None)
+    return await _team(request, invited=request.query.get("invite", ""))
 
 
 STAFF_DISABLED = "{name} n'a plus accès à la console ; ses sessions ont été fermées."
@@ -312,7 +320,7 @@ async def invite(request: web.Request) -> web.Response:
         return await _team(request, status=422, form=form, errors={"display_name": "200 caractères au plus."})
     reply = await agency_call(request, "identity", "POST", "/api/v1/staff", json=form)
     if reply.status == 201:
-        return redirect(request, "/agence/equipe", invite=reply.body["email"])
+        return redirect(request, "/agence/equipe", invite=reply.body["id"])
     if reply.error == "staff_email_taken":
         return await _team(request, status=409, form=form, errors={"email": STAFF_EMAIL_TAKEN})
     if reply.error in ("invalid_email", "validation_failed"):
