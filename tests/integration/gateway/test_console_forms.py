@@ -57,3 +57,22 @@ async def test_an_invitation_past_identitys_limits_says_when_to_send_it(system, 
                                  csrf=await system.csrf("/agence/equipe"))
     assert response.status == 429
     assert message in visible(await response.text())
+
+
+async def test_titles_too_long_with_their_file_names_are_refused_before_any_file_is_sent(system):
+    session = standins.add_staff_session(system.identity, system.tenant)
+    system.client.session.cookie_jar.update_cookies({"moncompte_staff": session})
+    form = aiohttp.FormData()
+    form.add_field("csrf_token", await system.csrf("/agence/documents"))
+    for name, value in {"category": "CP_RCP", "audience": "residence", "residence_ref": "R1",
+                        "title": "T" * 250, "date": "2026-01-02"}.items():
+        form.add_field(name, value)
+    form.add_field("files", b"%PDF-1.7\n1", filename="a.pdf", content_type="application/pdf")
+    form.add_field("files", b"%PDF-1.7\n2", filename="b" * 60 + ".pdf", content_type="application/pdf")
+    response = await system.client.post(system.page("/agence/documents/envoi"), data=form,
+                                        headers={"Origin": ORIGIN}, allow_redirects=False)
+    assert response.status == 422
+    page = visible(await response.text())
+    assert (f"Avec le nom du fichier « {'b' * 60}.pdf », le titre du document ferait 313 caractères, pour 300 au "
+            "plus : raccourcissez le titre ou le nom du fichier. Rien n'a été publié.") in page
+    assert [c for c in calls(system.documents, "/api/v1/documents") if c[0] == "POST"] == []
