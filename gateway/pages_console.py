@@ -286,6 +286,9 @@ async def team(request: web.Request) -> web.Response:
 
 STAFF_DISABLED = "{name} n'a plus accès à la console ; ses sessions ont été fermées."
 STAFF_ENABLED = "{name} a de nouveau accès à la console."
+INVITATION_REVOKED = "L'invitation envoyée à {name} est retirée : son lien ne fonctionne plus."
+# What an administrator may do to a colleague (identity's POST /api/v1/staff/{id}/<action>), and what it says.
+STAFF_ACTIONS = {"disable": STAFF_DISABLED, "enable": STAFF_ENABLED, "revoke": INVITATION_REVOKED}
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
@@ -295,14 +298,14 @@ async def staff_access(request: web.Request) -> web.Response:
     require_admin(await require_staff(request))
     form = await request.post()
     staff_id, action = form_text(form, "staff_id"), form_text(form, "action")
-    if not _UUID.match(staff_id) or action not in ("disable", "enable"):
+    if not _UUID.match(staff_id) or action not in STAFF_ACTIONS:
         raise PageError(404, "not_found.html")
     reply = await agency_call(request, "identity", "POST", f"/api/v1/staff/{staff_id}/{action}")
     if reply.status != 200:
         return await _team(request, status=reply.status if reply.status in (403, 404) else 503,
                            form_message="Ce changement n'a pas pu être fait.")
     name = reply.body.get("display_name") or reply.body.get("email")
-    return await _team(request, notice=(STAFF_DISABLED if action == "disable" else STAFF_ENABLED).format(name=name))
+    return await _team(request, notice=STAFF_ACTIONS[action].format(name=name))
 
 
 @routes.post("/agence/equipe")

@@ -48,6 +48,8 @@ __all__ = [
     "list_staff",
     "login",
     "logout",
+    "revoke_invitation",
+    "set_status",
 ]
 
 STAFF_ROLES = ("admin", "gestionnaire")
@@ -250,6 +252,17 @@ async def set_status(deps: Deps, caller: Caller, *, tenant_id: uuid.UUID, staff_
                     staff_id=caller.staff_id, member=str(staff_id))
         member = await conn.fetchrow(sql.STAFF_BY_ID, staff_id)
     return _staff_json(member)
+
+
+async def revoke_invitation(deps: Deps, caller: Caller, *, tenant_id: uuid.UUID, staff_id: uuid.UUID) -> dict:
+    """Withdraw an invitation not yet accepted (a wrong address, a wrong role): its link dies at once."""
+    async with deps.pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(sql.REVOKE_STAFF_INVITATION, staff_id, tenant_id)
+        if row is None:
+            raise StaffNotFound()
+        await audit(conn, deps, "staff_invitation_revoked", tenant_id=tenant_id, ip=caller.ip,
+                    staff_id=caller.staff_id, member=str(staff_id), email=row["email"], role=row["role"])
+    return {"id": str(row["id"]), "email": row["email"], "role": row["role"], "status": "revoked"}
 
 
 def _uuid_or_none(value) -> uuid.UUID | None:

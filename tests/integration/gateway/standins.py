@@ -360,6 +360,15 @@ def identity_app() -> web.Application:
         state.setdefault("staff", {})[member["id"]] = member
         return web.json_response({**member, "invitation_expires_at": "2026-12-10T13:29:40+00:00"}, status=201)
 
+    @routes.post("/api/v1/staff/{staff_id}/revoke")
+    async def revoke_staff(request):
+        member = state.setdefault("staff", {}).get(request.match_info["staff_id"])
+        if member is None or member["tenant_id"] != request[CLAIMS].get("tid") or member["status"] != "invited":
+            return _error(404, "staff_not_found")
+        del state["staff"][member["id"]]
+        return web.json_response({"id": member["id"], "email": member["email"], "role": member["role"],
+                                  "status": "revoked"})
+
     @routes.post("/v1/sessions/logout")
     async def logout(request):
         state["sessions"].pop((await request.json())["session_id"], None)

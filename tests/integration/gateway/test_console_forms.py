@@ -76,3 +76,29 @@ async def test_titles_too_long_with_their_file_names_are_refused_before_any_file
     assert (f"Avec le nom du fichier « {'b' * 60}.pdf », le titre du document ferait 313 caractères, pour 300 au "
             "plus : raccourcissez le titre ou le nom du fichier. Rien n'a été publié.") in page
     assert [c for c in calls(system.documents, "/api/v1/documents") if c[0] == "POST"] == []
+
+
+async def test_an_administrator_withdraws_a_pending_invitation_from_the_team_page(system):
+    admin = standins.add_staff_session(system.identity, system.tenant)
+    system.client.session.cookie_jar.update_cookies({"moncompte_staff": admin})
+    csrf = await system.csrf("/agence/equipe")
+    response = await system.post("/agence/equipe", {"email": "erreur@agence.example", "role": "admin"}, csrf=csrf)
+    assert response.status == 303
+    [member] = system.identity[standins.STATE]["staff"].values()
+    page = await (await system.get("/agence/equipe")).text()
+    assert "Retirer l'invitation de erreur@agence.example" in page
+    # A gestionnaire may not; an unknown action or id is a 404; the administrator may.
+    gestionnaire = standins.add_staff_session(system.identity, system.tenant, role="gestionnaire")
+    system.client.session.cookie_jar.update_cookies({"moncompte_staff": gestionnaire})
+    response = await system.post("/agence/equipe/acces", {"staff_id": member["id"], "action": "revoke"}, csrf=csrf)
+    assert response.status == 403
+    system.client.session.cookie_jar.update_cookies({"moncompte_staff": admin})
+    response = await system.post("/agence/equipe/acces", {"staff_id": member["id"], "action": "delete"}, csrf=csrf)
+    assert response.status == 404
+    response = await system.post("/agence/equipe/acces", {"staff_id": member["id"], "action": "revoke"}, csrf=csrf)
+    text = visible(await response.text())
+    assert response.status == 200
+    assert "L'invitation envoyée à erreur@agence.example est retirée : son lien ne fonctionne plus." in text
+    assert "Retirer l'invitation" not in text and system.identity[standins.STATE]["staff"] == {}
+    response = await system.post("/agence/equipe/acces", {"staff_id": member["id"], "action": "revoke"}, csrf=csrf)
+    assert response.status == 404 and "Ce changement n'a pas pu être fait." in visible(await response.text())

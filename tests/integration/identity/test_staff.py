@@ -182,3 +182,38 @@ async def test_invitation_emails_are_limited_per_agency_and_per_address(identity
     assert (await _invite(identity, unique_email("d"), tenant=Tenant())).status == 201
     identity.clock.advance(hours=1)
     assert (await _invite(identity, unique_email("c"))).status == 201
+
+
+async def test_an_administrator_revokes_a_pending_invitation_whose_link_then_fails(identity):
+    admin_email = await _active_staff(identity, unique_email("adm"))
+    admin_id = (await (await _login(identity, admin_email)).json())["staff_id"]
+    console = {"act": "agency", "sid": admin_id, "srole": "admin"}
+    wrong = unique_email("erreur")
+    invited = await (await _invite(identity, wrong, role="admin", **console)).json()
+    token = await _invitation_token(identity)
+    # Never by a gestionnaire, never another agency's invitation, never an accepted member, never an unknown id.
+    gest = {"act": "agency", "sid": str(uuid.uuid4()), "srole": "gestionnaire"}
+    assert (await identity.post(f"/api/v1/staff/{invited['id']}/revoke", **gest)).status == 403
+    assert (await identity.post(f"/api/v1/staff/{invited['id']}/revoke", tenant=Tenant(), act="agency")).status == 404
+    assert (await identity.post(f"/api/v1/staff/{admin_id}/revoke", **console)).status == 404
+    assert (await identity.post(f"/api/v1/staff/{uuid.uuid4()}/revoke", **console)).status == 404
+    assert (await identity.post("/v1/staff/invitations/check", {"token": token})).status == 200  # still pending
+
+    response = await identity.post(f"/api/v1/staff/{invited['id']}/revoke", **console)
+    assert response.status == 200
+    assert await response.json() == {"id": invited["id"], "email": wrong, "role": "admin", "status": "revoked"}
+    check = await identity.post("/v1/staff/invitations/check", {"token": token})
+    assert check.status == 400 and (await check.json())["error"] == "invalid_token"
+    accept = await identity.post("/v1/staff/invitations/accept", {"token": token, "password": STRONG_PASSWORD,
+                                                                  "confirmation": STRONG_PASSWORD})
+    assert accept.status == 400 and (await accept.json())["error"] == "invalid_token"
+    assert (await _login(identity, wrong)).status == 401
+    listing = await (await identity.get("/api/v1/staff", act="agency")).json()
+    assert [m["email"] for m in listing["staff"]] == [admin_email]
+    assert (await identity.post(f"/api/v1/staff/{invited['id']}/revoke", **console)).status == 404  # once
+    [audit] = await identity.sql("SELECT staff_id, detail FROM audit WHERE kind = 'staff_invitation_revoked'")
+    assert str(audit["staff_id"]) == admin_id
+    # The agency's software revokes too, and the address may be invited again (a new link).
+    identity.clock.advance(seconds=identity.settings.staff_invitation_cooldown_seconds)
+    again = await (await _invite(identity, wrong, role="gestionnaire", act="agency")).json()
+    assert (await identity.post(f"/api/v1/staff/{again['id']}/revoke", act="agency")).status == 200
