@@ -54,6 +54,7 @@ from gateway import (
     pages_profile,
 )
 from gateway.api_keys import VerifiedKeys
+from gateway.console import require_uploader
 from gateway.context import CLOCK, JINJA, TENANTS, UPSTREAMS, VERIFIED_KEYS, render_error
 from gateway.edge import EDGE, EdgeConfig, edge_middleware
 from gateway.settings import GatewaySettings
@@ -107,7 +108,8 @@ def create_app(settings: GatewaySettings, *, clock: Clock | None = None) -> web.
     """The gateway: pages, public API forwarding, signed file links forwarded to documents.
 
     ``clock``: the time the pages read (when a wait ends); the system clock unless a test gives one."""
-    app = create_base_app(settings, service=SERVICE, middlewares=[edge_middleware(render_error)],
+    edge = edge_middleware(render_error, upload_gate=require_uploader)
+    app = create_base_app(settings, service=SERVICE, middlewares=[edge],
                           client_max_size=settings.max_form_bytes, metrics_port=settings.metrics_port)
     app[EDGE] = EdgeConfig(settings)
     app[JINJA] = _jinja()

@@ -16,12 +16,12 @@ import aiohttp
 from aiohttp import web
 
 from common.http import REQUEST_ID
-from gateway.context import UPSTREAMS, SessionKind, claims, optional_session_of, require_session_of
+from gateway.context import UPSTREAMS, SessionKind, claims, optional_session_of, require_session_of, require_tenant
 from gateway.edge import PageError
 from gateway.upstream import Reply, ServiceUnavailable
 
 __all__ = ["STAFF", "STAFF_SESSION", "FileReply", "agency_call", "agency_file", "agency_put_file", "agency_upload",
-           "optional_staff", "require_admin", "require_staff"]
+           "optional_staff", "require_admin", "require_staff", "require_uploader"]
 
 STAFF = web.RequestKey("staff", dict)
 STAFF_SESSION = SessionKind(STAFF, "staff_cookie", "/v1/staff/sessions/introspect", "/v1/staff/sessions/logout",
@@ -36,6 +36,13 @@ async def optional_staff(request: web.Request) -> dict | None:
 async def require_staff(request: web.Request) -> dict:
     """The logged-in staff member; else a redirect to the console's login (its cookie dropped)."""
     return await require_session_of(request, STAFF_SESSION)
+
+
+async def require_uploader(request: web.Request) -> None:
+    """The edge's gate of the upload forms, run before their body is read: the agency's page and a live
+    staff session (else the same refusals as any console page: the French 404, or the console's login)."""
+    await require_tenant(request)
+    await require_staff(request)
 
 
 def require_admin(staff: dict) -> None:

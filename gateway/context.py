@@ -36,6 +36,7 @@ __all__ = [
     "call",
     "claims",
     "end_session_of",
+    "form_text",
     "now",
     "optional_session",
     "optional_session_of",
@@ -86,6 +87,16 @@ async def require_tenant(request: web.Request) -> dict:
     request[TENANT] = tenant
     bind_context(tenant_id=tenant.get("id"))
     return tenant
+
+
+def form_text(form, name: str, default: str = "") -> str:
+    """The text of a posted field (``default`` when absent).
+
+    ``request.post()`` gives any multipart part that has a filename as a FileField, whatever the
+    field: a form forged that way would reach ``.strip()``, a regex or the JSON of a call and be a 500.
+    Such a part is an invalid value, ``""``, which the page's own checks refuse like an empty field."""
+    value = form.get(name, default)
+    return value if isinstance(value, str) else ""
 
 
 def now(request: web.Request) -> datetime:

@@ -4,7 +4,8 @@ Every page response carries the CSP (no inline script or style), HSTS, nosniff, 
 (``no-referrer`` on pages whose URL holds a token) and ``Cache-Control: no-store`` on token and
 authenticated pages. A POST to a page must come from our own origin (``PUBLIC_BASE_URL``) and
 carry the CSRF token derived from the signed visit cookie; anything else is refused with 403
-before a service is called.
+before a service is called. The console's upload forms (``UPLOAD_PATHS``) may be 60 MB: their body
+is read only once the request is multipart and its staff session is live (``upload_gate``).
 """
 
 from __future__ import annotations
@@ -50,9 +51,12 @@ NON_PAGE_PREFIXES = ("/api/", "/files/", "/static/", "/health/", "/metrics", "/t
 # Token pages are served with Referrer-Policy no-referrer, so browsers post their form with
 # ``Origin: null``; there the CSRF token (bound to the SameSite visit cookie) is the check.
 NULL_ORIGIN_PATHS = frozenset({"/activation/verify", "/password/reset", "/agence/invitation"})
-# Form posts that carry files: the console's document upload. They may be as large as one public-API
-# upload (GATEWAY_MAX_API_BODY_BYTES) instead of GATEWAY_MAX_FORM_BYTES; aiohttp spools their files
-# to temporary files (not memory) while the CSRF token is read, and the page forwards them one by one.
+# Form posts that carry files: the console's document upload and directory import. They may be as large
+# as one public-API upload (GATEWAY_MAX_API_BODY_BYTES) instead of GATEWAY_MAX_FORM_BYTES; aiohttp
+# spools their files to temporary files while the CSRF token is read, and the page forwards them.
+# Only multipart bodies, and only after the staff session is checked: aiohttp keeps a url-encoded
+# body, and a multipart part without a filename, in memory, so an anonymous client could otherwise
+# make the gateway hold 60 MB per request before any check that needs no body.
 UPLOAD_PATHS = frozenset({"/agence/documents/envoi", "/agence/import"})
 
 
@@ -145,8 +149,10 @@ def _security_headers(request: web.Request, response: web.StreamResponse) -> Non
         headers.setdefault("Cache-Control", "private, no-cache")
 
 
-def edge_middleware(render_error):
-    """The page middleware. ``render_error(request, status, template, context)`` renders refusals."""
+def edge_middleware(render_error, *, upload_gate):
+    """The page middleware. ``render_error(request, status, template, context)`` renders refusals;
+    ``upload_gate(request)`` raises (a page error or a redirect) unless the request may send an upload's
+    body (``UPLOAD_PATHS``): it runs before a byte of that body is read."""
 
     @web.middleware
     async def middleware(request: web.Request, handler):
@@ -169,7 +175,7 @@ def edge_middleware(render_error):
         request[VISIT] = visit
         try:
             if request.method not in SAFE_METHODS:
-                await _check_post(request, config, visit)
+                await _check_post(request, config, visit, upload_gate)
             response = await handler(request)
         except PageError as exc:
             response = render_error(request, exc.status, exc.template, exc.context)
@@ -215,7 +221,7 @@ def _refuse_unsafe_path(request: web.Request, render_error) -> web.StreamRespons
     return response
 
 
-async def _check_post(request: web.Request, config: EdgeConfig, visit: Visit) -> None:
+async def _check_post(request: web.Request, config: EdgeConfig, visit: Visit, upload_gate) -> None:
     length = request.content_length
     upload = request.path in UPLOAD_PATHS
     limit = config.max_upload_form_bytes if upload else config.max_form_bytes
@@ -226,6 +232,8 @@ async def _check_post(request: web.Request, config: EdgeConfig, visit: Visit) ->
     if not _origin_ok(request, config.origin):
         log.warning("page.origin_refused", path=request.path)
         raise PageError(403, "refused.html", reason="origin")
+    if upload:
+        await _admit_upload(request, upload_gate)
     try:
         form = await request.post()
     except web.HTTPRequestEntityTooLarge:
@@ -233,3 +241,12 @@ async def _check_post(request: web.Request, config: EdgeConfig, visit: Visit) ->
     if not config.codec.check_csrf(visit, form.get("csrf_token"), csrf_scope(request.path)):
         log.warning("page.csrf_refused", path=request.path)
         raise PageError(403, "refused.html", reason="csrf")
+
+
+async def _admit_upload(request: web.Request, upload_gate) -> None:
+    """Before an upload's body is read: a staff member (the gate: else the console's login, as on any
+    console page), sending a multipart form (else 415; the only body aiohttp spools to disk)."""
+    await upload_gate(request)
+    if request.content_type != "multipart/form-data":
+        log.warning("page.upload_type_refused", path=request.path)
+        raise PageError(415, "refused.html", reason="upload_type", back=request.path)

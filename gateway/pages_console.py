@@ -14,7 +14,7 @@ from aiohttp import web
 from common.logging import get_logger
 from gateway import messages
 from gateway.console import STAFF, STAFF_SESSION, agency_call, agency_file, optional_staff, require_admin, require_staff
-from gateway.context import call, end_session_of, now, redirect, render, require_tenant
+from gateway.context import call, end_session_of, form_text, now, redirect, render, require_tenant
 from gateway.edge import EDGE, TOKEN_PAGE, VISIT, PageError
 from gateway.labels import ROLE_LABELS
 from gateway.pages_activation import password_criteria
@@ -31,6 +31,11 @@ STAFF_ROLE_LABELS = {"admin": "Administrateur", "gestionnaire": "Gestionnaire"}
 STAFF_STATUS_LABELS = {"invited": "Invitation envoyée", "active": "Actif", "disabled": "Désactivé"}
 STAFF_EMAIL_TAKEN = "Cette adresse est déjà celle d'un collaborateur de l'agence."
 INVITATION_SENT = "Invitation envoyée à {email}. Le lien est valable 7 jours."
+# Identity limits invitations (each one an email): one per address per few minutes, so many per agency per hour.
+INVITE_ADDRESS_WAIT = ("Une invitation vient d'être envoyée à cette adresse. "
+                       "Vous pourrez en envoyer une nouvelle {when}.")
+INVITE_AGENCY_WAIT = ("Par sécurité, le nombre d'invitations envoyées par heure est limité. "
+                      "Vous pourrez en envoyer de nouvelles {when}.")
 ACCESS_READY = "Votre accès est prêt : connectez-vous avec votre adresse mail et votre mot de passe."
 _LISTING_FILTERS = ("q", "residence_ref", "role", "access")
 
@@ -58,7 +63,7 @@ async def login_form(request: web.Request) -> web.Response:
 async def login(request: web.Request) -> web.Response:
     await require_tenant(request)
     form = await request.post()
-    email, password = form.get("email", "").strip(), form.get("password", "")
+    email, password = form_text(form, "email").strip(), form_text(form, "password")
     errors = {name: messages.REQUIRED for name, value in (("email", email), ("password", password)) if not value}
     if errors:
         return _page(request, "login.html", status=422, errors=errors, email=email)
@@ -108,7 +113,8 @@ async def invitation_form(request: web.Request) -> web.Response:
 async def invitation_accept(request: web.Request) -> web.Response:
     await require_tenant(request)
     form = await request.post()
-    token, password, confirmation = form.get("token", ""), form.get("password", ""), form.get("confirmation", "")
+    token, password = form_text(form, "token"), form_text(form, "password")
+    confirmation = form_text(form, "confirmation")
     invited = await _invited(request, token)
     reply = await call(request, "identity", "POST", "/v1/staff/invitations/accept",
                        json={"token": token, "password": password, "confirmation": confirmation})
@@ -171,8 +177,9 @@ async def issue_letters(request: web.Request) -> web.StreamResponse:
     await require_tenant(request)
     await require_staff(request)
     form = await request.post()
-    media_type = LETTER_TYPES.get(form.get("format", "pdf"), "application/pdf")
-    if form.get("scope") == "all":
+    letter_format = form_text(form, "format", "pdf")
+    media_type = LETTER_TYPES.get(letter_format, "application/pdf")
+    if form_text(form, "scope") == "all":
         body: dict = {"all_without_access": True}
     else:
         refs = [r for r in form.getall("refs", []) if isinstance(r, str) and r]
@@ -182,7 +189,7 @@ async def issue_letters(request: web.Request) -> web.StreamResponse:
     reply = await agency_file(request, "tenancy", "POST", "/api/v1/provisional-credentials", json=body,
                               accept=media_type)
     if reply.status == 201 and reply.body:
-        log.info("console.credentials_issued", format=form.get("format", "pdf"),
+        log.info("console.credentials_issued", format=letter_format,
                  refused=reply.headers.get("X-Refused-Count", "0"))
         headers = {"Cache-Control": "no-store", "Content-Disposition": reply.headers.get("Content-Disposition") or
                    'attachment; filename="identifiants-provisoires.csv"'}
@@ -232,8 +239,8 @@ async def unlink(request: web.Request) -> web.Response:
     await require_tenant(request)
     await require_staff(request)
     form = await request.post()
-    account = await _account(request, form.get("ref", ""))
-    values = {"reason": form.get("reason", ""), "note": form.get("note", "").strip()}
+    account = await _account(request, form_text(form, "ref"))
+    values = {"reason": form_text(form, "reason"), "note": form_text(form, "note").strip()}
     if values["reason"] not in UNLINK_REASONS:
         return await _unlink_page(request, account, status=422, form=values,
                                   errors={"reason": "Choisissez le motif."})
@@ -252,9 +259,18 @@ async def unlink(request: web.Request) -> web.Response:
 
 # ---- team ---------------------------------------------------------------------------------------
 
-async def _team(request: web.Request, *, status: int = 200, **context) -> web.Response:
+def _invitation_notice(members: list[dict], staff_id: str) -> str | None:
+    """The notice after an invitation, built here: the redirect carries the member's id only, the
+    address comes from the agency's list (a sentence in the address bar is never shown as ours)."""
+    member = next((m for m in members if m["id"] == staff_id and m["status"] == "invited"), None)
+    return INVITATION_SENT.format(email=member["email"]) if member else None
+
+
+async def _team(request: web.Request, *, status: int = 200, invited: str = "", **context) -> web.Response:
     reply = await agency_call(request, "identity", "GET", "/api/v1/staff")
     members = reply.body.get("staff", []) if reply.status == 200 else []
+    if invited and "notice" not in context:
+        context["notice"] = _invitation_notice(members, invited)
     context.setdefault("form", {})
     context.setdefault("errors", {})
     return _page(request, "team.html", status=status, active="equipe", members=members,
@@ -265,12 +281,14 @@ async def _team(request: web.Request, *, status: int = 200, **context) -> web.Re
 async def team(request: web.Request) -> web.Response:
     await require_tenant(request)
     await require_staff(request)
-    return await _team(request, notice=INVITATION_SENT.format(email=request.query["invite"])
-                       if request.query.get("invite") else None)
+    return await _team(request, invited=request.query.get("invite", ""))
 
 
 STAFF_DISABLED = "{name} n'a plus accès à la console ; ses sessions ont été fermées."
 STAFF_ENABLED = "{name} a de nouveau accès à la console."
+INVITATION_REVOKED = "L'invitation envoyée à {name} est retirée : son lien ne fonctionne plus."
+# What an administrator may do to a colleague (identity's POST /api/v1/staff/{id}/<action>), and what it says.
+STAFF_ACTIONS = {"disable": STAFF_DISABLED, "enable": STAFF_ENABLED, "revoke": INVITATION_REVOKED}
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
@@ -279,15 +297,15 @@ async def staff_access(request: web.Request) -> web.Response:
     await require_tenant(request)
     require_admin(await require_staff(request))
     form = await request.post()
-    staff_id, action = form.get("staff_id", ""), form.get("action", "")
-    if not _UUID.match(staff_id) or action not in ("disable", "enable"):
+    staff_id, action = form_text(form, "staff_id"), form_text(form, "action")
+    if not _UUID.match(staff_id) or action not in STAFF_ACTIONS:
         raise PageError(404, "not_found.html")
     reply = await agency_call(request, "identity", "POST", f"/api/v1/staff/{staff_id}/{action}")
     if reply.status != 200:
         return await _team(request, status=reply.status if reply.status in (403, 404) else 503,
                            form_message="Ce changement n'a pas pu être fait.")
     name = reply.body.get("display_name") or reply.body.get("email")
-    return await _team(request, notice=(STAFF_DISABLED if action == "disable" else STAFF_ENABLED).format(name=name))
+    return await _team(request, notice=STAFF_ACTIONS[action].format(name=name))
 
 
 @routes.post("/agence/equipe")
@@ -296,20 +314,24 @@ async def invite(request: web.Request) -> web.Response:
     staff = await require_staff(request)
     require_admin(staff)
     raw = await request.post()
-    form = {"email": raw.get("email", "").strip(), "display_name": raw.get("display_name", "").strip(),
-            "role": raw.get("role") if raw.get("role") in STAFF_ROLE_LABELS else "gestionnaire"}
+    role = form_text(raw, "role")
+    form = {"email": form_text(raw, "email").strip(), "display_name": form_text(raw, "display_name").strip(),
+            "role": role if role in STAFF_ROLE_LABELS else "gestionnaire"}
     if not form["email"]:
         return await _team(request, status=422, form=form, errors={"email": messages.REQUIRED})
     if len(form["display_name"]) > 200:
         return await _team(request, status=422, form=form, errors={"display_name": "200 caractères au plus."})
     reply = await agency_call(request, "identity", "POST", "/api/v1/staff", json=form)
     if reply.status == 201:
-        return redirect(request, "/agence/equipe", invite=reply.body["email"])
+        return redirect(request, "/agence/equipe", invite=reply.body["id"])
     if reply.error == "staff_email_taken":
         return await _team(request, status=409, form=form, errors={"email": STAFF_EMAIL_TAKEN})
     if reply.error in ("invalid_email", "validation_failed"):
         return await _team(request, status=422, form=form, errors={"email": messages.EMAIL_INVALID})
     if reply.status == 403:
         raise PageError(403, "console/forbidden.html")
-    return await _team(request, status=reply.status, form=form, form_message=messages.OTHER_WAIT.format(
-        when="dans quelques instants") if reply.status == 429 else "L'invitation n'a pas pu être envoyée.")
+    if reply.status == 429:
+        wait = INVITE_ADDRESS_WAIT if reply.body.get("limit") == "address" else INVITE_AGENCY_WAIT
+        return await _team(request, status=429, form=form,
+                           form_message=messages.wait_message(reply, wait, now=now(request)))
+    return await _team(request, status=reply.status, form=form, form_message="L'invitation n'a pas pu être envoyée.")

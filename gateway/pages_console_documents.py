@@ -8,9 +8,10 @@ Like the rest of the console, these pages own no data path: the list and the che
 The upload form is the one page post larger than ``GATEWAY_MAX_FORM_BYTES``: the edge lets it reach
 ``GATEWAY_MAX_API_BODY_BYTES`` in total (``gateway/edge.py``, ``UPLOAD_PATHS``), its files spooled to
 temporary files. Everything that can be checked before a file is sent is checked first (no file, an
-empty or oversize one, a missing residence or account), and the first file's answer checks the
-category, the audience and the account ref before anything is published: a refusal there publishes
-nothing. A file refused later for its own content (its type) is reported with those already published.
+empty or oversize one, a missing residence or account, a title too long with a file's name), and
+the first file's answer checks the category, the audience and the account ref before anything is
+published: a refusal there publishes nothing. A file refused later for its own content (its type)
+is reported with those already published.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from aiohttp import web
 
 from common.logging import get_logger
 from gateway.console import STAFF, agency_call, agency_upload, require_staff
-from gateway.context import now, redirect, render, require_tenant
+from gateway.context import form_text, now, redirect, render, require_tenant
 from gateway.edge import PageError
 from gateway.labels import CATEGORY_LABELS
 from gateway.paths import is_uuid
@@ -38,6 +39,8 @@ _PARIS = ZoneInfo("Europe/Paris")
 MAX_DOCUMENT_BYTES = web.AppKey("console_max_document_bytes", int)
 
 MAX_FILES = 20
+# The longest title documents accepts (services/documents/schemas.py, MetadataIn.title).
+MAX_TITLE = 300
 _FILTERS = ("q", "category", "residence_ref", "year", "status")
 # (code prefix, group label, who its documents go to), in the dashboard's order.
 _GROUPS = (
@@ -64,6 +67,8 @@ WRONG_AUDIENCE = "La catégorie « {label} » se publie pour {audience} : change
 UNKNOWN_ACCOUNT = "Aucun compte actif ne porte la référence « {ref} »."
 UNKNOWN_RESIDENCE = "Cette résidence n'est pas connue."
 PARTLY_DONE = " {n} document{s} publié{s} avant ce refus ; les fichiers suivants n'ont pas été envoyés."
+TITLE_TOO_LONG = ("Avec le nom du fichier « {name} », le titre du document ferait {length} caractères, pour {max} "
+                  "au plus : raccourcissez le titre ou le nom du fichier. Rien n'a été publié.")
 NOT_PUBLISHED = "Ce document n'a pas pu être publié. Rien n'a été publié."
 PUBLISHED = "{n} document{s} publié{s}."
 ALREADY = "{n} fichier{s} déjà publié{s} à l'identique pour ces destinataires."
@@ -146,7 +151,7 @@ def _size(field: web.FileField) -> int:
 
 def _read_form(raw) -> tuple[dict, list[web.FileField], dict]:
     """The upload form's fields, its files (a field without a chosen file is not one) and its errors."""
-    form = {name: (raw.get(name) or "").strip() if isinstance(raw.get(name), str) else ""
+    form = {name: form_text(raw, name).strip()
             for name in ("category", "audience", "residence_ref", "account_ref", "title", "date")}
     files = [f for f in raw.getall("files", []) if isinstance(f, web.FileField) and f.filename]
     errors = {}
@@ -179,6 +184,17 @@ def _metadata(form: dict, field: web.FileField, several: bool) -> dict:
         if form["audience"] == "council":
             audience["council_only"] = True
     return {"category": form["category"], "title": title, "date": form["date"], "audience": audience}
+
+
+def _title_errors(form: dict, files: list[web.FileField]) -> dict:
+    """Several files under one title are published as « title – file name »: every such title must fit
+    documents' limit, checked before any file is sent (else the batch would stop halfway through)."""
+    several = len(files) > 1
+    for field in files:
+        length = len(_metadata(form, field, several)["title"].strip())  # documents strips it too
+        if length > MAX_TITLE:
+            return {"title": TITLE_TOO_LONG.format(name=field.filename, length=length, max=MAX_TITLE)}
+    return {}
 
 
 def _refusal(reply, form: dict, name: str, max_mb: int) -> tuple[dict, str | None]:
@@ -220,6 +236,8 @@ async def upload(request: web.Request) -> web.Response:
             status, errors["files"] = 413, FILE_TOO_LARGE.format(name=oversize[0], mb=max_mb)
         elif empty:
             errors["files"] = EMPTY_FILE.format(name=empty[0])
+    if not errors:
+        errors = _title_errors(form, files)
     if errors:
         return await _documents(request, status=status, query={}, form=form, errors=errors)
     created = already = 0

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from gateway import messages
 from gateway.console import STAFF, agency_call, require_admin, require_staff
-from gateway.context import TENANT, TENANTS, VERIFIED_KEYS, redirect, render, require_tenant
+from gateway.context import TENANT, TENANTS, VERIFIED_KEYS, form_text, redirect, render, require_tenant
 from gateway.edge import NO_STORE
 
 __all__ = ["routes"]
@@ -73,7 +73,7 @@ async def settings_page(request: web.Request) -> web.Response:
 async def save_mfa_requirement(request: web.Request) -> web.Response:
     await require_tenant(request)
     require_admin(await require_staff(request))
-    value = str((await request.post()).get("mfa_requirement", ""))
+    value = form_text(await request.post(), "mfa_requirement")
     if value not in MFA_REQUIREMENTS:
         return await _settings_page(request, status=422, form_message="Choisissez une des trois possibilités.")
     reply = await agency_call(request, "tenancy", "PATCH", "/api/v1/agency",
@@ -89,7 +89,7 @@ async def save_settings(request: web.Request) -> web.Response:
     await require_tenant(request)
     require_admin(await require_staff(request))
     raw = await request.post()
-    form = {name: str(raw.get(name, "")).strip() for name in _SETTINGS_FIELDS}
+    form = {name: form_text(raw, name).strip() for name in _SETTINGS_FIELDS}
     patch: dict = {"support": {"email": form["support_email"] or None, "phone": form["support_phone"] or None,
                                "hours": form["support_hours"] or None},
                    "branding": {"primary_color": form["primary_color"] or None}}

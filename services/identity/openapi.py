@@ -96,6 +96,7 @@ _RESPONSE_SCHEMAS: dict[str, Any] = {
     "StaffInvited": {"allOf": [_ref("StaffMember"), _obj({"invitation_expires_at": _TIME})]},
     "StaffList": _obj({"staff": {"type": "array", "items": _ref("StaffMember")}}),
     "StaffInvitation": _obj({"email": _STR, "display_name": _STR, "role": {"enum": ["admin", "gestionnaire"]}}),
+    "StaffRevoked": _obj({"id": _UUID, "email": _STR, "role": _STR, "status": _STR}),
     "StaffLoggedIn": _obj({"session_id": _STR, "staff_id": _UUID}),
     "StaffSession": _obj({"staff_id": _UUID, "tenant_id": _UUID, "email": _STR, "display_name": _STR,
                           "role": {"enum": ["admin", "gestionnaire"]}}),
@@ -341,7 +342,9 @@ def _paths() -> dict[str, Any]:
             "post": _op("inviteStaff", "Invite a staff member (the operator names tenant_id; an agency invites into "
                         "its own; in the console only an administrator, sid/srole); a new link for one not yet "
                         "accepted", {"201": _json("StaffInvited", "The member, invited")}, body=s.StaffInvite,
-                        taken={"409": _error("`staff_email_taken`: already a staff member of this agency")})},
+                        taken={"409": _error("`staff_email_taken`: already a staff member of this agency")},
+                        limited={"429": _error("`too_many_requests` with `retry_after` and `limit`: `agency` (its "
+                                               "invitations per hour) or `address` (one per address per cooldown)")})},
         "/api/v1/staff/{staff_id}/disable": {
             "parameters": [{"name": "staff_id", "in": "path", "required": True, "schema": _UUID}],
             "post": _op("disableStaff", "Disable a member: their console sessions end at once (administrators "
@@ -351,6 +354,12 @@ def _paths() -> dict[str, Any]:
             "parameters": [{"name": "staff_id", "in": "path", "required": True, "schema": _UUID}],
             "post": _op("enableStaff", "Enable a disabled member again", {"200": _json("StaffMember", "The member")},
                         missing={"404": _error("`staff_not_found`")})},
+        "/api/v1/staff/{staff_id}/revoke": {
+            "parameters": [{"name": "staff_id", "in": "path", "required": True, "schema": _UUID}],
+            "post": _op("revokeStaffInvitation", "Withdraw an invitation not yet accepted: its link is refused "
+                        "at once and the member leaves the list (administrators only in the console)",
+                        {"200": _json("StaffRevoked", "The withdrawn invitation")},
+                        missing={"404": _error("`staff_not_found` (also a member who has accepted: disable them)")})},
         "/v1/staff/invitations/check": {"post": _op(
             "checkStaffInvitation", "Who an invitation link (at this tid) is for",
             {"200": _json("StaffInvitation", "The invited member")}, body=s.Token,

@@ -347,3 +347,8 @@ UPDATE staff SET status = $3 WHERE id = $1 AND tenant_id = $2 AND status IN ('ac
 RETURNING id, email, status
 """
 END_STAFF_SESSIONS = "UPDATE staff_sessions SET ended_at = $2 WHERE staff_id = $1 AND ended_at IS NULL"
+# A revoked invitation leaves no member behind: its links (staff_invitations, by cascade) die with it,
+# and the address may be invited again later. Only an invitation not yet accepted.
+REVOKE_STAFF_INVITATION = """
+DELETE FROM staff WHERE id = $1 AND tenant_id = $2 AND status = 'invited' RETURNING id, email, role
+"""

@@ -74,6 +74,10 @@ class IdentitySettings(ServiceSettings):
     email_choices_per_hour: int = 5
     forgot_per_target_per_hour: int = 3
     forgot_per_ip_per_hour: int = 30
+    # Staff invitations: each is an email from the platform's sender, naming whom the inviter chose.
+    # Per agency per hour, and at most one per invited address per cooldown (re-inviting resends).
+    staff_invitations_per_hour: int = Field(50, ge=1)
+    staff_invitation_cooldown_seconds: int = Field(300, ge=1)
 
     # Second factor (issue 15). The key seals the authenticator secrets (they must stay usable,
     # so they cannot be hashed); changing it makes every enrolled app unusable (recovery codes work).

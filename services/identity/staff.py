@@ -48,6 +48,8 @@ __all__ = [
     "list_staff",
     "login",
     "logout",
+    "revoke_invitation",
+    "set_status",
 ]
 
 STAFF_ROLES = ("admin", "gestionnaire")
@@ -99,6 +101,7 @@ async def invite(deps: Deps, caller: Caller, *, tenant_id: uuid.UUID, email: str
                 raise StaffEmailTaken()
             staff_id = existing["id"]  # not accepted yet: a new link, the old one dies
             await conn.execute(sql.REINVITE_STAFF, staff_id, display_name, role, _uuid_or_none(caller.staff_id))
+        await _count_invitation(conn, deps, tenant_id=tenant_id, staff_id=staff_id, now=now)
         await conn.execute(sql.SUPERSEDE_STAFF_INVITATIONS, staff_id, now)
         await conn.execute(sql.INSERT_STAFF_INVITATION, deps.hash_token(token), staff_id, now, expires_at)
         inviter = await conn.fetchrow(sql.STAFF_BY_ID, _uuid_or_none(caller.staff_id)) if caller.staff_id else None
@@ -111,6 +114,26 @@ async def invite(deps: Deps, caller: Caller, *, tenant_id: uuid.UUID, email: str
                     invited=str(staff_id), role=role, by=caller.actor)
         row = await conn.fetchrow(sql.STAFF_BY_ID, staff_id)
     return {**_staff_json(row), "invitation_expires_at": expires_at.isoformat()}
+
+
+async def _count_invitation(conn, deps: Deps, *, tenant_id: uuid.UUID, staff_id: uuid.UUID, now) -> None:
+    """Count one invitation email; 429 past the agency's hourly limit or within an address's cooldown.
+
+    Each invitation is an email from the platform's sender to any address, naming whom the inviter
+    chose: unbounded, a console or an agency key could send mail in bulk, or flood one inbox by
+    inviting it again and again. Called in the invitation's transaction, so a refused one counts nothing.
+    """
+    s = deps.settings
+    retry_after = await hit_window(conn, f"staff-invite-tenant:{tenant_id}", now=now,
+                                   limit=s.staff_invitations_per_hour, period_seconds=3600)
+    if retry_after is not None:
+        raise TooManyRequests(retry_after, f"This agency has sent {s.staff_invitations_per_hour} invitations "
+                              "in the last hour; retry later", limit="agency")
+    retry_after = await hit_window(conn, f"staff-invite:{staff_id}", now=now, limit=1,
+                                   period_seconds=s.staff_invitation_cooldown_seconds)
+    if retry_after is not None:
+        raise TooManyRequests(retry_after, "An invitation was sent to this address moments ago; retry later",
+                              limit="address")
 
 
 async def list_staff(deps: Deps, *, tenant_id: uuid.UUID) -> dict:
@@ -229,6 +252,17 @@ async def set_status(deps: Deps, caller: Caller, *, tenant_id: uuid.UUID, staff_
                     staff_id=caller.staff_id, member=str(staff_id))
         member = await conn.fetchrow(sql.STAFF_BY_ID, staff_id)
     return _staff_json(member)
+
+
+async def revoke_invitation(deps: Deps, caller: Caller, *, tenant_id: uuid.UUID, staff_id: uuid.UUID) -> dict:
+    """Withdraw an invitation not yet accepted (a wrong address, a wrong role): its link dies at once."""
+    async with deps.pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(sql.REVOKE_STAFF_INVITATION, staff_id, tenant_id)
+        if row is None:
+            raise StaffNotFound()
+        await audit(conn, deps, "staff_invitation_revoked", tenant_id=tenant_id, ip=caller.ip,
+                    staff_id=caller.staff_id, member=str(staff_id), email=row["email"], role=row["role"])
+    return {"id": str(row["id"]), "email": row["email"], "role": row["role"], "status": "revoked"}
 
 
 def _uuid_or_none(value) -> uuid.UUID | None:

@@ -55,7 +55,9 @@ async def invite(request: web.Request) -> web.Response:
                              status=201)
 
 
-async def _set_status(request: web.Request, *, active: bool) -> web.Response:
+def _managed_member(request: web.Request) -> tuple[Caller, uuid.UUID, uuid.UUID]:
+    """(caller, its tenant, the member of the path) for a change to the agency's staff: the agency's key,
+    or an administrator in the console."""
     caller = _caller(request)
     if caller.actor != "agency" or not caller.tenant_id:
         raise Forbidden("Agency API key required")
@@ -65,8 +67,13 @@ async def _set_status(request: web.Request, *, active: bool) -> web.Response:
         staff_id = uuid.UUID(request.match_info["staff_id"])
     except ValueError:
         raise StaffNotFound() from None
-    return web.json_response(await staff.set_status(_deps(request), caller, tenant_id=uuid.UUID(caller.tenant_id),
-                                                    staff_id=staff_id, active=active))
+    return caller, uuid.UUID(caller.tenant_id), staff_id
+
+
+async def _set_status(request: web.Request, *, active: bool) -> web.Response:
+    caller, tenant_id, staff_id = _managed_member(request)
+    return web.json_response(await staff.set_status(_deps(request), caller, tenant_id=tenant_id, staff_id=staff_id,
+                                                    active=active))
 
 
 @routes.post("/api/v1/staff/{staff_id}/disable")
@@ -77,6 +84,13 @@ async def disable(request: web.Request) -> web.Response:
 @routes.post("/api/v1/staff/{staff_id}/enable")
 async def enable(request: web.Request) -> web.Response:
     return await _set_status(request, active=True)
+
+
+@routes.post("/api/v1/staff/{staff_id}/revoke")
+async def revoke(request: web.Request) -> web.Response:
+    caller, tenant_id, staff_id = _managed_member(request)
+    return web.json_response(await staff.revoke_invitation(_deps(request), caller, tenant_id=tenant_id,
+                                                           staff_id=staff_id))
 
 
 # ---- the console (gateway, claims tid/tcc/tsc/ip) ----------------------------------------------

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from gateway.app import create_app
-from gateway.edge import NON_PAGE_PREFIXES
+from gateway.edge import NON_PAGE_PREFIXES, UPLOAD_PATHS
 from gateway.settings import GatewaySettings
 from tests.security.conftest import Browser, directory_of_add
 
@@ -84,7 +84,12 @@ def test_every_state_changing_page_refuses_a_missing_or_foreign_csrf_token_and_o
         answer = browser.post(target, {"email": person.email, "password": person.password,
                                        "old_password": person.password, "new_password": "Chang3d-pass!",
                                        "confirmation": "Chang3d-pass!"}, **case)
-        assert answer.status_code == 403, (name, answer.status_code)
+        if path in UPLOAD_PATHS and case["origin"] == "own":
+            # An upload's body, its CSRF token with it, is read only for a staff member: this visitor is
+            # sent to the console's login before (tests/integration/gateway/test_edge_security.py).
+            assert answer.status_code == 303 and answer.headers["Location"].startswith(CONSOLE_LOGIN), name
+        else:
+            assert answer.status_code == 403, (name, answer.status_code)
     # nothing changed: still logged in with the same password
     assert browser.get("/dashboard").status_code == 200
     assert Browser(system, tenant_a).login(person.email, person.password).status_code == 303

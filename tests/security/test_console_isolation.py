@@ -4,7 +4,9 @@ console route at agency B's address and with B's data; nothing of B is shown or 
 from __future__ import annotations
 
 import re
+import uuid
 from html import unescape
+from urllib.parse import quote, unquote
 
 import pytest
 
@@ -75,3 +77,22 @@ def test_the_console_session_is_not_a_person_session(system, tenant_a, role):
     staff, _ = _staff_browser(system, tenant_a, role=role)
     answer = staff.get("/dashboard")
     assert answer.status_code == 303 and "/login/form" in answer.headers["Location"]
+
+
+def test_console_notices_are_built_from_codes_not_taken_from_the_address_bar(system, tenant_a):
+    admin, _ = _staff_browser(system, tenant_a)
+    spoof = quote("Votre accès expire ce soir : rappelez le 08 99 00 00 00")
+    for path, params in (("/agence/equipe", {"invite": spoof}), ("/agence/equipe", {"invite": str(uuid.uuid4())}),
+                         ("/agence/import", {"ok": spoof}), ("/agence/import", {"importe": "1", "comptes": spoof}),
+                         ("/agence/import", {"importe": "1", "comptes": "1,2,3" + spoof})):
+        answer = admin.get(path, **params)
+        assert answer.status_code == 200, (path, params, answer.status_code)
+        assert "08 99" not in unescape(answer.text) and 'class="notice"' not in answer.text, (path, params)
+    answer = admin.get("/agence/import", importe="1", comptes="2,0,1")
+    assert "Annuaire importé : comptes : 2 créé(s), 0 modifié(s), 1 inchangé(s)." in unescape(answer.text)
+    # The page's own redirect after an invitation carries the member's id; the sentence names the address.
+    colleague = unique_email("avis")
+    answer = admin.post("/agence/equipe", {"email": colleague, "role": "gestionnaire"}, form_page="/agence/equipe")
+    assert answer.status_code == 303 and colleague not in unquote(answer.headers["Location"])
+    page = admin.http.get(system.url(answer.headers["Location"]), allow_redirects=False, timeout=30)
+    assert f"Invitation envoyée à {colleague}. Le lien est valable 7 jours." in unescape(page.text)

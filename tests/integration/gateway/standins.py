@@ -337,6 +337,42 @@ def identity_app() -> web.Application:
                                   "accounts": [dict(a, linked_at="2026-01-01T00:00:00Z") for a in person["accounts"]],
                                   "previous_login_at": person.get("previous_login_at")})
 
+    @routes.post("/v1/staff/sessions/introspect")
+    async def staff_introspect(request):
+        staff = state.setdefault("staff_sessions", {}).get((await request.json())["session_id"])
+        if staff is None or staff["tenant_id"] != request[CLAIMS].get("tid"):  # a console session opens its agency
+            return _error(401, "invalid_session")
+        return web.json_response(staff)
+
+    # The agency's staff (identity's /api/v1/staff): addresses starting "encore@" or "trop@" meet
+    # identity's invitation limits (per address, per agency).
+    @routes.get("/api/v1/staff")
+    async def list_staff(request):
+        tenant_id = request[CLAIMS].get("tid")
+        return web.json_response({"staff": [m for m in state.setdefault("staff", {}).values()
+                                             if m["tenant_id"] == tenant_id]})
+
+    @routes.post("/api/v1/staff")
+    async def invite_staff(request):
+        body = await request.json()
+        if body["email"].startswith(("encore@", "trop@")):
+            return _error(429, "too_many_requests", retry_after=240 if body["email"].startswith("encore@") else 1800,
+                          limit="address" if body["email"].startswith("encore@") else "agency")
+        member = {"id": str(uuid.uuid4()), "tenant_id": request[CLAIMS]["tid"], "email": body["email"],
+                  "display_name": body.get("display_name", ""), "role": body.get("role", "gestionnaire"),
+                  "status": "invited", "activated_at": None, "last_login_at": None}
+        state.setdefault("staff", {})[member["id"]] = member
+        return web.json_response({**member, "invitation_expires_at": "2026-12-10T13:29:40+00:00"}, status=201)
+
+    @routes.post("/api/v1/staff/{staff_id}/revoke")
+    async def revoke_staff(request):
+        member = state.setdefault("staff", {}).get(request.match_info["staff_id"])
+        if member is None or member["tenant_id"] != request[CLAIMS].get("tid") or member["status"] != "invited":
+            return _error(404, "staff_not_found")
+        del state["staff"][member["id"]]
+        return web.json_response({"id": member["id"], "email": member["email"], "role": member["role"],
+                                  "status": "revoked"})
+
     @routes.post("/v1/sessions/logout")
     async def logout(request):
         state["sessions"].pop((await request.json())["session_id"], None)
@@ -436,3 +472,12 @@ def add_person(app: web.Application, email: str, password: str, accounts: list[d
               "accounts": [{"tenant_id": a["tenant_id"], "account_id": a["id"], "role": a["role"]} for a in accounts]}
     app[STATE]["persons"][email] = person
     return person
+
+
+def add_staff_session(app: web.Application, tenant: dict, *, role: str = "admin") -> str:
+    """A live console session of a staff member of ``tenant``; its id (the staff cookie's value)."""
+    session_id = secrets.token_urlsafe(24)
+    app[STATE].setdefault("staff_sessions", {})[session_id] = {
+        "staff_id": str(uuid.uuid4()), "tenant_id": tenant["id"], "email": f"staff-{session_id[:6]}@agence.example",
+        "display_name": "Agent Test", "role": role}
+    return session_id

@@ -6,7 +6,7 @@ import pytest
 
 from gateway.app import create_app
 from tests.integration.gateway import standins
-from tests.integration.gateway.conftest import assert_information, calls, gateway_settings, visible
+from tests.integration.gateway.conftest import ORIGIN, assert_information, calls, gateway_settings, visible
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
        "form-action 'self'; base-uri 'none'")
@@ -199,7 +199,7 @@ async def test_the_console_upload_form_may_pass_the_form_limit_up_to_the_api_bod
         return data
 
     target = "/agence/documents/envoi?client=UPLOAD1&societe=01"
-    # 2 MB, past the 64 KB form limit: the edge reads it (CSRF checked) and the page asks for a staff login.
+    # 2 MB, past the 64 KB form limit, without a staff session: the console's login, the body unread.
     response = await client.post(target, data=form(2 * 1024 * 1024), headers={"Origin": "http://gateway.test"},
                                  allow_redirects=False)
     assert response.status == 303 and "/agence/connexion" in response.headers["Location"]
@@ -213,3 +213,81 @@ async def test_the_console_upload_form_may_pass_the_form_limit_up_to_the_api_bod
     response = await client.post("/agence/equipe?client=UPLOAD1&societe=01", data=form(200_000),
                                  headers={"Origin": "http://gateway.test"}, allow_redirects=False)
     assert response.status == 413
+
+
+async def _answer_while_sending(client, target: str, headers: dict, first: bytes, declared: int) -> tuple[str, str]:
+    """Declare a ``declared``-byte body, send only ``first``, and wait for the answer: (status line, head).
+
+    An answer that comes while most of the body is still unsent was given without reading it; a
+    gateway that reads the body first never answers here (the test's 5 s pass)."""
+    import asyncio
+
+    reader, writer = await asyncio.open_connection(client.host, client.port)
+    try:
+        head = "".join(f"{name}: {value}\r\n" for name, value in
+                       {"Host": "gateway.test", "Content-Length": str(declared), **headers}.items())
+        writer.write(f"POST {target} HTTP/1.1\r\n{head}\r\n".encode() + first)
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=5)
+    finally:
+        writer.close()
+    status, _, rest = answer.decode("latin-1").partition("\r\n")
+    return status, rest
+
+
+@pytest.mark.parametrize("path", ["/agence/import", "/agence/documents/envoi"])
+async def test_an_upload_body_is_not_read_before_the_staff_session_is_checked(system, path):
+    target = system.page(path)
+    declared = 50 * 1024 * 1024  # under the 60 MB upload limit: only the missing session can refuse it
+    urlencoded = {"Origin": ORIGIN, "Content-Type": "application/x-www-form-urlencoded"}
+    multipart = {"Origin": ORIGIN, "Content-Type": "multipart/form-data; boundary=b"}
+    part = b'--b\r\nContent-Disposition: form-data; name="note"\r\n\r\n' + b"x" * 65536
+    # Anonymous, url-encoded (the body aiohttp would hold in memory) or multipart, or with a staff cookie
+    # identity does not know: the console's login, at once.
+    for headers, first in ((urlencoded, b"a=" + b"x" * 65536), (multipart, part),
+                           ({**multipart, "Cookie": "moncompte_staff=forged-session-id"}, part)):
+        status, head = await _answer_while_sending(system.client, target, headers, first, declared)
+        assert status == "HTTP/1.1 303 See Other" and "Location: /agence/connexion?" in head, (headers, head)
+    # A live staff session of another agency opens nothing here either.
+    other = standins.add_tenant(system.tenancy, client="OTHER" + system.tenant["client_code"][1:], societe="01",
+                                name="Autre agence")
+    elsewhere = standins.add_staff_session(system.identity, other)
+    status, head = await _answer_while_sending(system.client, target, {**multipart,
+                                                                       "Cookie": f"moncompte_staff={elsewhere}"},
+                                               part, declared)
+    assert status == "HTTP/1.1 303 See Other" and "Location: /agence/connexion?" in head
+    # Logged in, the url-encoded body is still refused unread (only multipart is spooled to disk).
+    session = standins.add_staff_session(system.identity, system.tenant)
+    status, _ = await _answer_while_sending(system.client, target, {**urlencoded,
+                                                                    "Cookie": f"moncompte_staff={session}"},
+                                            b"a=" + b"x" * 65536, declared)
+    assert status == "HTTP/1.1 415 Unsupported Media Type"
+    assert calls(system.tenancy, "/api/v1/directory") == [] and calls(system.documents, "/api/v1") == []
+
+
+async def test_a_staff_member_still_imports_past_the_form_limit(system):
+    import aiohttp
+
+    session = standins.add_staff_session(system.identity, system.tenant)
+    system.client.session.cookie_jar.update_cookies({"moncompte_staff": session})
+    csrf = await system.csrf("/agence/import")
+    form = aiohttp.FormData()
+    form.add_field("csrf_token", csrf)
+    form.add_field("file", b"ref;role;display_name;email;lot_refs;council\n" + b"x" * 200_000, filename="a.csv",
+                   content_type="text/csv")
+    response = await system.client.post(system.page("/agence/import"), data=form, headers={"Origin": ORIGIN},
+                                        allow_redirects=False)
+    assert response.status == 303 and response.headers["Location"].startswith("/agence/import?"), response.status
+    [put] = calls(system.tenancy, "/api/v1/directory/accounts")
+    assert put[0] == "PUT" and put[2]["sid"] == system.identity[standins.STATE]["staff_sessions"][session]["staff_id"]
+    response = await system.client.post(system.page("/agence/import"), data={"csrf_token": csrf, "file": "x"},
+                                        headers={"Origin": ORIGIN}, allow_redirects=False)
+    assert response.status == 415
+    assert "rien n'a été importé" in visible(await response.text())
+    # Read once admitted, the body's CSRF token is checked as on every form.
+    form = aiohttp.FormData()
+    form.add_field("csrf_token", "0" * 64)
+    form.add_field("file", b"ref;role\n", filename="b.csv", content_type="text/csv")
+    response = await system.client.post(system.page("/agence/import"), data=form, headers={"Origin": ORIGIN},
+                                        allow_redirects=False)
+    assert response.status == 403 and len(calls(system.tenancy, "/api/v1/directory/accounts")) == 1

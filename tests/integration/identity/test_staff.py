@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
 from tests.integration.identity.conftest import STRONG_PASSWORD, Tenant, unique_email
 
 OPERATOR = {"act": "operator"}
@@ -121,6 +123,7 @@ async def test_a_duplicate_email_is_refused_and_an_unaccepted_one_is_invited_aga
     pending = unique_email("pending")
     assert (await _invite(identity, pending)).status == 201
     first = await _invitation_token(identity)
+    identity.clock.advance(seconds=identity.settings.staff_invitation_cooldown_seconds)
     assert (await _invite(identity, pending, role="gestionnaire")).status == 201
     second = await _invitation_token(identity)
     assert (await identity.post("/v1/staff/invitations/check", {"token": first})).status == 400
@@ -155,3 +158,62 @@ async def test_an_administrator_disables_a_colleague_whose_sessions_end_and_enab
     assert (await _login(identity, colleague)).status == 200
     kinds = [r["kind"] for r in await identity.sql("SELECT kind FROM audit WHERE kind LIKE 'staff_%abled'")]
     assert kinds == ["staff_disabled", "staff_enabled"]
+
+
+@pytest.mark.parametrize("identity_settings_overrides", [{"staff_invitations_per_hour": 3}])
+async def test_invitation_emails_are_limited_per_agency_and_per_address(identity):
+    pending = unique_email("encore")
+    assert (await _invite(identity, pending)).status == 201
+    # Inviting the same address again at once sends nothing: 429, with when to retry.
+    again = await _invite(identity, pending, role="gestionnaire")
+    body = await again.json()
+    assert again.status == 429 and body["error"] == "too_many_requests" and body["limit"] == "address"
+    assert 0 < body["retry_after"] <= identity.settings.staff_invitation_cooldown_seconds
+    assert len(await identity.events("identity.staff_invited")) == 1
+    assert (await (await identity.get("/api/v1/staff", act="agency")).json())["staff"][0]["role"] == "admin"
+    identity.clock.advance(seconds=identity.settings.staff_invitation_cooldown_seconds)
+    assert (await _invite(identity, pending)).status == 201  # the refused one did not count: 2 of 3
+    assert (await _invite(identity, unique_email("b"), role="gestionnaire", act="agency")).status == 201
+    over = await _invite(identity, unique_email("c"))
+    body = await over.json()
+    assert over.status == 429 and body["limit"] == "agency" and 0 < body["retry_after"] <= 3600
+    assert len(await identity.events("identity.staff_invited")) == 3
+    # Another agency has its own hour; this one's comes back when the hour is over.
+    assert (await _invite(identity, unique_email("d"), tenant=Tenant())).status == 201
+    identity.clock.advance(hours=1)
+    assert (await _invite(identity, unique_email("c"))).status == 201
+
+
+async def test_an_administrator_revokes_a_pending_invitation_whose_link_then_fails(identity):
+    admin_email = await _active_staff(identity, unique_email("adm"))
+    admin_id = (await (await _login(identity, admin_email)).json())["staff_id"]
+    console = {"act": "agency", "sid": admin_id, "srole": "admin"}
+    wrong = unique_email("erreur")
+    invited = await (await _invite(identity, wrong, role="admin", **console)).json()
+    token = await _invitation_token(identity)
+    # Never by a gestionnaire, never another agency's invitation, never an accepted member, never an unknown id.
+    gest = {"act": "agency", "sid": str(uuid.uuid4()), "srole": "gestionnaire"}
+    assert (await identity.post(f"/api/v1/staff/{invited['id']}/revoke", **gest)).status == 403
+    assert (await identity.post(f"/api/v1/staff/{invited['id']}/revoke", tenant=Tenant(), act="agency")).status == 404
+    assert (await identity.post(f"/api/v1/staff/{admin_id}/revoke", **console)).status == 404
+    assert (await identity.post(f"/api/v1/staff/{uuid.uuid4()}/revoke", **console)).status == 404
+    assert (await identity.post("/v1/staff/invitations/check", {"token": token})).status == 200  # still pending
+
+    response = await identity.post(f"/api/v1/staff/{invited['id']}/revoke", **console)
+    assert response.status == 200
+    assert await response.json() == {"id": invited["id"], "email": wrong, "role": "admin", "status": "revoked"}
+    check = await identity.post("/v1/staff/invitations/check", {"token": token})
+    assert check.status == 400 and (await check.json())["error"] == "invalid_token"
+    accept = await identity.post("/v1/staff/invitations/accept", {"token": token, "password": STRONG_PASSWORD,
+                                                                  "confirmation": STRONG_PASSWORD})
+    assert accept.status == 400 and (await accept.json())["error"] == "invalid_token"
+    assert (await _login(identity, wrong)).status == 401
+    listing = await (await identity.get("/api/v1/staff", act="agency")).json()
+    assert [m["email"] for m in listing["staff"]] == [admin_email]
+    assert (await identity.post(f"/api/v1/staff/{invited['id']}/revoke", **console)).status == 404  # once
+    [audit] = await identity.sql("SELECT staff_id, detail FROM audit WHERE kind = 'staff_invitation_revoked'")
+    assert str(audit["staff_id"]) == admin_id
+    # The agency's software revokes too, and the address may be invited again (a new link).
+    identity.clock.advance(seconds=identity.settings.staff_invitation_cooldown_seconds)
+    again = await (await _invite(identity, wrong, role="gestionnaire", act="agency")).json()
+    assert (await identity.post(f"/api/v1/staff/{again['id']}/revoke", act="agency")).status == 200
