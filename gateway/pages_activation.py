@@ -9,7 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway import messages, waiting
-from gateway.context import TENANT, call, now, redirect, render, require_tenant
+from gateway.context import TENANT, call, form_text, now, redirect, render, require_tenant
 from gateway.edge import TOKEN_PAGE, VISIT
 from gateway.upstream import Reply
 
@@ -113,7 +113,7 @@ async def provisional_submit(request: web.Request) -> web.Response:
     await require_tenant(request)
     intent = "merge" if request.path == "/merge" else "activate"
     form = await request.post()
-    login, password = form.get("login", "").strip(), form.get("password", "")
+    login, password = form_text(form, "login").strip(), form_text(form, "password")
     page = {"intent": intent, "action": _INTENT_ACTION[intent], "login": login}
     errors = {}
     if not login:
@@ -158,7 +158,7 @@ async def email_form(request: web.Request) -> web.Response:
 @routes.post("/activation/email")
 async def email_submit(request: web.Request) -> web.Response:
     await require_tenant(request)
-    email = (await request.post()).get("email", "").strip()
+    email = form_text(await request.post(), "email").strip()
     flow_id = _flow_id(request)
     if not flow_id:
         return _expired(request)
@@ -197,7 +197,7 @@ async def password_form(request: web.Request) -> web.Response:
 async def password_submit(request: web.Request) -> web.Response:
     await require_tenant(request)
     form = await request.post()
-    password, confirmation = form.get("password", ""), form.get("confirmation", "")
+    password, confirmation = form_text(form, "password"), form_text(form, "confirmation")
     accept = form.get("accept_terms") in ("yes", "on", "true", "1")
     flow_id = _flow_id(request)
     if not flow_id:
@@ -250,7 +250,7 @@ async def merge_form(request: web.Request) -> web.Response:
 @routes.post("/activation/merge")
 async def merge_submit(request: web.Request) -> web.Response:
     await require_tenant(request)
-    password = (await request.post()).get("password", "")
+    password = form_text(await request.post(), "password")
     flow_id = _flow_id(request)
     if not flow_id:
         return _expired(request)
@@ -324,7 +324,7 @@ async def verify_page(request: web.Request) -> web.Response:
 async def verify_submit(request: web.Request) -> web.Response:
     request[TOKEN_PAGE] = True
     await require_tenant(request)
-    token = (await request.post()).get("token", "")
+    token = form_text(await request.post(), "token")
     reply = await call(request, "identity", "POST", "/v1/email/verify", json={"token": token})
     if reply.status == 200:
         return finish(request, "verified")

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from common.logging import get_logger
 from gateway import messages, pages_mfa
-from gateway.context import PERSON, call, end_session_of, now, redirect, render, require_tenant
+from gateway.context import PERSON, call, end_session_of, form_text, now, redirect, render, require_tenant
 
 __all__ = ["routes"]
 
@@ -42,7 +42,7 @@ async def login_form(request: web.Request) -> web.Response:
 async def login(request: web.Request) -> web.Response:
     await require_tenant(request)
     form = await request.post()
-    email, password = form.get("email", "").strip(), form.get("password", "")
+    email, password = form_text(form, "email").strip(), form_text(form, "password")
     errors = {}
     if not email:
         errors["email"] = messages.REQUIRED

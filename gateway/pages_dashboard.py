@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from gateway.context import TENANTS, call, page_url, render, require_session, require_tenant
+from gateway.context import TENANTS, call, form_text, page_url, render, require_session, require_tenant
 from gateway.edge import PageError
 from gateway.labels import GROUP_ORDER, category_label, role_label
 from gateway.paths import is_uuid
@@ -150,7 +150,7 @@ def _file_redirect(url: str) -> web.Response:
 async def download(request: web.Request) -> web.Response:
     await require_tenant(request)
     await require_session(request)
-    document_id = request.match_info.get("document_id") or (await request.post()).get("document_id", "")
+    document_id = request.match_info.get("document_id") or form_text(await request.post(), "document_id")
     if not is_uuid(document_id):
         raise PageError(404, "not_found.html")
     reply = await call(request, "documents", "POST", f"/v1/documents/{document_id}/link", safe=True)
@@ -164,11 +164,11 @@ async def archive(request: web.Request) -> web.Response:
     await require_tenant(request)
     await require_session(request)
     form = await request.post()
-    year = form.get("year", "")
+    year = form_text(form, "year")
     body = {}
     if _YEAR.match(year):
         body["year"] = int(year)
-    category = form.get("category", "")
+    category = form_text(form, "category")
     if _CATEGORY.match(category):
         body["category"] = category
     reply = await call(request, "documents", "POST", "/v1/archives/link", json=body, safe=True)

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from common.logging import get_logger
 from gateway import messages
-from gateway.context import call, now, redirect, render, require_session, require_tenant
+from gateway.context import call, form_text, now, redirect, render, require_session, require_tenant
 from gateway.edge import EDGE, NO_STORE, VISIT
 from gateway.upstream import Reply
 
@@ -76,7 +76,7 @@ async def login_enrol_confirm(request: web.Request) -> web.Response:
     if not token:
         return redirect(request, "/login/form")
     form = await request.post()
-    code, secret, uri = form.get("code", "").strip(), form.get("secret", ""), form.get("uri", "")
+    code, secret, uri = form_text(form, "code").strip(), form_text(form, "secret"), form_text(form, "uri")
     if not uri.startswith("otpauth://totp/") or len(uri) > 500 or len(secret) > 64:
         return redirect(request, "/login/form")
     if not code:
@@ -121,7 +121,7 @@ async def code_submit(request: web.Request) -> web.Response:
     token = request[VISIT].get("m")
     if not token:
         return redirect(request, "/login/form")
-    code = (await request.post()).get("code", "").strip()
+    code = form_text(await request.post(), "code").strip()
     if not code:
         return code_page(request, status=422, error=messages.REQUIRED)
     return await answer_second_factor(request, token, {"code": code}, failed=messages.MFA_CODE_INVALID)
@@ -173,7 +173,7 @@ async def totp_confirm(request: web.Request) -> web.Response:
     await require_tenant(request)
     session = await require_session(request)
     form = await request.post()
-    code, secret, uri = form.get("code", "").strip(), form.get("secret", ""), form.get("uri", "")
+    code, secret, uri = form_text(form, "code").strip(), form_text(form, "secret"), form_text(form, "uri")
     # The secret and URI travel back only to draw the same QR code again after a wrong code:
     # identity checks the code against the secret it keeps, never against these.
     if not uri.startswith("otpauth://totp/") or len(uri) > 500 or len(secret) > 64:
@@ -197,7 +197,7 @@ async def _with_password(request: web.Request, path: str, field: str):
     from gateway.pages_profile import profile_page
 
     form = await request.post()
-    password = form.get(field, "")
+    password = form_text(form, field)
     if not password:
         return None, await profile_page(request, status=422, mfa_errors={field: messages.REQUIRED})
     reply = await call(request, "identity", "POST", path, json={"password": password})

@@ -9,7 +9,7 @@ import json
 from aiohttp import web
 
 from gateway import messages
-from gateway.context import call, now, redirect, render, require_session, require_tenant
+from gateway.context import call, form_text, now, redirect, render, require_session, require_tenant
 from gateway.edge import VISIT
 from gateway.pages_mfa import answer_second_factor, code_page, open_session
 
@@ -50,14 +50,14 @@ async def add_passkey(request: web.Request) -> web.Response:
     ceremony_id = request[VISIT].get("pr")
     request[VISIT].set("pr", None)
     try:
-        credential = json.loads(form.get("credential", ""))
+        credential = json.loads(form_text(form, "credential"))
     except ValueError:
         credential = None
     if not ceremony_id or not isinstance(credential, dict):
         return await profile_page(request, status=422, mfa_errors={"passkey": PASSKEY_NOT_ADDED})
     reply = await call(request, "identity", "POST", "/v1/me/passkeys",
                        json={"ceremony_id": ceremony_id, "credential": credential,
-                             "name": form.get("name", "").strip()[:60]})
+                             "name": form_text(form, "name").strip()[:60]})
     if reply.status != 201:
         return await profile_page(request, status=422, mfa_errors={"passkey": PASSKEY_NOT_ADDED})
     if reply.body.get("recovery_codes"):
@@ -73,9 +73,9 @@ async def remove_passkey(request: web.Request) -> web.Response:
     await require_tenant(request)
     await require_session(request)
     form = await request.post()
-    passkey_id = form.get("passkey_id", "")
+    passkey_id = form_text(form, "passkey_id")
     field = f"passkey_password_{passkey_id}"
-    password = form.get(field, "")
+    password = form_text(form, field)
     if not password:
         return await profile_page(request, status=422, mfa_errors={field: messages.REQUIRED})
     reply = await call(request, "identity", "POST", "/v1/me/passkeys/remove",
@@ -116,7 +116,7 @@ async def second_step_verify(request: web.Request) -> web.Response:
     if not token:
         return redirect(request, "/login/form")
     try:
-        assertion = json.loads((await request.post()).get("credential", ""))
+        assertion = json.loads(form_text(await request.post(), "credential"))
     except ValueError:
         assertion = None
     if not isinstance(assertion, dict):
@@ -143,7 +143,7 @@ async def passwordless_verify(request: web.Request) -> web.Response:
     ceremony_id = request[VISIT].get("pl")
     request[VISIT].set("pl", None)
     try:
-        assertion = json.loads((await request.post()).get("credential", ""))
+        assertion = json.loads(form_text(await request.post(), "credential"))
     except ValueError:
         assertion = None
     if not ceremony_id or not isinstance(assertion, dict):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway import messages, pages_mfa
-from gateway.context import call, now, redirect, render, require_tenant
+from gateway.context import call, form_text, now, redirect, render, require_tenant
 from gateway.edge import TOKEN_PAGE
 from gateway.pages_activation import finish, password_criteria, password_problems
 
@@ -23,7 +23,7 @@ async def forgot_form(request: web.Request) -> web.Response:
 @routes.post("/password/forgot")
 async def forgot_submit(request: web.Request) -> web.Response:
     await require_tenant(request)
-    identifier = (await request.post()).get("identifier", "").strip()
+    identifier = form_text(await request.post(), "identifier").strip()
     if not identifier:
         return render(request, "forgot.html", status=422, errors={"identifier": messages.REQUIRED})
     reply = await call(request, "identity", "POST", "/v1/password/forgot", json={"identifier": identifier})
@@ -55,12 +55,13 @@ async def reset_submit(request: web.Request) -> web.Response:
     request[TOKEN_PAGE] = True
     await require_tenant(request)
     form = await request.post()
-    token, password, confirmation = form.get("token", ""), form.get("password", ""), form.get("confirmation", "")
+    token, password = form_text(form, "token"), form_text(form, "password")
+    confirmation = form_text(form, "confirmation")
     # A person with a second factor gives a code too (identity requires it whatever the form says).
     mfa_required = form.get("mfa") == "1"
     body = {"token": token, "password": password, "confirmation": confirmation}
     if mfa_required:
-        body["code"] = form.get("code", "").strip()
+        body["code"] = form_text(form, "code").strip()
     reply = await call(request, "identity", "POST", "/v1/password/reset", json=body)
     if reply.status == 200:
         return finish(request, "reset")

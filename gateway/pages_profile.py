@@ -7,7 +7,7 @@ import asyncio
 from aiohttp import web
 
 from gateway import messages
-from gateway.context import call, now, redirect, render, require_session, require_tenant
+from gateway.context import call, form_text, now, redirect, render, require_session, require_tenant
 from gateway.pages_activation import password_criteria
 from gateway.pages_dashboard import linked_accounts
 from gateway.upstream import Reply, ServiceUnavailable
@@ -89,8 +89,8 @@ async def change_consents(request: web.Request) -> web.Response:
     await require_tenant(request)
     session = await require_session(request)
     form = await request.post()
-    account_id, version = str(form.get("account_id", "")), str(form.get("wording_version", ""))
-    wanted = {str(k) for k in form.getall("kind", [])}
+    account_id, version = form_text(form, "account_id"), form_text(form, "wording_version")
+    wanted = {k for k in form.getall("kind", []) if isinstance(k, str)}
     current = await call(request, "documents", "GET", "/v1/consents")
     mine = {a["account_id"]: a for a in current.body.get("accounts", [])} if current.status == 200 else {}
     if account_id not in mine:
@@ -120,7 +120,8 @@ async def change_password(request: web.Request) -> web.Response:
     await require_tenant(request)
     await require_session(request)
     form = await request.post()
-    old, new, confirmation = form.get("old_password", ""), form.get("new_password", ""), form.get("confirmation", "")
+    old, new = form_text(form, "old_password"), form_text(form, "new_password")
+    confirmation = form_text(form, "confirmation")
     if not old:
         return await _page(request, status=422, errors={"old_password": messages.REQUIRED})
     reply = await call(request, "identity", "POST", "/v1/me/password",
