@@ -9,7 +9,18 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from services.identity import repository as sql
-from services.identity.core import Caller, Deps, audit, event, hit_window, link_url, refund_attempt, reserve_attempt
+from services.identity.core import (
+    Caller,
+    Deps,
+    audit,
+    event,
+    hit_window,
+    link_url,
+    refund_attempt,
+    refund_ip_attempt,
+    reserve_attempt,
+    reserve_ip_attempt,
+)
 from services.identity.domain import (
     USABLE_CREDENTIAL_STATES,
     CredentialStatus,
@@ -371,16 +382,19 @@ async def merge(deps: Deps, caller: Caller, flow_id: str, password: str) -> dict
     async with deps.pool.acquire() as conn, conn.transaction():
         row = await _flow(conn, deps, flow_id)
         _require(row, "merge")
-        # Counted before the hash, the person's row locked: see core.reserve_attempt.
+        # Counted before the hash, for the IP as at login (a merge is one more way to try a
+        # person's password) and for the person, their row locked: see core.reserve_attempt.
+        await reserve_ip_attempt(conn, deps, caller, now)
         attempt = await reserve_attempt(conn, deps, row["person_id"], now)
-    if attempt.person is None:
-        raise FlowNotFound()
-    if not attempt.allowed:
+    if attempt.person is None or not attempt.allowed:
+        await _refund_merge(deps, caller, attempt)  # not tried: the IP's hit is given back
+        if attempt.person is None:
+            raise FlowNotFound()
         raise TooManyRequests(attempt.retry_after)
     try:
         matches, rehash = await deps.verify(attempt.person["password_hash"], normalise_password(password))
     except Busy:
-        await refund_attempt(deps.pool, attempt)
+        await _refund_merge(deps, caller, attempt)
         raise
     async with deps.pool.acquire() as conn, conn.transaction():
         row = await _flow(conn, deps, flow_id)
@@ -393,9 +407,16 @@ async def merge(deps: Deps, caller: Caller, flow_id: str, password: str) -> dict
                 await audit(conn, deps, "person_locked", tenant_id=row["tenant_id"], person_id=person["id"],
                             ip=caller.ip)
         else:
+            await refund_ip_attempt(conn, caller)  # the limit counts failures
             return await _merge_matched(conn, deps, caller, flow_id, row, person,
                                         rehash=rehash, password=password)
     raise InvalidCredentials()
+
+
+async def _refund_merge(deps: Deps, caller: Caller, attempt) -> None:
+    async with deps.pool.acquire() as conn, conn.transaction():
+        await refund_ip_attempt(conn, caller)
+        await refund_attempt(conn, attempt)
 
 
 async def _merge_matched(conn, deps: Deps, caller: Caller, flow_id: str, row, person, *, rehash: bool,

@@ -192,3 +192,20 @@ def test_a_simultaneous_burst_from_one_ip_gets_no_more_tries_than_its_limit(syst
     assert statuses == [401] * 12 + [429] * 4, statuses  # conftest: 12 failures per IP
     assert all(body["error"] == "too_many_requests" for status, body in answers if status == 429)
 
+
+
+def test_wrong_merge_passwords_count_against_the_ip_like_logins(system, tenant_a, person):
+    ref = f"M{uuid.uuid4().hex[:6].upper()}"
+    directory_of_add(tenant_a, ref, "M. Fusion")
+    issued = tenant_a.issue_credentials(ref)[ref]
+    attacker = Browser(system, tenant_a)
+    assert attacker.post("/activation", {"login": issued["login"], "password": issued["password"]},
+                         form_page="/activation").status_code == 303
+    answer = attacker.post("/activation/email", {"email": person.email}, form_page="/activation")
+    assert answer.status_code == 303 and "/activation/merge" in answer.headers["Location"]
+    for _ in range(4):  # below the person's delay and lock: only the IP's window can refuse later
+        assert attacker.post("/activation/merge", {"password": "Guess-5!merge"},
+                             form_page="/activation").status_code == 401
+    for _ in range(8):  # 4 + 8 = the IP's 12 failures
+        assert attacker.login(unique_email("merge-ip"), "Spray-1!aaaa").status_code == 401
+    assert attacker.login(unique_email("merge-ip"), "Spray-1!aaaa").status_code == 429
