@@ -215,6 +215,9 @@ async def _password_changed(conn, deps: Deps, caller: Caller, person, *, reason:
     now = deps.clock.now()
     await conn.execute(sql.SUPERSEDE_TOKENS, person["id"], "reset_password", now)
     await conn.execute(sql.END_PERSON_SESSIONS, person["id"], now, keep_ref)
+    # A second step (login or enrolment) was opened by whoever knew the old password: left alive,
+    # it would still open a session after the change (an enrolment even with their own app).
+    await conn.execute(sql.END_PERSON_CHALLENGES, person["id"], now)
     await event(conn, deps, "identity.password_changed", {
         "person_id": person["id"], "email": person["email"], "tenant_id": caller.tenant_id,
         "reason": reason, "changed_at": now,
