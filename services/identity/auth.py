@@ -195,13 +195,29 @@ async def end_other_sessions(deps: Deps, caller: Caller) -> dict:
 
 async def policy(deps: Deps, caller: Caller, *, password: str, confirmation: str | None, email: str | None
                  ) -> PolicyResult:
-    """The live criteria for a form (min length of the caller's tenant)."""
-    return check_password(password, min_length=await deps.tenants.min_length(caller.tenant_id),
+    """The live criteria for a form: the caller's tenant's minimum length, or for a logged-in
+    person (pid claim) the strictest of their agencies' and the tenant's, as a change applies it."""
+    person_id = _uuid_or_none(caller.person_id)
+    min_length = (await _min_length(deps, caller, person_id) if person_id is not None
+                  else await deps.tenants.min_length(caller.tenant_id))
+    return check_password(password, min_length=min_length,
                           max_length=deps.settings.password_max_length, email=email, confirmation=confirmation)
 
 
-async def _checked_new_password(deps: Deps, caller: Caller, *, password: str, confirmation: str, email: str) -> str:
-    result = check_password(password, min_length=await deps.tenants.min_length(caller.tenant_id),
+async def _min_length(deps: Deps, caller: Caller, person_id) -> int:
+    """The strictest minimum length among the person's agencies and the page's.
+
+    A session (and a reset link asked for at any agency's page) works at every agency's URL: the
+    page's agency alone would let any agency's URL lower the rule of the person's own agencies.
+    """
+    tenant_ids = {str(r["tenant_id"]) for r in await deps.pool.fetch(sql.PERSON_TENANTS, person_id)}
+    tenant_ids.add(caller.tenant_id)
+    return max([await deps.tenants.min_length(tenant_id) for tenant_id in tenant_ids])
+
+
+async def _checked_new_password(deps: Deps, caller: Caller, *, person_id, password: str, confirmation: str,
+                                email: str) -> str:
+    result = check_password(password, min_length=await _min_length(deps, caller, person_id),
                             max_length=deps.settings.password_max_length, email=email)
     if not result.ok:
         body = result.to_json()
@@ -238,8 +254,8 @@ async def change_password(deps: Deps, caller: Caller, *, old_password: str, new_
         raise TooManyRequests(attempt.retry_after)
     person = attempt.person
     try:
-        new_hash = await _checked_new_password(deps, caller, password=new_password, confirmation=confirmation,
-                                               email=person["email"])
+        new_hash = await _checked_new_password(deps, caller, person_id=person_id, password=new_password,
+                                               confirmation=confirmation, email=person["email"])
         matches, _ = await deps.verify(person["password_hash"], normalise_password(old_password))
     except (PasswordPolicy, ConfirmationMismatch, Busy):
         await refund_attempt(deps.pool, attempt)  # the old password was not tried
@@ -357,8 +373,8 @@ async def reset_password(deps: Deps, caller: Caller, *, token: str, password: st
     alone never opens an account that has one. A wrong code counts like a wrong password.
     """
     peek = await check_reset_token(deps, token)
-    new_hash = await _checked_new_password(deps, caller, password=password, confirmation=confirmation,
-                                           email=peek["email"])
+    new_hash = await _checked_new_password(deps, caller, person_id=peek["person_id"], password=password,
+                                           confirmation=confirmation, email=peek["email"])
     now = deps.clock.now()
     if peek["mfa_required"]:
         await _reset_second_factor(deps, caller, peek["person_id"], code or "")
