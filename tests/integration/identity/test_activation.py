@@ -359,3 +359,15 @@ async def test_email_step_cannot_probe_addresses_without_limit(identity):
     identity.clock.advance(hours=1)
     again = (await identity.start(cred))["flow_id"]
     assert (await identity.post(f"/v1/activation/{again}/email", {"email": unique_email("late")})).status == 200
+
+
+async def test_simultaneous_wrong_provisional_passwords_get_no_more_tries_than_the_lock(identity):
+    import asyncio
+
+    cred = await identity.issue()
+    body = {"login": cred["login"], "password": "Mauvais-1", "intent": "activate"}
+    answers = await asyncio.gather(*(identity.post("/v1/activation/start", body) for _ in range(10)))
+    statuses = sorted(a.status for a in answers)
+    assert statuses == [401] * 5 + [429] * 5, statuses  # 5 failures lock the letter, even at once
+    response = await identity.post("/v1/activation/start", {**body, "password": cred["password"]})
+    assert response.status == 429 and (await response.json())["error"] == "credential_locked"

@@ -326,3 +326,17 @@ async def test_a_password_change_ends_a_pending_login_challenge(identity):
     response = await identity.post("/v1/login/mfa", {"mfa_token": token, "code": now_code(identity, secret)},
                                    ip="198.51.100.67")
     assert (await response.json())["error"] == "mfa_challenge_invalid"
+
+
+async def test_simultaneous_wrong_codes_at_a_reset_get_no_more_tries_than_the_delay(identity):
+    import asyncio
+
+    email, person_id = await _person(identity)
+    await enrol(identity, person_id)
+    await identity.post("/v1/password/forgot", {"identifier": email})
+    token = await identity.last_token("identity.password_reset_requested", "reset_url")
+    body = {"token": token, "password": NEW_PASSWORD, "confirmation": NEW_PASSWORD}
+    answers = await asyncio.gather(*(identity.post("/v1/password/reset", {**body, "code": f"{n:06d}"})
+                                     for n in range(10)))
+    statuses = sorted(a.status for a in answers)
+    assert statuses == [401] * 5 + [429] * 5, statuses  # each wrong code counted before the next is read
