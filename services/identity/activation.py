@@ -9,7 +9,18 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from services.identity import repository as sql
-from services.identity.core import Caller, Deps, audit, event, hit_window, link_url, person_gate
+from services.identity.core import (
+    Caller,
+    Deps,
+    audit,
+    event,
+    hit_window,
+    link_url,
+    refund_attempt,
+    refund_ip_attempt,
+    reserve_attempt,
+    reserve_ip_attempt,
+)
 from services.identity.domain import (
     USABLE_CREDENTIAL_STATES,
     CredentialStatus,
@@ -20,7 +31,6 @@ from services.identity.domain import (
     credential_failure,
     credential_state,
     email_key,
-    login_failure,
     new_secret,
     normalise_email,
     normalise_login,
@@ -30,6 +40,7 @@ from services.identity.domain import (
     step_after_start,
 )
 from services.identity.errors import (
+    Busy,
     ConfirmationMismatch,
     CredentialLocked,
     EmailPending,
@@ -101,23 +112,23 @@ async def start(deps: Deps, caller: Caller, *, login: str, password: str, intent
     cred = await deps.pool.fetchrow(sql.CREDENTIAL_BY_LOGIN, login) if login else None
     if cred is not None and str(cred["tenant_id"]) != caller.tenant_id:
         cred = None  # credentials of another tenant do not exist at this tenant's URL
-    if cred is not None and cred["locked_until"] is not None and now < cred["locked_until"]:
-        raise CredentialLocked(int((cred["locked_until"] - now).total_seconds()) + 1)
-    matches, _ = await deps.verify(cred["password_hash"] if cred else None, password)
     if cred is None:
         await _count_unknown_login(deps, caller, login)
+        await deps.verify(None, password)  # the same cost as a known login
         raise InvalidCredentials()
+    before = await _reserve_credential_attempt(deps, cred["id"], now)
+    try:
+        matches, _ = await deps.verify(before["password_hash"], password)
+    except Busy:
+        await _refund_credential_attempt(deps.pool, deps, before, now)
+        raise
     async with deps.pool.acquire() as conn, conn.transaction():
         cred = await conn.fetchrow(sql.CREDENTIAL_BY_ID_FOR_UPDATE, cred["id"])
         state = credential_state(cred["status"], cred["expires_at"], now)
         if not matches:
-            failures, locked_until = credential_failure(
-                cred["failed_attempts"], now, max_failures=deps.settings.credential_max_failures,
-                lock_seconds=deps.settings.credential_lock_seconds)
-            await conn.execute(sql.CREDENTIAL_FAILED, cred["id"], failures, locked_until)
             await audit(conn, deps, "provisional_login_failed", tenant_id=cred["tenant_id"],
                         account_id=cred["account_id"], ip=caller.ip)
-            if locked_until is not None:
+            if _locks(deps, before, now):
                 await audit(conn, deps, "provisional_credential_locked", tenant_id=cred["tenant_id"],
                             account_id=cred["account_id"], ip=caller.ip)
         elif state in USABLE_CREDENTIAL_STATES:
@@ -136,14 +147,47 @@ async def start(deps: Deps, caller: Caller, *, login: str, password: str, intent
             return {"flow_id": flow_id, "intent": intent, "step": str(step), "email": email,
                     "suggested_email": cred["suggested_email"], "tenant_id": str(cred["tenant_id"]),
                     "resend_available_at": _iso_utc(resend_at), "outcome": None}
+        else:  # the right password of a letter no longer usable: no guess to count
+            await _refund_credential_attempt(conn, deps, before, now)
     raise InvalidCredentials()
+
+
+async def _reserve_credential_attempt(deps: Deps, credential_id, now):
+    """Count the attempt on the credential before its hash (the row locked, its lock read then):
+    simultaneous attempts queue and a burst gets no more tries than the lock allows. Returns the
+    row as it was; :class:`CredentialLocked` when locked."""
+    async with deps.pool.acquire() as conn, conn.transaction():
+        cred = await conn.fetchrow(sql.CREDENTIAL_BY_ID_FOR_UPDATE, credential_id)
+        if cred["locked_until"] is not None and now < cred["locked_until"]:
+            raise CredentialLocked(int((cred["locked_until"] - now).total_seconds()) + 1)
+        failures, locked_until = _credential_failure(deps, cred, now)
+        await conn.execute(sql.CREDENTIAL_FAILED, cred["id"], failures, locked_until)
+    return cred
+
+
+def _credential_failure(deps: Deps, cred, now):
+    return credential_failure(cred["failed_attempts"], now, max_failures=deps.settings.credential_max_failures,
+                              lock_seconds=deps.settings.credential_lock_seconds)
+
+
+def _locks(deps: Deps, before, now) -> bool:
+    """Whether the failure counted on ``before`` locked the credential."""
+    return _credential_failure(deps, before, now)[1] is not None
+
+
+async def _refund_credential_attempt(executor, deps: Deps, before, now) -> None:
+    """Give back the reserved failure, unless another attempt was counted since."""
+    failures, locked_until = _credential_failure(deps, before, now)
+    await executor.execute(sql.CREDENTIAL_ATTEMPT_REFUND, before["id"], before["failed_attempts"],
+                           before["locked_until"], failures, locked_until)
 
 
 async def _count_unknown_login(deps: Deps, caller: Caller, login: str) -> None:
     """Lock an unknown login exactly as a known one would be locked.
 
     Otherwise the 429 of a locked credential tells a prober which logins exist: after the same
-    number of failures an unknown login answers the same 429 for the same time.
+    number of failures an unknown login answers the same 429 for the same time. Counted before
+    the hash, as a known credential is, so that both refuse a burst alike.
     """
     if not login:
         return
@@ -372,53 +416,69 @@ async def drop_pending_link(conn, deps: Deps, *, account_id, person_id) -> None:
 
 async def merge(deps: Deps, caller: Caller, flow_id: str, password: str) -> dict:
     """Link the flow's account to the existing person whose password is given (throttled like login)."""
-    s = deps.settings
     now = deps.clock.now()
-    async with deps.pool.acquire() as conn:
+    async with deps.pool.acquire() as conn, conn.transaction():
         row = await _flow(conn, deps, flow_id)
         _require(row, "merge")
-        person = await conn.fetchrow(sql.PERSON_BY_ID, row["person_id"])
-    if person is None:
-        raise FlowNotFound()
-    gate = person_gate(deps, person, now)
-    if not gate.allowed:
-        raise TooManyRequests(gate.retry_after)
-    matches, rehash = await deps.verify(person["password_hash"], normalise_password(password))
+        # Counted before the hash, for the IP as at login (a merge is one more way to try a
+        # person's password) and for the person, their row locked: see core.reserve_attempt.
+        await reserve_ip_attempt(conn, deps, caller, now)
+        attempt = await reserve_attempt(conn, deps, row["person_id"], now)
+    if attempt.person is None or not attempt.allowed:
+        await _refund_merge(deps, caller, attempt)  # not tried: the IP's hit is given back
+        if attempt.person is None:
+            raise FlowNotFound()
+        raise TooManyRequests(attempt.retry_after)
+    try:
+        matches, rehash = await deps.verify(attempt.person["password_hash"], normalise_password(password))
+    except Busy:
+        await _refund_merge(deps, caller, attempt)
+        raise
     async with deps.pool.acquire() as conn, conn.transaction():
         row = await _flow(conn, deps, flow_id)
         _require(row, "merge")
         person = await conn.fetchrow(sql.PERSON_BY_ID_FOR_UPDATE, row["person_id"])
         if not matches:
-            failures, locked_until = login_failure(failures=person["failed_logins"],
-                                                   locked_until=person["locked_until"], now=now,
-                                                   lock_after=s.login_lock_after_failures,
-                                                   lock_seconds=s.login_lock_seconds)
-            await conn.execute(sql.PERSON_LOGIN_FAILED, person["id"], failures, locked_until, now)
             await audit(conn, deps, "merge_failed", tenant_id=row["tenant_id"], person_id=person["id"],
                         account_id=row["account_id"], ip=caller.ip)
-            if locked_until is not None and person["locked_until"] != locked_until:
+            if attempt.locks:
                 await audit(conn, deps, "person_locked", tenant_id=row["tenant_id"], person_id=person["id"],
                             ip=caller.ip)
         else:
-            if rehash:
-                await conn.execute(sql.REHASH_PERSON, person["id"], await deps.hash(normalise_password(password)))
-            await conn.execute(sql.PERSON_LOGIN_FAILED, person["id"], 0, None, None)
-            try:
-                async with conn.transaction():
-                    await conn.execute(sql.INSERT_LINK, person["id"], row["tenant_id"], row["account_id"],
-                                       row["role"], "active", "merge", row["credential_id"], now)
-            except asyncpg.UniqueViolationError:
-                raise FlowNotFound() from None
-            await conn.execute(sql.SET_CREDENTIAL_STATUS, row["credential_id"], CredentialStatus.MERGED,
-                               person["id"], now)
-            await event(conn, deps, "identity.account_linked", {
-                "person_id": person["id"], "email": person["email"], "tenant_id": row["tenant_id"],
-                "account_id": row["account_id"], "role": row["role"], "via": "merge",
-            }, tenant_id=row["tenant_id"], caller=caller)
-            await audit(conn, deps, "account_merged", tenant_id=row["tenant_id"], person_id=person["id"],
-                        account_id=row["account_id"], ip=caller.ip)
-            return await _touch(conn, deps, flow_id, row, step=FlowStep.DONE, email=person["email"])
+            await refund_ip_attempt(conn, caller)  # the limit counts failures
+            return await _merge_matched(conn, deps, caller, flow_id, row, person,
+                                        rehash=rehash, password=password)
     raise InvalidCredentials()
+
+
+async def _refund_merge(deps: Deps, caller: Caller, attempt) -> None:
+    async with deps.pool.acquire() as conn, conn.transaction():
+        await refund_ip_attempt(conn, caller)
+        await refund_attempt(conn, attempt)
+
+
+async def _merge_matched(conn, deps: Deps, caller: Caller, flow_id: str, row, person, *, rehash: bool,
+                         password: str) -> dict:
+    """The right password: the account joins the person (inside the caller's transaction)."""
+    now = deps.clock.now()
+    if rehash:
+        await conn.execute(sql.REHASH_PERSON, person["id"], await deps.hash(normalise_password(password)))
+    await conn.execute(sql.PERSON_LOGIN_FAILED, person["id"], 0, None, None)
+    try:
+        async with conn.transaction():
+            await conn.execute(sql.INSERT_LINK, person["id"], row["tenant_id"], row["account_id"],
+                               row["role"], "active", "merge", row["credential_id"], now)
+    except asyncpg.UniqueViolationError:
+        raise FlowNotFound() from None
+    await conn.execute(sql.SET_CREDENTIAL_STATUS, row["credential_id"], CredentialStatus.MERGED,
+                       person["id"], now)
+    await event(conn, deps, "identity.account_linked", {
+        "person_id": person["id"], "email": person["email"], "tenant_id": row["tenant_id"],
+        "account_id": row["account_id"], "role": row["role"], "via": "merge",
+    }, tenant_id=row["tenant_id"], caller=caller)
+    await audit(conn, deps, "account_merged", tenant_id=row["tenant_id"], person_id=person["id"],
+                account_id=row["account_id"], ip=caller.ip)
+    return await _touch(conn, deps, flow_id, row, step=FlowStep.DONE, email=person["email"])
 
 
 async def verify_email(deps: Deps, caller: Caller, token: str) -> dict:

@@ -8,18 +8,30 @@ from datetime import timedelta
 from common.logging import get_logger
 from services.identity import mfa
 from services.identity import repository as sql
-from services.identity.core import Caller, Deps, audit, event, hit_window, link_url, person_gate
+from services.identity.core import (
+    Attempt,
+    Caller,
+    Deps,
+    audit,
+    event,
+    hit_window,
+    ip_window_key,
+    link_url,
+    lock_ip_window,
+    person_gate,
+    refund_attempt,
+    refund_ip_attempt,
+    reserve_attempt,
+    reserve_ip_attempt,
+)
 from services.identity.domain import (
     PERSON_NAMING_CREDENTIAL_STATES,
     InvalidEmail,
-    Window,
     credential_state,
     email_key,
-    login_failure,
     new_secret,
     normalise_email,
     normalise_login,
-    window_hit,
 )
 from services.identity.errors import (
     Busy,
@@ -37,75 +49,74 @@ from services.identity.policy import PolicyResult, check_password, normalise_pas
 log = get_logger(__name__)
 
 
-def _ip_key(caller: Caller) -> str | None:
-    # Without an ip claim there is no client to limit (a shared "unknown" bucket would let one
-    # misbehaving caller lock everybody out).
-    return f"login-ip:{caller.ip}" if caller.ip else None
-
-
 async def login(deps: Deps, caller: Caller, *, email: str, password: str) -> dict:
     """Open a session. Unknown email, wrong password, unverified or locked: one answer, same cost."""
-    s = deps.settings
     now = deps.clock.now()
     try:
         key = email_key(normalise_email(email))
     except InvalidEmail:
         key = None
-    # One round trip: the person (if any) and this IP's failure window.
-    row = await deps.pool.fetchrow(sql.LOGIN_LOOKUP, key, _ip_key(caller))
-    _refuse_limited_ip(deps, row["ip_count"], row["ip_started_at"], now)
-    person = row if row["id"] is not None else None
-    gate = None
-    if person is not None:
-        gate = person_gate(deps, person, now)
+    person = await deps.pool.fetchrow(sql.LOGIN_LOOKUP, key)
+    if person is not None and person["id"] is None:
+        person = None
+    attempt = await _reserve_login(deps, caller, person, now)
     password = normalise_password(password)
     try:
         matches, rehash = await deps.verify(person["password_hash"] if person else None, password)
     except Busy:
+        await _refund_login(deps, caller, attempt)  # never tried: nothing to count
         deps.logins.labels("busy").inc()
         raise
-    usable = (person is not None and gate.allowed and person["email_verified_at"] is not None
+    usable = (person is not None and attempt.allowed and person["email_verified_at"] is not None
               and person["status"] == "active")
-    failed = not (matches and usable)
-    if failed:  # the success path needs no connection held nor an (empty) BEGIN/COMMIT
-        async with deps.pool.acquire() as conn, conn.transaction():
-            if _ip_key(caller):
-                await hit_window(conn, _ip_key(caller), now=now, limit=s.ip_failure_limit,
-                                 period_seconds=s.ip_failure_window_seconds)
-            if person is not None:
-                reason = ("locked" if not gate.allowed else "wrong_password" if not matches
-                          else "unverified" if person["email_verified_at"] is None else "disabled")
-                if reason == "wrong_password":
-                    await _count_failure(conn, deps, caller, person)
-                await audit(conn, deps, "login_failed", tenant_id=caller.tenant_id, person_id=person["id"],
-                            ip=caller.ip, reason=reason)
+    if not (matches and usable):
+        await _login_failed(deps, caller, person, attempt, matches=matches)
         deps.logins.labels("invalid").inc()
         raise InvalidCredentials()
     if rehash:
         await deps.pool.execute(sql.REHASH_PERSON, person["id"], await deps.hash(password))
     if person["has_factor"]:  # the password was right: the second factor opens the session
+        await _refund_login(deps, caller, attempt)
         return await mfa.login_challenge(deps, caller, person)
     if person["tenant_ids"] and await mfa.factor_required(deps, person["id"], person["tenant_ids"]):
         # An agency of the person requires a factor they have not got: enrol first, then the session.
+        await _refund_login(deps, caller, attempt)
         return await mfa.login_challenge(deps, caller, person, purpose="enrol")
+    await refund_ip_attempt(deps.pool, caller)  # the session's statement clears the person's count
     return await open_session(deps, caller, person)
 
 
-def _refuse_limited_ip(deps: Deps, count: int | None, started_at, now) -> None:
-    if count:
-        _, retry_after = window_hit(Window(count, started_at), now=now, limit=deps.settings.ip_failure_limit,
-                                    period_seconds=deps.settings.ip_failure_window_seconds)
-        if retry_after is not None:
-            deps.logins.labels("ip_limited").inc()
-            raise TooManyRequests(retry_after)
+async def _reserve_login(deps: Deps, caller: Caller, person, now) -> Attempt:
+    """The attempt counted for the IP and the person before the hash (429 when the IP is over its
+    limit). An unknown email gets the same transaction, so it costs the same."""
+    async with deps.pool.acquire() as conn, conn.transaction():
+        await reserve_ip_attempt(conn, deps, caller, now)
+        if person is None:
+            return Attempt(False)
+        return await reserve_attempt(conn, deps, person["id"], now)
 
 
-async def ip_limit(deps: Deps, caller: Caller, now) -> None:
-    """429 when this IP is over its failure window (the second factor shares the login's window)."""
-    if _ip_key(caller):
-        row = await deps.pool.fetchrow(sql.WINDOW_BY_KEY, _ip_key(caller))
-        if row is not None:
-            _refuse_limited_ip(deps, row["count"], row["started_at"], now)
+async def _refund_login(deps: Deps, caller: Caller, attempt: Attempt) -> None:
+    async with deps.pool.acquire() as conn, conn.transaction():
+        await refund_ip_attempt(conn, caller)
+        await refund_attempt(conn, attempt)
+
+
+async def _login_failed(deps: Deps, caller: Caller, person, attempt: Attempt, *, matches: bool) -> None:
+    """Audit a refused login (already counted by the reservation); a right password refused for
+    another reason (unverified, disabled) gives the person's count back, as it is no guess."""
+    if person is None:
+        return
+    reason = ("locked" if not attempt.allowed else "wrong_password" if not matches
+              else "unverified" if person["email_verified_at"] is None else "disabled")
+    async with deps.pool.acquire() as conn, conn.transaction():
+        if reason in ("unverified", "disabled"):
+            await refund_attempt(conn, attempt)
+        if reason == "wrong_password" and attempt.locks:
+            await audit(conn, deps, "person_locked", tenant_id=caller.tenant_id, person_id=person["id"],
+                        ip=caller.ip)
+        await audit(conn, deps, "login_failed", tenant_id=caller.tenant_id, person_id=person["id"],
+                    ip=caller.ip, reason=reason)
 
 
 async def open_session(deps: Deps, caller: Caller, person) -> dict:
@@ -119,18 +130,6 @@ async def open_session(deps: Deps, caller: Caller, person) -> dict:
     log.info("identity.audit", kind="login_succeeded", tenant_id=caller.tenant_id, person_id=str(person_id))
     deps.logins.labels("success").inc()
     return {"session_id": session_id, "person_id": str(person_id)}
-
-
-async def _count_failure(conn, deps: Deps, caller: Caller, person) -> None:
-    s = deps.settings
-    now = deps.clock.now()
-    current = await conn.fetchrow(sql.PERSON_BY_ID_FOR_UPDATE, person["id"])
-    failures, locked_until = login_failure(failures=current["failed_logins"], locked_until=current["locked_until"],
-                                           now=now, lock_after=s.login_lock_after_failures,
-                                           lock_seconds=s.login_lock_seconds)
-    await conn.execute(sql.PERSON_LOGIN_FAILED, person["id"], failures, locked_until, now)
-    if locked_until is not None and locked_until != current["locked_until"]:
-        await audit(conn, deps, "person_locked", tenant_id=caller.tenant_id, person_id=person["id"], ip=caller.ip)
 
 
 def _uuid_or_none(value):
@@ -196,13 +195,29 @@ async def end_other_sessions(deps: Deps, caller: Caller) -> dict:
 
 async def policy(deps: Deps, caller: Caller, *, password: str, confirmation: str | None, email: str | None
                  ) -> PolicyResult:
-    """The live criteria for a form (min length of the caller's tenant)."""
-    return check_password(password, min_length=await deps.tenants.min_length(caller.tenant_id),
+    """The live criteria for a form: the caller's tenant's minimum length, or for a logged-in
+    person (pid claim) the strictest of their agencies' and the tenant's, as a change applies it."""
+    person_id = _uuid_or_none(caller.person_id)
+    min_length = (await _min_length(deps, caller, person_id) if person_id is not None
+                  else await deps.tenants.min_length(caller.tenant_id))
+    return check_password(password, min_length=min_length,
                           max_length=deps.settings.password_max_length, email=email, confirmation=confirmation)
 
 
-async def _checked_new_password(deps: Deps, caller: Caller, *, password: str, confirmation: str, email: str) -> str:
-    result = check_password(password, min_length=await deps.tenants.min_length(caller.tenant_id),
+async def _min_length(deps: Deps, caller: Caller, person_id) -> int:
+    """The strictest minimum length among the person's agencies and the page's.
+
+    A session (and a reset link asked for at any agency's page) works at every agency's URL: the
+    page's agency alone would let any agency's URL lower the rule of the person's own agencies.
+    """
+    tenant_ids = {str(r["tenant_id"]) for r in await deps.pool.fetch(sql.PERSON_TENANTS, person_id)}
+    tenant_ids.add(caller.tenant_id)
+    return max([await deps.tenants.min_length(tenant_id) for tenant_id in tenant_ids])
+
+
+async def _checked_new_password(deps: Deps, caller: Caller, *, person_id, password: str, confirmation: str,
+                                email: str) -> str:
+    result = check_password(password, min_length=await _min_length(deps, caller, person_id),
                             max_length=deps.settings.password_max_length, email=email)
     if not result.ok:
         body = result.to_json()
@@ -216,6 +231,9 @@ async def _password_changed(conn, deps: Deps, caller: Caller, person, *, reason:
     now = deps.clock.now()
     await conn.execute(sql.SUPERSEDE_TOKENS, person["id"], "reset_password", now)
     await conn.execute(sql.END_PERSON_SESSIONS, person["id"], now, keep_ref)
+    # A second step (login or enrolment) was opened by whoever knew the old password: left alive,
+    # it would still open a session after the change (an enrolment even with their own app).
+    await conn.execute(sql.END_PERSON_CHALLENGES, person["id"], now)
     await event(conn, deps, "identity.password_changed", {
         "person_id": person["id"], "email": person["email"], "tenant_id": caller.tenant_id,
         "reason": reason, "changed_at": now,
@@ -228,21 +246,29 @@ async def change_password(deps: Deps, caller: Caller, *, old_password: str, new_
     """Change with the old password; the current session stays, the others end."""
     person_id = _require_person(caller)
     now = deps.clock.now()
-    person = await deps.pool.fetchrow(sql.PERSON_BY_ID, person_id)
-    if person is None:
+    async with deps.pool.acquire() as conn, conn.transaction():
+        attempt = await reserve_attempt(conn, deps, person_id, now)
+    if attempt.person is None:
         raise InvalidCredentials()
-    gate = person_gate(deps, person, now)
-    if not gate.allowed:
-        raise TooManyRequests(gate.retry_after)
-    new_hash = await _checked_new_password(deps, caller, password=new_password, confirmation=confirmation,
-                                           email=person["email"])
-    matches, _ = await deps.verify(person["password_hash"], normalise_password(old_password))
+    if not attempt.allowed:
+        raise TooManyRequests(attempt.retry_after)
+    person = attempt.person
+    try:
+        new_hash = await _checked_new_password(deps, caller, person_id=person_id, password=new_password,
+                                               confirmation=confirmation, email=person["email"])
+        matches, _ = await deps.verify(person["password_hash"], normalise_password(old_password))
+    except (PasswordPolicy, ConfirmationMismatch, Busy):
+        await refund_attempt(deps.pool, attempt)  # the old password was not tried
+        raise
     async with deps.pool.acquire() as conn, conn.transaction():
         if not matches:
-            await _count_failure(conn, deps, caller, person)
+            if attempt.locks:
+                await audit(conn, deps, "person_locked", tenant_id=caller.tenant_id, person_id=person_id,
+                            ip=caller.ip)
             await audit(conn, deps, "password_change_failed", tenant_id=caller.tenant_id, person_id=person_id,
                         ip=caller.ip)
         else:
+            # The new password clears the count, the reservation's included.
             await conn.execute(sql.SET_PERSON_PASSWORD, person_id, new_hash, now)
             await _password_changed(conn, deps, caller, person, reason="change", keep_ref=caller.session_ref)
             return
@@ -310,17 +336,20 @@ async def _person_for_identifier(conn, identifier: str, *, tenant_id: str, now):
 
 async def _reset_second_factor(deps: Deps, caller: Caller, person_id, code: str) -> None:
     now = deps.clock.now()
-    await ip_limit(deps, caller, now)
-    person = await deps.pool.fetchrow(sql.PERSON_BY_ID, person_id)
-    gate = person_gate(deps, person, now)
-    if not gate.allowed:
-        raise TooManyRequests(gate.retry_after)
     async with deps.pool.acquire() as conn, conn.transaction():
+        # The IP window and the person's row stay locked until this code is counted: simultaneous
+        # codes queue, and each sees the failures of the ones before it (limits read earlier and
+        # counted later let a burst through).
+        await lock_ip_window(conn, deps, caller, now)
+        person = await conn.fetchrow(sql.PERSON_BY_ID_FOR_UPDATE, person_id)
+        gate = person_gate(deps, person, now)
+        if not gate.allowed:
+            raise TooManyRequests(gate.retry_after)
         ok = await mfa.check_code(conn, deps, caller, person, code)
         if not ok:
             await mfa.count_code_failure(conn, deps, caller, person_id, where="reset")
-            if _ip_key(caller):
-                await hit_window(conn, _ip_key(caller), now=now, limit=deps.settings.ip_failure_limit,
+            if ip_window_key(caller):
+                await hit_window(conn, ip_window_key(caller), now=now, limit=deps.settings.ip_failure_limit,
                                  period_seconds=deps.settings.ip_failure_window_seconds)
     if not ok:
         raise InvalidMfaCode()
@@ -344,8 +373,8 @@ async def reset_password(deps: Deps, caller: Caller, *, token: str, password: st
     alone never opens an account that has one. A wrong code counts like a wrong password.
     """
     peek = await check_reset_token(deps, token)
-    new_hash = await _checked_new_password(deps, caller, password=password, confirmation=confirmation,
-                                           email=peek["email"])
+    new_hash = await _checked_new_password(deps, caller, person_id=peek["person_id"], password=password,
+                                           confirmation=confirmation, email=peek["email"])
     now = deps.clock.now()
     if peek["mfa_required"]:
         await _reset_second_factor(deps, caller, peek["person_id"], code or "")

@@ -16,8 +16,8 @@ from common.events import write_event
 from common.internal_auth import InternalClaims
 from common.logging import get_logger
 from services.identity import repository as sql
-from services.identity.domain import LoginGate, Window, hash_secret, login_gate, window_hit
-from services.identity.errors import Busy
+from services.identity.domain import LoginGate, Window, hash_secret, login_failure, login_gate, window_hit
+from services.identity.errors import Busy, TooManyRequests
 from services.identity.factors import SecretBox
 from services.identity.hashing import Hasher, HasherBusy
 from services.identity.settings import IdentitySettings
@@ -87,6 +87,103 @@ def person_gate(deps: Deps, person, now: datetime) -> LoginGate:
                       locked_until=person["locked_until"], now=now,
                       delay_after=deps.settings.login_delay_after_failures,
                       max_delay=deps.settings.login_max_delay_seconds)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A password attempt on a person, decided before its hash (see :func:`reserve_attempt`).
+
+    ``allowed``: the gate let it be tried, and it is already counted as a failure; ``locks``: that
+    failure locked the person; ``person``: the row as the reservation read it (locked, current).
+    """
+
+    allowed: bool
+    retry_after: int = 0
+    locks: bool = False
+    person: Any = None
+    before: tuple = ()
+    after: tuple = ()
+
+
+async def reserve_attempt(conn: asyncpg.Connection, deps: Deps, person_id, now: datetime) -> Attempt:
+    """Inside the caller's transaction, before a password is hashed: the person's row locked, the
+    gate read from it and, when open, the attempt counted as a failure at once.
+
+    Checking a stale gate and counting after the ~50 ms hash let simultaneous attempts all pass:
+    queued on the row, each attempt now sees the ones before it, so a burst gets no more tries than
+    the growing delay and the lock allow. A right password gives its count back (:func:`refund_attempt`).
+    """
+    person = await conn.fetchrow(sql.PERSON_BY_ID_FOR_UPDATE, person_id)
+    if person is None:  # gone meanwhile: nothing to try
+        return Attempt(False)
+    gate = person_gate(deps, person, now)
+    if not gate.allowed:
+        return Attempt(False, gate.retry_after, person=person)
+    failures, locked_until = login_failure(failures=person["failed_logins"], locked_until=person["locked_until"],
+                                           now=now, lock_after=deps.settings.login_lock_after_failures,
+                                           lock_seconds=deps.settings.login_lock_seconds)
+    await conn.execute(sql.PERSON_LOGIN_FAILED, person_id, failures, locked_until, now)
+    return Attempt(True, locks=locked_until is not None and locked_until != person["locked_until"], person=person,
+                   before=(person["failed_logins"], person["last_failed_at"], person["locked_until"]),
+                   after=(failures, now, locked_until))
+
+
+async def refund_attempt(executor, attempt: Attempt | None) -> None:
+    """Give back the failure counted by ``attempt`` (a right password, or a hash that never ran).
+
+    Only if no other attempt was counted since: under a simultaneous burst the right password then
+    stays one failure, which errs on the safe side.
+    """
+    if attempt is not None and attempt.allowed:
+        await executor.execute(sql.PERSON_ATTEMPT_REFUND, attempt.person["id"], *attempt.before, *attempt.after)
+
+
+def ip_window_key(caller: Caller) -> str | None:
+    """The failure window of the caller's IP, shared by every way of proving who one is."""
+    # Without an ip claim there is no client to limit (a shared "unknown" bucket would let one
+    # misbehaving caller lock everybody out).
+    return f"login-ip:{caller.ip}" if caller.ip else None
+
+
+async def reserve_ip_attempt(conn: asyncpg.Connection, deps: Deps, caller: Caller, now: datetime) -> None:
+    """Count one attempt in the caller's IP window before its hash; :class:`TooManyRequests` once full.
+
+    Counted first, so that simultaneous attempts cannot all read the same count: the window holds
+    at most the limit, the attempts still being hashed included. A right one gives it back
+    (:func:`refund_ip_attempt`): the limit counts failures.
+    """
+    key = ip_window_key(caller)
+    if key is None:
+        return
+    retry_after = await hit_window(conn, key, now=now, limit=deps.settings.ip_failure_limit,
+                                   period_seconds=deps.settings.ip_failure_window_seconds)
+    if retry_after is not None:
+        deps.logins.labels("ip_limited").inc()
+        raise TooManyRequests(retry_after)
+
+
+async def refund_ip_attempt(executor, caller: Caller) -> None:
+    """Give back the hit of :func:`reserve_ip_attempt` (the attempt was right, or never ran)."""
+    if ip_window_key(caller) is not None:
+        await executor.execute(sql.WINDOW_REFUND, ip_window_key(caller))
+
+
+async def lock_ip_window(conn: asyncpg.Connection, deps: Deps, caller: Caller, now: datetime) -> None:
+    """:class:`TooManyRequests` if the caller's IP window is full; otherwise the window stays locked
+    until the caller's transaction ends, so that a failure counted in it (``hit_window``) by the same
+    transaction cannot be overtaken by a simultaneous check. For cheap checks (codes), done with
+    the transaction open; password checks use :func:`reserve_ip_attempt` instead."""
+    key = ip_window_key(caller)
+    if key is None:
+        return
+    await conn.execute(sql.ENSURE_WINDOW, key, now)
+    row = await conn.fetchrow(sql.WINDOW_FOR_UPDATE, key)
+    current = Window(row["count"], row["started_at"]) if row["count"] else None
+    _, retry_after = window_hit(current, now=now, limit=deps.settings.ip_failure_limit,
+                                period_seconds=deps.settings.ip_failure_window_seconds)
+    if retry_after is not None:
+        deps.logins.labels("ip_limited").inc()
+        raise TooManyRequests(retry_after)
 
 
 def link_url(base: str, path: str, *, client: str, societe: str, token: str) -> str:

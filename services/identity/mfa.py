@@ -11,9 +11,20 @@ from datetime import timedelta
 
 from common.logging import get_logger
 from services.identity import repository as sql
-from services.identity.core import Caller, Deps, audit, event, hit_window, person_gate
+from services.identity.core import (
+    Caller,
+    Deps,
+    audit,
+    event,
+    hit_window,
+    lock_ip_window,
+    person_gate,
+    refund_attempt,
+    reserve_attempt,
+)
 from services.identity.domain import login_failure, new_secret
 from services.identity.errors import (
+    Busy,
     InvalidCredentials,
     InvalidMfaCode,
     MfaAlreadyEnrolled,
@@ -136,24 +147,27 @@ async def _new_recovery_codes(conn, deps: Deps, person_id, now) -> list[str]:
 
 async def _with_password(deps: Deps, caller: Caller, password: str):
     """The person, once their password is checked (the profile's gate and lock apply)."""
-    from services.identity.auth import _count_failure
-
     person_id = _person_id(caller)
-    now = deps.clock.now()
-    person = await deps.pool.fetchrow(sql.PERSON_BY_ID, person_id)
-    if person is None:
+    async with deps.pool.acquire() as conn, conn.transaction():
+        attempt = await reserve_attempt(conn, deps, person_id, deps.clock.now())
+    if attempt.person is None:
         raise InvalidCredentials()
-    gate = person_gate(deps, person, now)
-    if not gate.allowed:
-        raise TooManyRequests(gate.retry_after)
-    matches, _ = await deps.verify(person["password_hash"], normalise_password(password))
-    if not matches:
-        async with deps.pool.acquire() as conn, conn.transaction():
-            await _count_failure(conn, deps, caller, person)
-            await audit(conn, deps, "mfa_password_failed", tenant_id=caller.tenant_id, person_id=person_id,
-                        ip=caller.ip)
-        raise InvalidCredentials()
-    return person
+    if not attempt.allowed:
+        raise TooManyRequests(attempt.retry_after)
+    try:
+        matches, _ = await deps.verify(attempt.person["password_hash"], normalise_password(password))
+    except Busy:
+        await refund_attempt(deps.pool, attempt)
+        raise
+    if matches:
+        await refund_attempt(deps.pool, attempt)
+        return attempt.person
+    async with deps.pool.acquire() as conn, conn.transaction():
+        if attempt.locks:
+            await audit(conn, deps, "person_locked", tenant_id=caller.tenant_id, person_id=person_id, ip=caller.ip)
+        await audit(conn, deps, "mfa_password_failed", tenant_id=caller.tenant_id, person_id=person_id,
+                    ip=caller.ip)
+    raise InvalidCredentials()
 
 
 async def remove_totp(deps: Deps, caller: Caller, *, password: str) -> None:
@@ -271,18 +285,20 @@ async def login_second_factor(deps: Deps, caller: Caller, *, mfa_token: str, cod
                               assertion: dict | None = None) -> dict:
     """The code (or passkey assertion) after the password: a session, or a counted failure (the
     person locks like for passwords)."""
-    from services.identity.auth import ip_limit, open_session
+    from services.identity.auth import open_session
     from services.identity.passkeys import verify_assertion
 
     s = deps.settings
     now = deps.clock.now()
-    await ip_limit(deps, caller, now)
     async with deps.pool.acquire() as conn, conn.transaction():
         challenge = await load_challenge(conn, deps, caller, mfa_token, purpose="login")
-        gate = person_gate(deps, challenge, now)
+        # The IP window and the person stay locked until this code is counted: simultaneous codes
+        # (several challenges of one person) queue and each sees the failures before it.
+        await lock_ip_window(conn, deps, caller, now)
+        person = await conn.fetchrow(sql.PERSON_BY_ID_FOR_UPDATE, challenge["person_id"])
+        gate = person_gate(deps, person, now)
         if not gate.allowed:
             raise TooManyRequests(gate.retry_after)
-        person = await conn.fetchrow(sql.PERSON_BY_ID, challenge["person_id"])
         if assertion is not None:
             ok = await verify_assertion(conn, deps, person_id=person["id"], challenge=challenge["webauthn_challenge"],
                                         assertion=assertion)

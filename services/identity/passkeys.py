@@ -28,7 +28,7 @@ from webauthn.helpers.structs import (
 
 from common.logging import get_logger
 from services.identity import repository as sql
-from services.identity.core import Caller, Deps, audit, hit_window, person_gate
+from services.identity.core import Caller, Deps, audit, hit_window, lock_ip_window, person_gate
 from services.identity.domain import new_secret
 from services.identity.errors import (
     InvalidCredentials,
@@ -213,13 +213,13 @@ async def passwordless_options(deps: Deps, caller: Caller) -> dict:
 
 async def passwordless_login(deps: Deps, caller: Caller, *, ceremony_id: str, assertion: dict) -> dict:
     """A session from a passkey alone (user verification required: the device's PIN or biometrics)."""
-    from services.identity.auth import ip_limit, open_session
+    from services.identity.auth import open_session
 
     s = deps.settings
     now = deps.clock.now()
-    await ip_limit(deps, caller, now)
     person = None
     async with deps.pool.acquire() as conn, conn.transaction():
+        await lock_ip_window(conn, deps, caller, now)  # held until this failure is counted
         ceremony = await _consume(conn, deps, caller, ceremony_id, "login")
         response = assertion.get("response") if isinstance(assertion, dict) else None
         handle = response.get("userHandle") if isinstance(response, dict) else None

@@ -24,8 +24,7 @@ WHERE p.email_key = $1 AND p.email_verified_at IS NULL
 LOCK_EMAIL_KEY = "SELECT pg_advisory_xact_lock(hashtextextended('email-key:' || $1, 0))"
 VERIFIED_PERSON_BY_EMAIL = "SELECT * FROM persons WHERE email_key = $1 AND email_verified_at IS NOT NULL"
 LOGIN_LOOKUP = """
-SELECT p.id, p.email, p.password_hash, p.email_verified_at, p.status, p.failed_logins, p.last_failed_at,
-       p.locked_until, p.last_login_at, t.count AS ip_count, t.started_at AS ip_started_at,
+SELECT p.id, p.email, p.password_hash, p.email_verified_at, p.status, p.last_login_at,
        (EXISTS (SELECT 1 FROM mfa_totp m WHERE m.person_id = p.id AND m.confirmed_at IS NOT NULL)
         OR EXISTS (SELECT 1 FROM webauthn_credentials w WHERE w.person_id = p.id)) AS has_factor,
        ARRAY(SELECT DISTINCT l.tenant_id FROM links l WHERE l.person_id = p.id AND l.status = 'active')
@@ -33,7 +32,6 @@ SELECT p.id, p.email, p.password_hash, p.email_verified_at, p.status, p.failed_l
 FROM (SELECT 1) AS one
 LEFT JOIN LATERAL (SELECT * FROM persons WHERE email_key = $1
                    ORDER BY (email_verified_at IS NOT NULL) DESC, created_at DESC LIMIT 1) AS p ON true
-LEFT JOIN throttle AS t ON t.key = $2
 """
 VERIFY_PERSON_EMAIL = "UPDATE persons SET email_verified_at = $2 WHERE id = $1 AND email_verified_at IS NULL"
 DELETE_PERSON = "DELETE FROM persons WHERE id = $1"
@@ -44,6 +42,13 @@ WHERE id = $1
 """
 REHASH_PERSON = "UPDATE persons SET password_hash = $2 WHERE id = $1"
 PERSON_LOGIN_FAILED = "UPDATE persons SET failed_logins = $2, locked_until = $3, last_failed_at = $4 WHERE id = $1"
+# Undo the failure counted for an attempt before its hash (core.reserve_attempt), only if no other
+# attempt was counted since ($5-$7: the state the reservation wrote; $2-$4: the state before it).
+PERSON_ATTEMPT_REFUND = """
+UPDATE persons SET failed_logins = $2, last_failed_at = $3, locked_until = $4
+WHERE id = $1 AND failed_logins = $5 AND last_failed_at IS NOT DISTINCT FROM $6
+  AND locked_until IS NOT DISTINCT FROM $7
+"""
 # Success of a login: reset the throttle, open the session, audit; one statement.
 LOGIN_SUCCEEDED = """
 WITH person AS (
@@ -133,6 +138,8 @@ UPDATE mfa_challenges SET failures = failures + 1,
 WHERE hash = $1
 """
 USE_CHALLENGE = "UPDATE mfa_challenges SET used_at = $2 WHERE hash = $1"
+# Every pending second step of the person (login or enrolment) ends with a new password.
+END_PERSON_CHALLENGES = "UPDATE mfa_challenges SET used_at = $2 WHERE person_id = $1 AND used_at IS NULL"
 
 # ---- credentials -----------------------------------------------------------------------------
 INSERT_CREDENTIAL = """
@@ -144,6 +151,11 @@ CREDENTIAL_BY_LOGIN = "SELECT * FROM credentials WHERE login = $1"
 CREDENTIAL_BY_ID_FOR_UPDATE = "SELECT * FROM credentials WHERE id = $1 FOR UPDATE"
 CREDENTIAL_FAILED = "UPDATE credentials SET failed_attempts = $2, locked_until = $3 WHERE id = $1"
 CREDENTIAL_RESET_FAILURES = "UPDATE credentials SET failed_attempts = 0, locked_until = NULL WHERE id = $1"
+# Undo the failure counted before the hash, only if no other attempt was counted since.
+CREDENTIAL_ATTEMPT_REFUND = """
+UPDATE credentials SET failed_attempts = $2, locked_until = $3
+WHERE id = $1 AND failed_attempts = $4 AND locked_until IS NOT DISTINCT FROM $5
+"""
 SET_CREDENTIAL_STATUS = """
 UPDATE credentials SET status = $2, person_id = $3,
        ended_at = CASE WHEN $2 IN ('issued', 'activating') THEN NULL ELSE $4::timestamptz END
@@ -270,6 +282,8 @@ ENSURE_WINDOW = """
 INSERT INTO throttle (key, count, started_at, last_at) VALUES ($1, 0, $2, $2) ON CONFLICT (key) DO NOTHING
 """
 SAVE_WINDOW = "UPDATE throttle SET count = $2, started_at = $3, last_at = $4 WHERE key = $1"
+# Give back a hit counted before the outcome was known (a right password is no failure).
+WINDOW_REFUND = "UPDATE throttle SET count = count - 1 WHERE key = $1 AND count > 0"
 WINDOW_BY_KEY = "SELECT count, started_at, last_at FROM throttle WHERE key = $1"
 
 # ---- audit -----------------------------------------------------------------------------------

@@ -4,11 +4,15 @@ provisional credential and on the password change's old password. The system run
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 
-from tests.e2e.system import unique_email
-from tests.security.conftest import PASSWORD, Browser, directory_of_add, new_ip
+import aiohttp
+
+from common.internal_auth import issue_token
+from tests.e2e.system import INTERNAL_SECRET, unique_email
+from tests.security.conftest import PASSWORD, Browser, directory_of_add, identity_rows, new_ip
 
 
 def test_a_person_is_locked_after_repeated_failures_even_for_the_right_password(system, tenant_a, person):
@@ -119,7 +123,6 @@ def test_weak_and_blocklisted_passwords_are_refused_at_activation(system, tenant
 
 
 
-
 def test_lockout_abuse_the_owner_recovers_by_reset_at_once(system, tenant_a, person):
     from tests.security.conftest import reset_token
 
@@ -136,3 +139,73 @@ def test_lockout_abuse_the_owner_recovers_by_reset_at_once(system, tenant_a, per
     answer = Browser(system, tenant_a).post("/password/reset", {"token": token, "password": new, "confirmation": new})
     assert answer.status_code == 303
     assert Browser(system, tenant_a).login(person.email, new).status_code == 303  # the reset lifted the lock
+
+
+def _login_burst(system, tenant, attempts: list[tuple[str, str, str]]) -> list[tuple[int, dict]]:
+    """``(email, password, ip)`` posted to identity's /v1/login all at once, as the gateway would
+    forward simultaneous form posts: ``(status, body)`` in the same order."""
+    url = system.by_name("identity").url + "/v1/login"
+
+    async def one(http, email, password, ip):
+        token = issue_token(INTERNAL_SECRET, issuer="gateway", audience="identity", tid=tenant.id,
+                            tcc=tenant.client_code, tsc=tenant.societe_code, ip=ip)
+        async with http.post(url, json={"email": email, "password": password},
+                             headers={"Authorization": f"Internal {token}"}) as response:
+            return response.status, await response.json()
+
+    async def burst():
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
+            return await asyncio.gather(*(one(http, *attempt) for attempt in attempts))
+
+    return asyncio.run(burst())
+
+
+def _wrong_passwords_tried(system, email: str) -> int:
+    rows = identity_rows(system, "SELECT count(*) AS n FROM audit a JOIN persons p ON p.id = a.person_id"
+                                 " WHERE p.email = $1 AND a.kind = 'login_failed'"
+                                 " AND a.detail->>'reason' = 'wrong_password'", email)
+    return rows[0]["n"]
+
+
+def test_a_simultaneous_burst_gets_no_more_tries_than_the_lock_and_no_session_after_it(system, tenant_a, person):
+    for _ in range(4):  # one failure short of the lock (conftest: lock after 5)
+        assert Browser(system, tenant_a).login(person.email, "Guess-0!aaaa").status_code == 401
+    time.sleep(1.2)  # past the growing delay: exactly one more try is allowed, and it locks if wrong
+    before = _wrong_passwords_tried(system, person.email)
+    attempts = [(person.email, f"Guess-{n}!burst", new_ip()) for n in range(12)]
+    attempts.append((person.email, person.password, new_ip()))
+    answers = _login_burst(system, tenant_a, attempts)
+    assert {status for status, _ in answers} <= {200, 401}, answers
+    sessions = [body for status, body in answers if status == 200]
+    tried = _wrong_passwords_tried(system, person.email) - before
+    # Whichever came first was the one try left: a wrong one locks (and the right one is then
+    # refused like any locked login), or the right one opens the only session and no guess was tried.
+    assert len(sessions) + tried == 1, (len(sessions), tried)
+    if tried:
+        assert Browser(system, tenant_a).login(person.email, person.password).status_code == 401
+
+
+def test_a_simultaneous_burst_from_one_ip_gets_no_more_tries_than_its_limit(system, tenant_a):
+    ip = new_ip()
+    answers = _login_burst(system, tenant_a, [(unique_email("burst"), "Spray-1!aaaa", ip) for _ in range(16)])
+    statuses = sorted(status for status, _ in answers)
+    assert statuses == [401] * 12 + [429] * 4, statuses  # conftest: 12 failures per IP
+    assert all(body["error"] == "too_many_requests" for status, body in answers if status == 429)
+
+
+
+def test_wrong_merge_passwords_count_against_the_ip_like_logins(system, tenant_a, person):
+    ref = f"M{uuid.uuid4().hex[:6].upper()}"
+    directory_of_add(tenant_a, ref, "M. Fusion")
+    issued = tenant_a.issue_credentials(ref)[ref]
+    attacker = Browser(system, tenant_a)
+    assert attacker.post("/activation", {"login": issued["login"], "password": issued["password"]},
+                         form_page="/activation").status_code == 303
+    answer = attacker.post("/activation/email", {"email": person.email}, form_page="/activation")
+    assert answer.status_code == 303 and "/activation/merge" in answer.headers["Location"]
+    for _ in range(4):  # below the person's delay and lock: only the IP's window can refuse later
+        assert attacker.post("/activation/merge", {"password": "Guess-5!merge"},
+                             form_page="/activation").status_code == 401
+    for _ in range(8):  # 4 + 8 = the IP's 12 failures
+        assert attacker.login(unique_email("merge-ip"), "Spray-1!aaaa").status_code == 401
+    assert attacker.login(unique_email("merge-ip"), "Spray-1!aaaa").status_code == 429

@@ -10,7 +10,7 @@ import requests
 
 from services.identity.settings import IdentitySettings
 from tests.e2e.system import OPERATOR_TOKEN, unique_email
-from tests.security.conftest import Browser, directory_of, directory_of_add
+from tests.security.conftest import Browser, activate, directory_of, directory_of_add, reset_token
 
 
 def _start_activation(system, tenant, ref):
@@ -39,6 +39,30 @@ def test_a_tenant_raises_the_minimum_length(system):
     assert _set_password(browser, "Xq7*vbnm-k2").status_code == 422  # 11 characters, 4 classes
     assert "14" in browser.get("/activation/password").text  # the checklist says the tenant's minimum
     assert _set_password(browser, "Xq7*vbnm-k2wzt").status_code == 303  # 14
+
+
+def test_an_agencys_minimum_holds_at_another_agencys_url(system, tenant_a):
+    # A session opens at every agency's URL (one person, several agencies): the URL's agency must not
+    # be the one whose rule applies, or any agency's page lowers the strictest one of the person.
+    strict = system.new_tenant(name="Agence Stricte")
+    answer = requests.patch(system.url(f"/api/v1/tenants/{strict.id}"), timeout=30,
+                            headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"},
+                            json={"settings": {"password_min_length": 14}})
+    assert answer.status_code == 200, answer.text
+    directory_of(strict, ("ST1", "M. Strict"))
+    person = activate(system, strict, "ST1")
+    short = "Xq7*vbnm-k2"  # 11 characters, 4 classes: enough at tenant A (6), not at the person's agency
+    browser = Browser(system, tenant_a)
+    assert browser.login(person.email, person.password).status_code == 303
+    answer = browser.post("/profile/password", {"old_password": person.password, "new_password": short,
+                                                "confirmation": short}, form_page="/profile")
+    assert answer.status_code == 422
+    Browser(system, tenant_a).post("/password/forgot", {"identifier": person.email}, form_page="/password/forgot")
+    answer = Browser(system, tenant_a).post("/password/reset", {"token": reset_token(system, person.email),
+                                                                "password": short, "confirmation": short})
+    assert answer.status_code == 422
+    assert Browser(system, strict).login(person.email, short).status_code == 401
+    assert Browser(system, strict).login(person.email, person.password).status_code == 303
 
 
 def test_the_agency_key_cannot_lower_its_own_policy(system, tenant_a):

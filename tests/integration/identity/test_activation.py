@@ -407,3 +407,15 @@ async def test_a_flow_ended_by_its_link_says_verified_whatever_its_intent(identi
         assert (await identity.post("/v1/email/verify", {"token": token})).status == 200
         body = await (await identity.get(f"/v1/activation/{fid}")).json()
         assert (body["step"], body["outcome"], body["intent"]) == ("done", "verified", intent)
+
+
+async def test_simultaneous_wrong_provisional_passwords_get_no_more_tries_than_the_lock(identity):
+    import asyncio
+
+    cred = await identity.issue()
+    body = {"login": cred["login"], "password": "Mauvais-1", "intent": "activate"}
+    answers = await asyncio.gather(*(identity.post("/v1/activation/start", body) for _ in range(10)))
+    statuses = sorted(a.status for a in answers)
+    assert statuses == [401] * 5 + [429] * 5, statuses  # 5 failures lock the letter, even at once
+    response = await identity.post("/v1/activation/start", {**body, "password": cred["password"]})
+    assert response.status == 429 and (await response.json())["error"] == "credential_locked"

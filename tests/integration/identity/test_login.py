@@ -346,3 +346,14 @@ async def test_policy_endpoint(identity):
     assert body["problems"] == ["La confirmation ne correspond pas au mot de passe."]
     response = await identity.post("/v1/password/policy", {"password": "Jean.Dupont-1", "email": "jean.dupont@x.fr"})
     assert (await response.json())["problems"] == ["Le mot de passe ne doit pas contenir votre adresse email."]
+
+
+async def test_simultaneous_guesses_of_the_old_password_get_no_more_tries_than_the_delay(identity):
+    email, _ = await _person(identity)
+    session = await _session(identity, email)
+    answers = await asyncio.gather(*(
+        identity.post("/v1/me/password", {"old_password": f"Mauvais-{n}", "new_password": NEW_PASSWORD,
+                                          "confirmation": NEW_PASSWORD}, pid=session["person_id"])
+        for n in range(10)))
+    statuses = sorted(a.status for a in answers)
+    assert statuses == [401] * 5 + [429] * 5, statuses

@@ -120,3 +120,17 @@ async def test_a_pending_person_does_not_own_its_email(identity):
     assert (await identity.post("/v1/email/verify", {"token": token})).status == 200
     assert (await identity.login(email)).status == 200
     assert (await identity.login(email, "Squat-Pass-99")).status == 401
+
+
+async def test_simultaneous_wrong_merge_passwords_get_no_more_tries_than_the_delay(identity):
+    import asyncio
+
+    email = unique_email()
+    await identity.activate(await identity.issue(), email)
+    _, flow = await _merge_flow(identity, email)
+    url = f"/v1/activation/{flow['flow_id']}/merge"
+    answers = await asyncio.gather(*(identity.post(url, {"password": f"Mauvais-{n}"}) for n in range(10)))
+    statuses = sorted(a.status for a in answers)
+    assert statuses == [401] * 5 + [429] * 5, statuses  # the delay from 5 failures holds at once too
+    failures = await identity.sql("SELECT failed_logins FROM persons WHERE email = $1", email)
+    assert failures[0]["failed_logins"] == 5

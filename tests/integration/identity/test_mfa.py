@@ -295,3 +295,48 @@ async def test_merge_keeps_the_factor_and_unlink_does_not_remove_it(identity):
     token = await challenge(identity, email)
     assert (await identity.post("/v1/login/mfa", {"mfa_token": token,
                                                   "code": now_code(identity, secret)})).status == 200
+
+
+async def test_a_password_reset_ends_a_pending_enrolment_started_with_the_old_password(identity):
+    # Someone who knew the password started the enrolment an agency requires (their own app);
+    # the owner resets the password: that half-open door must close with the old password.
+    email, _ = await _activated(identity)
+    _require(identity, requirement={identity.tenant.id: "all"})
+    token = (await (await identity.login(email, ip="198.51.100.66")).json())["mfa_token"]
+    started = await (await identity.post("/v1/login/enrol/totp", {"mfa_token": token}, ip="198.51.100.66")).json()
+    await identity.post("/v1/password/forgot", {"identifier": email})
+    reset = await identity.last_token("identity.password_reset_requested", "reset_url")
+    response = await identity.post("/v1/password/reset", {"token": reset, "password": NEW_PASSWORD,
+                                                          "confirmation": NEW_PASSWORD})
+    assert response.status == 200, await response.text()
+    code = pyotp.TOTP(started["secret"]).at(identity.clock.now())
+    response = await identity.post("/v1/login/enrol/totp/confirm", {"mfa_token": token, "code": code},
+                                   ip="198.51.100.66")
+    body = await response.json()
+    assert body["error"] == "mfa_challenge_invalid" and "session_id" not in body
+
+
+async def test_a_password_change_ends_a_pending_login_challenge(identity):
+    email, person_id = await _person(identity)
+    secret, _ = await enrol(identity, person_id)
+    token = await challenge(identity, email, ip="198.51.100.67")  # the old password, someone else's hands
+    response = await identity.post("/v1/me/password", {"old_password": STRONG_PASSWORD, "new_password": NEW_PASSWORD,
+                                                       "confirmation": NEW_PASSWORD}, pid=person_id)
+    assert response.status == 200, await response.text()
+    response = await identity.post("/v1/login/mfa", {"mfa_token": token, "code": now_code(identity, secret)},
+                                   ip="198.51.100.67")
+    assert (await response.json())["error"] == "mfa_challenge_invalid"
+
+
+async def test_simultaneous_wrong_codes_at_a_reset_get_no_more_tries_than_the_delay(identity):
+    import asyncio
+
+    email, person_id = await _person(identity)
+    await enrol(identity, person_id)
+    await identity.post("/v1/password/forgot", {"identifier": email})
+    token = await identity.last_token("identity.password_reset_requested", "reset_url")
+    body = {"token": token, "password": NEW_PASSWORD, "confirmation": NEW_PASSWORD}
+    answers = await asyncio.gather(*(identity.post("/v1/password/reset", {**body, "code": f"{n:06d}"})
+                                     for n in range(10)))
+    statuses = sorted(a.status for a in answers)
+    assert statuses == [401] * 5 + [429] * 5, statuses  # each wrong code counted before the next is read
