@@ -103,17 +103,20 @@ class Attempt:
     person: Any = None
     before: tuple = ()
     after: tuple = ()
+    queries: sql.AttemptQueries = sql.PERSON_ATTEMPTS  # the table gated: persons, or staff
 
 
-async def reserve_attempt(conn: asyncpg.Connection, deps: Deps, person_id, now: datetime) -> Attempt:
+async def reserve_attempt(conn: asyncpg.Connection, deps: Deps, person_id, now: datetime, *,
+                          queries: sql.AttemptQueries = sql.PERSON_ATTEMPTS) -> Attempt:
     """Inside the caller's transaction, before a password is hashed: the person's row locked, the
     gate read from it and, when open, the attempt counted as a failure at once.
 
     Checking a stale gate and counting after the ~50 ms hash let simultaneous attempts all pass:
     queued on the row, each attempt now sees the ones before it, so a burst gets no more tries than
     the growing delay and the lock allow. A right password gives its count back (:func:`refund_attempt`).
+    ``queries``: a staff member's row (``sql.STAFF_ATTEMPTS``) is gated the same way.
     """
-    person = await conn.fetchrow(sql.PERSON_BY_ID_FOR_UPDATE, person_id)
+    person = await conn.fetchrow(queries.row_for_update, person_id)
     if person is None:  # gone meanwhile: nothing to try
         return Attempt(False)
     gate = person_gate(deps, person, now)
@@ -122,10 +125,10 @@ async def reserve_attempt(conn: asyncpg.Connection, deps: Deps, person_id, now: 
     failures, locked_until = login_failure(failures=person["failed_logins"], locked_until=person["locked_until"],
                                            now=now, lock_after=deps.settings.login_lock_after_failures,
                                            lock_seconds=deps.settings.login_lock_seconds)
-    await conn.execute(sql.PERSON_LOGIN_FAILED, person_id, failures, locked_until, now)
+    await conn.execute(queries.failed, person_id, failures, locked_until, now)
     return Attempt(True, locks=locked_until is not None and locked_until != person["locked_until"], person=person,
                    before=(person["failed_logins"], person["last_failed_at"], person["locked_until"]),
-                   after=(failures, now, locked_until))
+                   after=(failures, now, locked_until), queries=queries)
 
 
 async def refund_attempt(executor, attempt: Attempt | None) -> None:
@@ -135,24 +138,26 @@ async def refund_attempt(executor, attempt: Attempt | None) -> None:
     stays one failure, which errs on the safe side.
     """
     if attempt is not None and attempt.allowed:
-        await executor.execute(sql.PERSON_ATTEMPT_REFUND, attempt.person["id"], *attempt.before, *attempt.after)
+        await executor.execute(attempt.queries.refund, attempt.person["id"], *attempt.before, *attempt.after)
 
 
-def ip_window_key(caller: Caller) -> str | None:
-    """The failure window of the caller's IP, shared by every way of proving who one is."""
+def ip_window_key(caller: Caller, prefix: str = "login-ip") -> str | None:
+    """The failure window of the caller's IP, shared by every way of proving who one is (a person);
+    the console's staff login has its own (``prefix="staff-login-ip"``)."""
     # Without an ip claim there is no client to limit (a shared "unknown" bucket would let one
     # misbehaving caller lock everybody out).
-    return f"login-ip:{caller.ip}" if caller.ip else None
+    return f"{prefix}:{caller.ip}" if caller.ip else None
 
 
-async def reserve_ip_attempt(conn: asyncpg.Connection, deps: Deps, caller: Caller, now: datetime) -> None:
+async def reserve_ip_attempt(conn: asyncpg.Connection, deps: Deps, caller: Caller, now: datetime, *,
+                             prefix: str = "login-ip") -> None:
     """Count one attempt in the caller's IP window before its hash; :class:`TooManyRequests` once full.
 
     Counted first, so that simultaneous attempts cannot all read the same count: the window holds
     at most the limit, the attempts still being hashed included. A right one gives it back
     (:func:`refund_ip_attempt`): the limit counts failures.
     """
-    key = ip_window_key(caller)
+    key = ip_window_key(caller, prefix)
     if key is None:
         return
     retry_after = await hit_window(conn, key, now=now, limit=deps.settings.ip_failure_limit,
@@ -162,10 +167,10 @@ async def reserve_ip_attempt(conn: asyncpg.Connection, deps: Deps, caller: Calle
         raise TooManyRequests(retry_after)
 
 
-async def refund_ip_attempt(executor, caller: Caller) -> None:
+async def refund_ip_attempt(executor, caller: Caller, *, prefix: str = "login-ip") -> None:
     """Give back the hit of :func:`reserve_ip_attempt` (the attempt was right, or never ran)."""
-    if ip_window_key(caller) is not None:
-        await executor.execute(sql.WINDOW_REFUND, ip_window_key(caller))
+    if ip_window_key(caller, prefix) is not None:
+        await executor.execute(sql.WINDOW_REFUND, ip_window_key(caller, prefix))
 
 
 async def lock_ip_window(conn: asyncpg.Connection, deps: Deps, caller: Caller, now: datetime) -> None:

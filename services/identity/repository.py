@@ -3,6 +3,17 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
+
+class AttemptQueries(NamedTuple):
+    """The SQL of a password attempt reserved before its hash (``core.reserve_attempt``), for one
+    table with a login gate (``failed_logins``, ``last_failed_at``, ``locked_until``)."""
+
+    row_for_update: str  # $1: the id
+    failed: str  # $1: the id, $2-$4: failures, locked_until, last_failed_at
+    refund: str  # $1: the id, $2-$4: the state before the reservation, $5-$7: the state it wrote
+
 # ---- persons ---------------------------------------------------------------------------------
 INSERT_PERSON = """
 INSERT INTO persons (id, email, email_key, password_hash, terms_version, terms_accepted_at, created_at,
@@ -49,6 +60,7 @@ UPDATE persons SET failed_logins = $2, last_failed_at = $3, locked_until = $4
 WHERE id = $1 AND failed_logins = $5 AND last_failed_at IS NOT DISTINCT FROM $6
   AND locked_until IS NOT DISTINCT FROM $7
 """
+PERSON_ATTEMPTS = AttemptQueries(PERSON_BY_ID_FOR_UPDATE, PERSON_LOGIN_FAILED, PERSON_ATTEMPT_REFUND)
 # Success of a login: reset the throttle, open the session, audit; one statement.
 LOGIN_SUCCEEDED = """
 WITH person AS (
