@@ -326,13 +326,16 @@ SELECT id, email, display_name, role, status, created_at, activated_at, last_log
 WHERE tenant_id = $1 ORDER BY status <> 'active', lower(display_name), email_key
 """
 STAFF_LOGIN_LOOKUP = """
-SELECT s.id, s.tenant_id, s.email, s.password_hash, s.status, s.failed_logins, s.last_failed_at, s.locked_until,
-       t.count AS ip_count, t.started_at AS ip_started_at
-FROM (SELECT 1) AS one
-LEFT JOIN staff AS s ON s.tenant_id = $1 AND s.email_key = $2
-LEFT JOIN throttle AS t ON t.key = $3
+SELECT id, tenant_id, email, password_hash, status FROM staff WHERE tenant_id = $1 AND email_key = $2
 """
 STAFF_LOGIN_FAILED = "UPDATE staff SET failed_logins = $2, locked_until = $3, last_failed_at = $4 WHERE id = $1"
+# As PERSON_ATTEMPT_REFUND, for a staff member's attempt.
+STAFF_ATTEMPT_REFUND = """
+UPDATE staff SET failed_logins = $2, last_failed_at = $3, locked_until = $4
+WHERE id = $1 AND failed_logins = $5 AND last_failed_at IS NOT DISTINCT FROM $6
+  AND locked_until IS NOT DISTINCT FROM $7
+"""
+STAFF_ATTEMPTS = AttemptQueries(STAFF_BY_ID_FOR_UPDATE, STAFF_LOGIN_FAILED, STAFF_ATTEMPT_REFUND)
 STAFF_LOGIN_SUCCEEDED = """
 WITH staff_row AS (
     UPDATE staff SET failed_logins = 0, locked_until = NULL, last_login_at = $4 WHERE id = $2 RETURNING id

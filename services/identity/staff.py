@@ -13,16 +13,19 @@ import uuid
 from datetime import timedelta
 
 from services.identity import repository as sql
-from services.identity.core import Caller, Deps, audit, event, hit_window, person_gate
-from services.identity.domain import (
-    InvalidEmail,
-    Window,
-    email_key,
-    login_failure,
-    new_secret,
-    normalise_email,
-    window_hit,
+from services.identity.core import (
+    Attempt,
+    Caller,
+    Deps,
+    audit,
+    event,
+    hit_window,
+    refund_attempt,
+    refund_ip_attempt,
+    reserve_attempt,
+    reserve_ip_attempt,
 )
+from services.identity.domain import InvalidEmail, email_key, new_secret, normalise_email
 from services.identity.errors import (
     Busy,
     ConfirmationMismatch,
@@ -169,45 +172,30 @@ async def accept_invitation(deps: Deps, caller: Caller, *, token: str, password:
     return {"email": row["email"]}
 
 
+STAFF_IP_WINDOW = "staff-login-ip"  # the console's own failure window per IP (not the persons')
+
+
 async def login(deps: Deps, caller: Caller, *, email: str, password: str) -> dict:
     """A console session at the agency of the page. Unknown, wrong, invited, disabled, locked: one answer."""
     if not caller.tenant_id:
         raise Forbidden("The tid claim is required")
-    s = deps.settings
     now = deps.clock.now()
     try:
         key = email_key(normalise_email(email))
     except InvalidEmail:
         key = None
-    ip_key = f"staff-login-ip:{caller.ip}" if caller.ip else None
-    row = await deps.pool.fetchrow(sql.STAFF_LOGIN_LOOKUP, uuid.UUID(caller.tenant_id), key, ip_key)
-    if row["ip_count"]:
-        _, retry_after = window_hit(Window(row["ip_count"], row["ip_started_at"]), now=now,
-                                    limit=s.ip_failure_limit, period_seconds=s.ip_failure_window_seconds)
-        if retry_after is not None:
-            raise TooManyRequests(retry_after)
-    staff = row if row["id"] is not None else None
-    gate = person_gate(deps, staff, now) if staff is not None else None
+    staff = await deps.pool.fetchrow(sql.STAFF_LOGIN_LOOKUP, uuid.UUID(caller.tenant_id), key)
+    attempt = await _reserve_login(deps, caller, staff, now)
     try:
         matches, _ = await deps.verify(staff["password_hash"] if staff else None, normalise_password(password))
     except Busy:
+        await _refund_login(deps, caller, attempt)  # never tried: nothing to count
         raise
-    usable = staff is not None and gate.allowed and staff["status"] == "active"
+    usable = staff is not None and attempt.allowed and staff["status"] == "active"
     if not (matches and usable):
-        async with deps.pool.acquire() as conn, conn.transaction():
-            if ip_key:
-                await hit_window(conn, ip_key, now=now, limit=s.ip_failure_limit,
-                                 period_seconds=s.ip_failure_window_seconds)
-            if staff is not None:
-                if matches is False and gate.allowed:
-                    current = await conn.fetchrow(sql.STAFF_BY_ID_FOR_UPDATE, staff["id"])
-                    failures, locked_until = login_failure(
-                        failures=current["failed_logins"], locked_until=current["locked_until"], now=now,
-                        lock_after=s.login_lock_after_failures, lock_seconds=s.login_lock_seconds)
-                    await conn.execute(sql.STAFF_LOGIN_FAILED, staff["id"], failures, locked_until, now)
-                await audit(conn, deps, "staff_login_failed", tenant_id=caller.tenant_id, ip=caller.ip,
-                            staff_id=staff["id"])
+        await _login_failed(deps, caller, staff, attempt, matches=matches)
         raise InvalidCredentials()
+    await refund_ip_attempt(deps.pool, caller, prefix=STAFF_IP_WINDOW)  # the session clears the member's count
     session_id = new_secret(32)
     await deps.pool.execute(sql.STAFF_LOGIN_SUCCEEDED, deps.hash_token(session_id), staff["id"],
                             staff["tenant_id"], now, caller.ip)
@@ -215,6 +203,36 @@ async def login(deps: Deps, caller: Caller, *, email: str, password: str) -> dic
         await audit(conn, deps, "staff_login_succeeded", tenant_id=staff["tenant_id"], ip=caller.ip,
                     staff_id=staff["id"])
     return {"session_id": session_id, "staff_id": str(staff["id"])}
+
+
+async def _reserve_login(deps: Deps, caller: Caller, staff, now) -> Attempt:
+    """The attempt counted for the IP and the member before the hash, as a person's login is (see
+    core.reserve_attempt): 429 when the IP is over its limit. An unknown email gets the same
+    transaction, so it costs the same."""
+    async with deps.pool.acquire() as conn, conn.transaction():
+        await reserve_ip_attempt(conn, deps, caller, now, prefix=STAFF_IP_WINDOW)
+        if staff is None:
+            return Attempt(False)
+        return await reserve_attempt(conn, deps, staff["id"], now, queries=sql.STAFF_ATTEMPTS)
+
+
+async def _refund_login(deps: Deps, caller: Caller, attempt: Attempt) -> None:
+    async with deps.pool.acquire() as conn, conn.transaction():
+        await refund_ip_attempt(conn, caller, prefix=STAFF_IP_WINDOW)
+        await refund_attempt(conn, attempt)
+
+
+async def _login_failed(deps: Deps, caller: Caller, staff, attempt: Attempt, *, matches: bool) -> None:
+    """Audit a refused login (already counted by the reservation); the right password of a disabled
+    member gives the member's count back, as it is no guess (the IP's hit stays, as before)."""
+    if staff is None:
+        return
+    reason = "locked" if not attempt.allowed else "wrong_password" if not matches else "disabled"
+    async with deps.pool.acquire() as conn, conn.transaction():
+        if reason == "disabled":
+            await refund_attempt(conn, attempt)
+        await audit(conn, deps, "staff_login_failed", tenant_id=caller.tenant_id, ip=caller.ip,
+                    staff_id=staff["id"], reason=reason)
 
 
 async def introspect(deps: Deps, caller: Caller, session_id: str) -> dict:

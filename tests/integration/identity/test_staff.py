@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -94,6 +95,42 @@ async def test_staff_lockout_like_persons(identity):
     identity.clock.advance(minutes=16)
     assert (await _login(identity, email)).status == 200
 
+
+
+async def _wrong_passwords_tried(identity, email: str) -> int:
+    rows = await identity.sql("SELECT count(*) AS n FROM audit a JOIN staff s ON s.id = a.staff_id"
+                              " WHERE s.email = $1 AND a.kind = 'staff_login_failed'"
+                              " AND a.detail->>'reason' = 'wrong_password'", email)
+    return rows[0]["n"]
+
+
+async def test_a_simultaneous_burst_gets_no_more_tries_than_the_lock_and_no_session_after_it(identity):
+    email = await _active_staff(identity, unique_email("rafale"))
+    for n in range(identity.settings.login_lock_after_failures - 1):  # one failure short of the lock
+        assert (await _login(identity, email, f"Mauvais-{n}!", ip=f"198.51.100.{n}")).status == 401
+        identity.clock.advance(seconds=identity.settings.login_max_delay_seconds + 1)
+    before = await _wrong_passwords_tried(identity, email)
+    # Exactly one more try is allowed now, and it locks if wrong; each attempt from its own IP.
+    guesses = [_login(identity, email, f"Devine-{n}!rafale", ip=f"192.0.2.{n}") for n in range(12)]
+    answers = await asyncio.gather(*guesses, _login(identity, email, ip="192.0.2.200"))
+    assert {a.status for a in answers} <= {200, 401}, [a.status for a in answers]
+    sessions = [a for a in answers if a.status == 200]
+    tried = await _wrong_passwords_tried(identity, email) - before
+    # Whichever came first was the one try left: a wrong one locks (and the right one is then refused
+    # like any locked login), or the right one opens the only session and no guess was tried.
+    assert len(sessions) + tried == 1, (len(sessions), tried)
+    if tried:
+        assert (await _login(identity, email)).status == 401
+
+
+@pytest.mark.parametrize("identity_settings_overrides", [{"ip_failure_limit": 12}])
+async def test_a_simultaneous_burst_from_one_ip_gets_no_more_tries_than_its_limit(identity):
+    answers = await asyncio.gather(*(_login(identity, unique_email("inconnu"), "Essai-1!aaaa", ip="192.0.2.99")
+                                     for _ in range(16)))
+    statuses = sorted(a.status for a in answers)
+    assert statuses == [401] * 12 + [429] * 4, statuses
+    # The console's window is its own: the persons' login from this IP is not limited by it.
+    assert (await identity.login(unique_email("autre"), "Essai-1!aaaa", ip="192.0.2.99")).status == 401
 
 async def test_who_may_invite(identity):
     admin_email = await _active_staff(identity, unique_email("adm"))
