@@ -132,6 +132,7 @@ async def test_a_simultaneous_burst_from_one_ip_gets_no_more_tries_than_its_limi
     # The console's window is its own: the persons' login from this IP is not limited by it.
     assert (await identity.login(unique_email("autre"), "Essai-1!aaaa", ip="192.0.2.99")).status == 401
 
+
 async def test_who_may_invite(identity):
     admin_email = await _active_staff(identity, unique_email("adm"))
     admin_id = (await (await _login(identity, admin_email)).json())["staff_id"]
