@@ -88,7 +88,7 @@ async def start(deps: Deps, caller: Caller, *, login: str, password: str, intent
         cred = None  # credentials of another tenant do not exist at this tenant's URL
     if cred is not None and cred["locked_until"] is not None and now < cred["locked_until"]:
         raise CredentialLocked(int((cred["locked_until"] - now).total_seconds()) + 1)
-    matches, _ = await deps.verify(cred["password_hash"] if cred else None, password)
+    matches = await deps.verify_provisional(cred["password_hash"] if cred else None, password)
     if cred is None:
         await _count_unknown_login(deps, caller, login)
         raise InvalidCredentials()

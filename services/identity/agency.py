@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import timedelta
 
@@ -31,12 +30,9 @@ async def issue_credentials(deps: Deps, caller: Caller, *, tenant_id: uuid.UUID,
     """
     now = deps.clock.now()
     expires_at = now + timedelta(days=ttl_days or deps.settings.credential_ttl_days)
-    passwords = [generate_provisional_password() for _ in accounts]
-    # Hash outside the transaction, all cores at once; an internal batch is not bounded like logins.
-    hashes = await asyncio.gather(*(deps.hasher.hash(p) for p in passwords))
     issued, refused = [], []
     async with deps.pool.acquire() as conn, conn.transaction():
-        for account, password, password_hash in zip(accounts, passwords, hashes, strict=True):
+        for account in accounts:
             account_id = account["account_id"]
             link = await conn.fetchrow(sql.LINK_BY_ACCOUNT, account_id)
             if await conn.fetchval(sql.ACCOUNT_KNOWN_IN_OTHER_TENANT, account_id, tenant_id):
@@ -49,7 +45,10 @@ async def issue_credentials(deps: Deps, caller: Caller, *, tenant_id: uuid.UUID,
             if link is not None:
                 await unlink(conn, deps, caller, account_id=account_id, reason="reset")
             await _revoke(conn, deps, caller, tenant_id=tenant_id, account_id=account_id, reason="reissue")
-            login = await _insert_credential(conn, tenant_id=tenant_id, account=account, password_hash=password_hash,
+            # A keyed hash (microseconds), not argon2id: no hashing thread is taken from logins.
+            password = generate_provisional_password()
+            login = await _insert_credential(conn, tenant_id=tenant_id, account=account,
+                                             password_hash=deps.hash_provisional(password),
                                              now=now, expires_at=expires_at)
             await audit(conn, deps, "credentials_issued", tenant_id=tenant_id, account_id=account_id, ip=caller.ip,
                         staff_id=caller.staff_id)

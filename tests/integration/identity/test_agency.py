@@ -1,11 +1,15 @@
-"""Agency operations: re-issue with reset (unlink), account closed, states, recipients, audit."""
+"""Agency operations: issuance (bulk, keyed hashes), re-issue with reset (unlink), account closed,
+states, recipients, audit."""
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import uuid
 from datetime import datetime
 
 from common.events import Envelope
+from services.identity import core
 from services.identity.agency import handle_account_closed
 from services.identity.routes import DEPS
 from tests.integration.identity.conftest import STRONG_PASSWORD, Tenant, unique_email
@@ -25,6 +29,56 @@ async def _issue_many(identity, accounts, *, reset=False, tenant=None):
                                    tenant=tenant)
     assert response.status == 201
     return await response.json()
+
+
+async def test_a_large_issuance_does_not_keep_another_agencys_person_from_logging_in(identity):
+    # Issuing hashed one argon2id per account through the login's hashing pool: for the whole batch
+    # every login answered 429 (busy), and the logins queued behind it.
+    email = unique_email()
+    await identity.activate(await identity.issue(), email)
+    accounts = [str(uuid.uuid4()) for _ in range(500)]
+    issuance = asyncio.ensure_future(_issue_many(identity, accounts, tenant=Tenant()))
+    statuses = collections.Counter()
+    while not issuance.done():  # at least one login, every one while the issuance runs
+        statuses[(await identity.login(email, ip="192.0.2.44")).status] += 1
+    assert len((await issuance)["credentials"]) == 500
+    assert set(statuses) == {200}, statuses
+
+
+async def test_provisional_passwords_are_stored_as_a_keyed_hash(identity):
+    cred = await identity.issue()
+    [row] = await identity.sql("SELECT password_hash FROM credentials WHERE login = $1", cred["login"])
+    assert row["password_hash"].startswith("$hmac-sha256$") and not row["password_hash"].startswith("$argon2")
+    assert cred["password"] not in row["password_hash"]
+    wrong = await identity.post("/v1/activation/start", {"login": cred["login"], "password": cred["password"] + "x"})
+    assert wrong.status == 401
+    await identity.activate(cred, unique_email())
+
+
+async def test_a_letter_hashed_with_argon2id_before_still_activates(identity):
+    cred = await identity.issue()
+    argon2 = await identity.client.app[DEPS].hasher.hash(cred["password"])
+    await identity.sql("UPDATE credentials SET password_hash = $2 WHERE login = $1", cred["login"], argon2)
+    wrong = await identity.post("/v1/activation/start", {"login": cred["login"], "password": cred["password"] + "x"})
+    assert wrong.status == 401
+    await identity.activate(cred, unique_email())
+
+
+async def test_an_unknown_provisional_identifier_costs_a_dummy_keyed_check(identity, monkeypatch):
+    # The same work as a known identifier of the keyed format (anti-enumeration by timing).
+    checked = []
+    original = core.provisional_password_matches
+
+    def spy(key, stored, password):
+        checked.append(stored)
+        return original(key, stored, password)
+
+    monkeypatch.setattr(core, "provisional_password_matches", spy)
+    known = await identity.issue()
+    for login in ("ZZZZ2345", known["login"]):
+        response = await identity.post("/v1/activation/start", {"login": login, "password": "Mauvais-1"})
+        assert response.status == 401
+    assert checked[0] is None and checked[1].startswith("$hmac-sha256$")
 
 
 async def test_linked_account_refused_unless_reset_which_unlinks(identity):
