@@ -8,8 +8,12 @@ import collections
 import uuid
 from datetime import datetime
 
+import asyncpg
+
 from common.events import Envelope
+from common.testing import wait_until
 from services.identity import core
+from services.identity import repository as sql
 from services.identity.agency import handle_account_closed
 from services.identity.routes import DEPS
 from tests.integration.identity.conftest import STRONG_PASSWORD, Tenant, unique_email
@@ -111,6 +115,40 @@ async def test_reissue_during_a_pending_activation_kills_it(identity):
     await identity.issue(account_id=cred["account_id"])
     assert (await identity.post("/v1/email/verify", {"token": token})).status == 400
     assert await identity.sql("SELECT 1 FROM persons WHERE email = $1", email) == []
+
+
+async def _waiting_on_a_lock(identity) -> bool:
+    rows = await identity.sql("SELECT 1 FROM pg_stat_activity WHERE datname = current_database()"
+                              " AND wait_event_type = 'Lock'")
+    return bool(rows)
+
+
+async def test_a_reissue_racing_with_the_verification_keeps_the_link_it_activated(identity):
+    # The email is verified (its identity.account_linked event in the outbox) after the re-issue read
+    # the link as pending and before it deleted it: the delete must spare the now active link, and
+    # the account be refused as already linked. The verification's statements, in verify_email's
+    # order, are left uncommitted on a second connection until the re-issue waits for them.
+    email = unique_email()
+    cred = await identity.issue()
+    await identity.activate_pending(cred, email)
+    token = await identity.last_token("identity.email_verification_requested", "verification_url")
+    deps, now = identity.client.app[DEPS], identity.clock.now()
+    verifying = await asyncpg.connect(identity.dsn)
+    try:
+        transaction = verifying.transaction()
+        await transaction.start()
+        found = await verifying.fetchrow(sql.CONSUME_TOKEN, deps.hash_token(token), "verify_email", now)
+        await verifying.execute(sql.VERIFY_PERSON_EMAIL, found["person_id"], now)
+        assert len(await verifying.fetch(sql.ACTIVATE_PERSON_LINKS, found["person_id"], now)) == 1
+        await verifying.execute(sql.ACTIVATE_PERSON_CREDENTIALS, found["person_id"], now)
+        reissue = asyncio.ensure_future(_issue_many(identity, [cred["account_id"]]))
+        await wait_until(lambda: _waiting_on_a_lock(identity), message="the re-issue waits for the verification")
+        await transaction.commit()
+        body = await reissue
+    finally:
+        await verifying.close()
+    assert body == {"credentials": [], "refused": [{"account_id": cred["account_id"], "error": "already_linked"}]}
+    assert await _accounts_of(identity, email) == [cred["account_id"]]
 
 
 async def test_account_closed_unlinks_and_revokes(identity):
