@@ -114,11 +114,11 @@ async def start(deps: Deps, caller: Caller, *, login: str, password: str, intent
         cred = None  # credentials of another tenant do not exist at this tenant's URL
     if cred is None:
         await _count_unknown_login(deps, caller, login)
-        await deps.verify(None, password)  # the same cost as a known login
+        await deps.verify_provisional(None, password)  # the same cost as a known login
         raise InvalidCredentials()
     before = await _reserve_credential_attempt(deps, cred["id"], now)
     try:
-        matches, _ = await deps.verify(before["password_hash"], password)
+        matches = await deps.verify_provisional(before["password_hash"], password)
     except Busy:
         await _refund_credential_attempt(deps.pool, deps, before, now)
         raise
@@ -402,16 +402,21 @@ async def restart(deps: Deps, caller: Caller, flow_id: str) -> dict:
         return {**flow_json(flow_id, row, step=str(FlowStep.EMAIL)), "email": None}
 
 
-async def drop_pending_link(conn, deps: Deps, *, account_id, person_id) -> None:
-    """Remove a pending link; its verification tokens die, and the person too if left unverified and alone."""
-    link = await conn.fetchrow(sql.LINK_BY_ACCOUNT, account_id)
-    if link is not None and link["status"] == "pending" and link["person_id"] == person_id:
-        await conn.execute(sql.DELETE_LINK, account_id)
+async def drop_pending_link(conn, deps: Deps, *, account_id, person_id) -> bool:
+    """Remove a pending link; its verification tokens die, and the person too if left unverified and alone.
+
+    False when the link is not (or no longer) pending for ``person_id``: a link whose email was
+    verified since the caller read it stays.
+    """
+    # Tokens first, in verify_email's lock order: a verification that consumed its token already is
+    # waited for (then its link is found active), one that has not finds its token used.
     await conn.execute(sql.SUPERSEDE_TOKENS, person_id, "verify_email", deps.clock.now())
+    dropped = await conn.fetchval(sql.DELETE_PENDING_LINK, account_id, person_id) is not None
     person = await conn.fetchrow(sql.PERSON_BY_ID, person_id)
     if person is not None and person["email_verified_at"] is None:
         if await conn.fetchval(sql.COUNT_PERSON_LINKS, person_id) == 0:
             await conn.execute(sql.DELETE_PERSON, person_id)
+    return dropped
 
 
 async def merge(deps: Deps, caller: Caller, flow_id: str, password: str) -> dict:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import timedelta
 
@@ -27,29 +26,27 @@ async def issue_credentials(deps: Deps, caller: Caller, *, tenant_id: uuid.UUID,
                             reset: bool, accounts: list[dict]) -> dict:
     """Issue one credential per account; re-issue revokes the earlier ones, ``reset`` unlinks first.
 
-    Accounts linked to a person are refused (``already_linked``) unless ``reset``.
+    Accounts linked to a person are refused (``already_linked``) unless ``reset``; so is one whose
+    pending link became active while the batch ran (its email verified meanwhile).
     """
     now = deps.clock.now()
     expires_at = now + timedelta(days=ttl_days or deps.settings.credential_ttl_days)
-    passwords = [generate_provisional_password() for _ in accounts]
-    # Hash outside the transaction, all cores at once; an internal batch is not bounded like logins.
-    hashes = await asyncio.gather(*(deps.hasher.hash(p) for p in passwords))
     issued, refused = [], []
     async with deps.pool.acquire() as conn, conn.transaction():
-        for account, password, password_hash in zip(accounts, passwords, hashes, strict=True):
+        for account in accounts:
             account_id = account["account_id"]
-            link = await conn.fetchrow(sql.LINK_BY_ACCOUNT, account_id)
             if await conn.fetchval(sql.ACCOUNT_KNOWN_IN_OTHER_TENANT, account_id, tenant_id):
                 # Account ids are tenancy's, unique across tenants: one seen elsewhere is not this tenant's.
                 refused.append({"account_id": str(account_id), "error": "other_tenant"})
                 continue
-            if link is not None and link["status"] == "active" and not reset:
+            if not await unlink(conn, deps, caller, account_id=account_id, reason="reset", keep_active=not reset):
                 refused.append({"account_id": str(account_id), "error": "already_linked"})
                 continue
-            if link is not None:
-                await unlink(conn, deps, caller, account_id=account_id, reason="reset")
             await _revoke(conn, deps, caller, tenant_id=tenant_id, account_id=account_id, reason="reissue")
-            login = await _insert_credential(conn, tenant_id=tenant_id, account=account, password_hash=password_hash,
+            # A keyed hash (microseconds), not argon2id: no hashing thread is taken from logins.
+            password = generate_provisional_password()
+            login = await _insert_credential(conn, tenant_id=tenant_id, account=account,
+                                             password_hash=deps.hash_provisional(password),
                                              now=now, expires_at=expires_at)
             await audit(conn, deps, "credentials_issued", tenant_id=tenant_id, account_id=account_id, ip=caller.ip,
                         staff_id=caller.staff_id)
@@ -83,17 +80,27 @@ async def _revoke(conn, deps: Deps, caller: Caller, *, tenant_id, account_id, re
                     reason=reason)
 
 
-async def unlink(conn, deps: Deps, caller: Caller, *, account_id, reason: str, **detail) -> None:
-    """Detach an account from its person; the person keeps its other accounts and can still log in."""
+async def unlink(conn, deps: Deps, caller: Caller, *, account_id, reason: str, keep_active: bool = False,
+                 **detail) -> bool:
+    """Detach an account from its person; the person keeps its other accounts and can still log in.
+
+    With ``keep_active`` only a pending link goes: False, and nothing done, when the account is linked
+    actively, even if its email was verified after this read (the delete re-checks the status).
+    """
     link = await conn.fetchrow(sql.LINK_BY_ACCOUNT, account_id)
+    if link is not None and link["status"] == "pending" and not await drop_pending_link(
+            conn, deps, account_id=account_id, person_id=link["person_id"]):
+        # No longer pending: verified since the read above (active now), or dropped by a restart.
+        link = await conn.fetchrow(sql.LINK_BY_ACCOUNT, account_id)
     if link is None:
-        return
-    if link["status"] == "pending":
-        await drop_pending_link(conn, deps, account_id=account_id, person_id=link["person_id"])
-    else:
+        return True
+    if link["status"] == "active":
+        if keep_active:
+            return False
         await conn.execute(sql.DELETE_LINK, account_id)
     await audit(conn, deps, "account_unlinked", tenant_id=link["tenant_id"], person_id=link["person_id"],
                 account_id=account_id, ip=caller.ip, staff_id=caller.staff_id, reason=reason, **detail)
+    return True
 
 
 async def unlink_for_agency(deps: Deps, caller: Caller, *, tenant_id: uuid.UUID, account_id: uuid.UUID,

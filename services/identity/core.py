@@ -16,7 +16,17 @@ from common.events import write_event
 from common.internal_auth import InternalClaims
 from common.logging import get_logger
 from services.identity import repository as sql
-from services.identity.domain import LoginGate, Window, hash_secret, login_failure, login_gate, window_hit
+from services.identity.domain import (
+    LoginGate,
+    Window,
+    hash_provisional_password,
+    hash_secret,
+    is_keyed_provisional_hash,
+    login_failure,
+    login_gate,
+    provisional_password_matches,
+    window_hit,
+)
 from services.identity.errors import Busy, TooManyRequests
 from services.identity.factors import SecretBox
 from services.identity.hashing import Hasher, HasherBusy
@@ -53,9 +63,22 @@ class Deps:
 
     async def hash(self, password: str) -> str:
         try:
-            return await self.hasher.hash(password, bounded=True)
+            return await self.hasher.hash(password)
         except HasherBusy:
             raise Busy(1) from None
+
+    def hash_provisional(self, password: str) -> str:
+        """A keyed hash, microseconds: a bulk issuance never queues work ahead of logins."""
+        return hash_provisional_password(self.token_key, password)
+
+    async def verify_provisional(self, stored: str | None, password: str) -> bool:
+        """A provisional password against its stored hash, by the hash's format: the keyed one at once
+        (an unknown identifier, ``stored=None``, against a dummy of that format); argon2id, of letters
+        issued before the keyed format, through the hasher (bounded like a login)."""
+        if stored is None or is_keyed_provisional_hash(stored):
+            return provisional_password_matches(self.token_key, stored, password)
+        matches, _ = await self.verify(stored, password)
+        return matches
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ __all__ = [
     "LOGIN_ALPHABET",
     "PASSWORD_ALPHABET",
     "PERSON_NAMING_CREDENTIAL_STATES",
+    "PROVISIONAL_HASH_PREFIX",
     "CredentialStatus",
     "FlowStep",
     "InvalidEmail",
@@ -29,12 +30,15 @@ __all__ = [
     "email_key",
     "generate_login",
     "generate_provisional_password",
+    "hash_provisional_password",
     "hash_secret",
+    "is_keyed_provisional_hash",
     "login_failure",
     "login_gate",
     "new_secret",
     "normalise_email",
     "normalise_login",
+    "provisional_password_matches",
     "require_step",
     "resend_available_at",
     "step_after_email",
@@ -184,6 +188,41 @@ def new_secret(nbytes: int = 32) -> str:
 def hash_secret(key: bytes, raw: str) -> bytes:
     """The keyed hash under which a token or session id is stored (the raw value never is)."""
     return hmac.new(key, raw.encode(), hashlib.sha256).digest()
+
+
+# A provisional password is drawn by the system (~69 random bits), single use, expiring and locked
+# after a few failures: a slow hash, which protects guessable human passwords, buys nothing here
+# (2^69 guesses are out of reach either way) and cost ~29 ms of argon2id per account of a batch,
+# queued ahead of every login. It is stored as a keyed HMAC-SHA-256, like tokens; without a salt
+# since every password is random and unique, and precomputation needs the key (not in the database).
+PROVISIONAL_HASH_PREFIX = "$hmac-sha256$"
+# Derives the provisional-password key from the token key: no token or session hash can ever be
+# equal to a provisional-password hash, nor be checked as one.
+_PROVISIONAL_KEY_LABEL = b"moncompte/identity/provisional-password/v1"
+_DUMMY_PROVISIONAL_HASH = PROVISIONAL_HASH_PREFIX + "0" * 64
+
+
+def _provisional_key(token_key: bytes) -> bytes:
+    return hmac.new(token_key, _PROVISIONAL_KEY_LABEL, hashlib.sha256).digest()
+
+
+def hash_provisional_password(token_key: bytes, password: str) -> str:
+    """The stored form of a system-generated provisional password (never for a person's password)."""
+    digest = hmac.new(_provisional_key(token_key), password.encode(), hashlib.sha256).hexdigest()
+    return PROVISIONAL_HASH_PREFIX + digest
+
+
+def is_keyed_provisional_hash(stored: str) -> bool:
+    """Whether ``stored`` is of :func:`hash_provisional_password` (else: argon2id, letters issued before)."""
+    return stored.startswith(PROVISIONAL_HASH_PREFIX)
+
+
+def provisional_password_matches(token_key: bytes, stored: str | None, password: str) -> bool:
+    """``password`` against a keyed ``stored`` hash, in constant time. ``stored=None`` (an unknown
+    identifier) does the same work against a dummy and fails, so that it costs what a known one costs."""
+    candidate = hash_provisional_password(token_key, password).encode()
+    same = hmac.compare_digest(candidate, (stored or _DUMMY_PROVISIONAL_HASH).encode())
+    return same and stored is not None
 
 
 def token_usable(*, expires_at: datetime, used_at: datetime | None, now: datetime) -> bool:

@@ -61,8 +61,8 @@ class Hasher:
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    async def _run(self, fn, *args, bounded: bool = True):
-        if bounded and self._pending >= self._limit:
+    async def _run(self, fn, *args):
+        if self._pending >= self._limit:
             raise HasherBusy()
         self._pending += 1
         try:
@@ -79,9 +79,10 @@ class Hasher:
             return False, False
         return True, self._ph.check_needs_rehash(stored)
 
-    async def hash(self, password: str, *, bounded: bool = False) -> str:
-        """A new argon2id hash (bulk issuance is not bounded: it is an internal batch)."""
-        return await self._run(self._ph.hash, password, bounded=bounded)
+    async def hash(self, password: str) -> str:
+        """A new argon2id hash, bounded like a verification: no caller may queue work without limit
+        ahead of logins (bulk issuance did, before provisional passwords got a keyed hash)."""
+        return await self._run(self._ph.hash, password)
 
     async def verify(self, stored: str | None, password: str) -> tuple[bool, bool]:
         """``(matches, needs_rehash)``; ``stored=None`` verifies against a dummy hash and fails."""

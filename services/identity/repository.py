@@ -209,6 +209,8 @@ UPDATE links SET status = 'active', linked_at = $2 WHERE person_id = $1 AND stat
 RETURNING tenant_id, account_id, role, via
 """
 DELETE_LINK = "DELETE FROM links WHERE account_id = $1 RETURNING person_id, tenant_id, status"
+# Re-checked on the row as committed when a verification updated it meanwhile: an active link stays.
+DELETE_PENDING_LINK = "DELETE FROM links WHERE account_id = $1 AND person_id = $2 AND status = 'pending' RETURNING 1"
 COUNT_PERSON_LINKS = "SELECT count(*) FROM links WHERE person_id = $1"
 RECIPIENTS = """
 SELECT p.id AS person_id, p.email, array_agg(l.account_id ORDER BY l.account_id) AS account_ids

@@ -183,6 +183,10 @@ def test_activation_timing_of_known_and_unknown_logins_is_comparable(system, ten
     ref = f"Y{uuid.uuid4().hex[:6].upper()}"
     directory_of_add(tenant_a, ref, "M. Timing")
     issued = tenant_a.issue_credentials(ref)[ref]
+    # Provisional passwords have a keyed hash (microseconds), and an unknown login is checked against a
+    # keyed dummy: what this still compares is the rest of each answer (the known login's failure
+    # count and audit, the unknown one's throttle window). That the dummy check is done is proved by
+    # tests/integration/identity/test_agency.py::test_an_unknown_provisional_identifier_costs_a_dummy_keyed_check.
     # 4 tries on the known login: below its lock (5); another browser (IP) for each side
     known = _median_post(Browser(system, tenant_a), "/activation", {"login": issued["login"], "password": "Wrong-4"},
                          "/activation", tries=4)

@@ -1,11 +1,19 @@
-"""Agency operations: re-issue with reset (unlink), account closed, states, recipients, audit."""
+"""Agency operations: issuance (bulk, keyed hashes), re-issue with reset (unlink), account closed,
+states, recipients, audit."""
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import uuid
 from datetime import datetime
 
+import asyncpg
+
 from common.events import Envelope
+from common.testing import wait_until
+from services.identity import core
+from services.identity import repository as sql
 from services.identity.agency import handle_account_closed
 from services.identity.routes import DEPS
 from tests.integration.identity.conftest import STRONG_PASSWORD, Tenant, unique_email
@@ -25,6 +33,56 @@ async def _issue_many(identity, accounts, *, reset=False, tenant=None):
                                    tenant=tenant)
     assert response.status == 201
     return await response.json()
+
+
+async def test_a_large_issuance_does_not_keep_another_agencys_person_from_logging_in(identity):
+    # Issuing hashed one argon2id per account through the login's hashing pool: for the whole batch
+    # every login answered 429 (busy), and the logins queued behind it.
+    email = unique_email()
+    await identity.activate(await identity.issue(), email)
+    accounts = [str(uuid.uuid4()) for _ in range(500)]
+    issuance = asyncio.ensure_future(_issue_many(identity, accounts, tenant=Tenant()))
+    statuses = collections.Counter()
+    while not issuance.done():  # at least one login, every one while the issuance runs
+        statuses[(await identity.login(email, ip="192.0.2.44")).status] += 1
+    assert len((await issuance)["credentials"]) == 500
+    assert set(statuses) == {200}, statuses
+
+
+async def test_provisional_passwords_are_stored_as_a_keyed_hash(identity):
+    cred = await identity.issue()
+    [row] = await identity.sql("SELECT password_hash FROM credentials WHERE login = $1", cred["login"])
+    assert row["password_hash"].startswith("$hmac-sha256$") and not row["password_hash"].startswith("$argon2")
+    assert cred["password"] not in row["password_hash"]
+    wrong = await identity.post("/v1/activation/start", {"login": cred["login"], "password": cred["password"] + "x"})
+    assert wrong.status == 401
+    await identity.activate(cred, unique_email())
+
+
+async def test_a_letter_hashed_with_argon2id_before_still_activates(identity):
+    cred = await identity.issue()
+    argon2 = await identity.client.app[DEPS].hasher.hash(cred["password"])
+    await identity.sql("UPDATE credentials SET password_hash = $2 WHERE login = $1", cred["login"], argon2)
+    wrong = await identity.post("/v1/activation/start", {"login": cred["login"], "password": cred["password"] + "x"})
+    assert wrong.status == 401
+    await identity.activate(cred, unique_email())
+
+
+async def test_an_unknown_provisional_identifier_costs_a_dummy_keyed_check(identity, monkeypatch):
+    # The same work as a known identifier of the keyed format (anti-enumeration by timing).
+    checked = []
+    original = core.provisional_password_matches
+
+    def spy(key, stored, password):
+        checked.append(stored)
+        return original(key, stored, password)
+
+    monkeypatch.setattr(core, "provisional_password_matches", spy)
+    known = await identity.issue()
+    for login in ("ZZZZ2345", known["login"]):
+        response = await identity.post("/v1/activation/start", {"login": login, "password": "Mauvais-1"})
+        assert response.status == 401
+    assert checked[0] is None and checked[1].startswith("$hmac-sha256$")
 
 
 async def test_linked_account_refused_unless_reset_which_unlinks(identity):
@@ -57,6 +115,40 @@ async def test_reissue_during_a_pending_activation_kills_it(identity):
     await identity.issue(account_id=cred["account_id"])
     assert (await identity.post("/v1/email/verify", {"token": token})).status == 400
     assert await identity.sql("SELECT 1 FROM persons WHERE email = $1", email) == []
+
+
+async def _waiting_on_a_lock(identity) -> bool:
+    rows = await identity.sql("SELECT 1 FROM pg_stat_activity WHERE datname = current_database()"
+                              " AND wait_event_type = 'Lock'")
+    return bool(rows)
+
+
+async def test_a_reissue_racing_with_the_verification_keeps_the_link_it_activated(identity):
+    # The email is verified (its identity.account_linked event in the outbox) after the re-issue read
+    # the link as pending and before it deleted it: the delete must spare the now active link, and
+    # the account be refused as already linked. The verification's statements, in verify_email's
+    # order, are left uncommitted on a second connection until the re-issue waits for them.
+    email = unique_email()
+    cred = await identity.issue()
+    await identity.activate_pending(cred, email)
+    token = await identity.last_token("identity.email_verification_requested", "verification_url")
+    deps, now = identity.client.app[DEPS], identity.clock.now()
+    verifying = await asyncpg.connect(identity.dsn)
+    try:
+        transaction = verifying.transaction()
+        await transaction.start()
+        found = await verifying.fetchrow(sql.CONSUME_TOKEN, deps.hash_token(token), "verify_email", now)
+        await verifying.execute(sql.VERIFY_PERSON_EMAIL, found["person_id"], now)
+        assert len(await verifying.fetch(sql.ACTIVATE_PERSON_LINKS, found["person_id"], now)) == 1
+        await verifying.execute(sql.ACTIVATE_PERSON_CREDENTIALS, found["person_id"], now)
+        reissue = asyncio.ensure_future(_issue_many(identity, [cred["account_id"]]))
+        await wait_until(lambda: _waiting_on_a_lock(identity), message="the re-issue waits for the verification")
+        await transaction.commit()
+        body = await reissue
+    finally:
+        await verifying.close()
+    assert body == {"credentials": [], "refused": [{"account_id": cred["account_id"], "error": "already_linked"}]}
+    assert await _accounts_of(identity, email) == [cred["account_id"]]
 
 
 async def test_account_closed_unlinks_and_revokes(identity):

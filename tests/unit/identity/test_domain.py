@@ -107,6 +107,20 @@ def test_secrets_are_long_and_hashed_with_a_key():
     assert raw.encode() not in d.hash_secret(b"k1", raw)
 
 
+def test_provisional_passwords_get_a_keyed_hash_apart_from_tokens():
+    password = d.generate_provisional_password()
+    stored = d.hash_provisional_password(b"k1", password)
+    assert stored.startswith(d.PROVISIONAL_HASH_PREFIX) and d.is_keyed_provisional_hash(stored)
+    assert password not in stored and not d.is_keyed_provisional_hash("$argon2id$v=19$m=19456,t=2,p=1$x$y")
+    assert d.hash_provisional_password(b"k2", password) != stored
+    # Its own derived key: never the hash a token of the same text would get.
+    assert bytes.fromhex(stored.removeprefix(d.PROVISIONAL_HASH_PREFIX)) != d.hash_secret(b"k1", password)
+    assert d.provisional_password_matches(b"k1", stored, password)
+    assert not d.provisional_password_matches(b"k1", stored, password + "x")
+    assert not d.provisional_password_matches(b"k2", stored, password)
+    assert not d.provisional_password_matches(b"k1", None, password)  # the unknown identifier's dummy
+
+
 def test_token_single_use_and_expiry():
     assert d.token_usable(expires_at=NOW + timedelta(seconds=1), used_at=None, now=NOW)
     assert not d.token_usable(expires_at=NOW, used_at=None, now=NOW)

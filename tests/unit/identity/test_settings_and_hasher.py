@@ -68,6 +68,16 @@ async def test_hasher_refuses_beyond_its_bounded_queue():
         hasher.close()
 
 
+async def test_hashing_is_bounded_like_verifying():
+    # A batch of hashes (bulk issuance did this) must not queue without limit ahead of logins.
+    hasher = Hasher(memory_kib=4096, time_cost=3, parallelism=1, workers=1, queue_per_worker=1)
+    try:
+        results = await asyncio.gather(*(hasher.hash("Vue-sur-mer-42") for _ in range(6)), return_exceptions=True)
+        assert sum(isinstance(r, HasherBusy) for r in results) == 4
+    finally:
+        hasher.close()
+
+
 async def test_hashing_threads_run_at_a_lower_priority():
     import os
     import threading
