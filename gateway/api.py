@@ -20,7 +20,7 @@ from common.http import REQUEST_ID, json_error
 from common.internal_auth import PUBLIC_API
 from common.logging import get_logger
 from gateway.api_keys import KeyOwner
-from gateway.context import UPSTREAMS, VERIFIED_KEYS
+from gateway.context import LETTERS_TIMEOUT, UPSTREAMS, VERIFIED_KEYS
 from gateway.edge import CLIENT_IP
 from gateway.files import forward_response
 from gateway.upstream import ServiceUnavailable
@@ -94,6 +94,12 @@ async def _authenticate(request: web.Request) -> dict | web.Response:
     return {"act": "agency", "tid": owner.tenant_id}
 
 
+def _issues_letters(method: str, path: str) -> bool:
+    """Letters for a whole agency take tenancy longer than the upstream timeout (GATEWAY_LETTERS_TIMEOUT_SECONDS)."""
+    return method == "POST" and (path == "/api/v1/provisional-credentials"
+                                 or path.startswith("/api/v1/provisional-credentials?"))
+
+
 def _changes_key_owners(method: str, path: str) -> bool:
     """A key rotated, or a tenant changed (its status among what may change): verified keys are stale."""
     return method not in ("GET", "HEAD") and path.startswith(("/api/v1/tenants/", "/api/v1/agency/api-keys"))
@@ -148,9 +154,10 @@ async def forward(request: web.Request) -> web.StreamResponse:
             upstream = await upstreams[service].get(path, claims=claims, request_id=request.get(REQUEST_ID),
                                                     headers=headers)
         else:
+            extra = {"timeout": request.app[LETTERS_TIMEOUT]} if _issues_letters(request.method, path) else {}
             upstream = await upstreams[service].open(
                 request.method, path, claims=claims, request_id=request.get(REQUEST_ID),
-                headers=headers, data=_body(request, settings.max_body_bytes, state) if has_body else None)
+                headers=headers, data=_body(request, settings.max_body_bytes, state) if has_body else None, **extra)
     except (ServiceUnavailable, _TooLarge, aiohttp.ClientError):
         if state.get("too_large"):
             return json_error(413, "payload_too_large", "The request body is too large")

@@ -55,7 +55,7 @@ from gateway import (
 )
 from gateway.api_keys import VerifiedKeys
 from gateway.console import require_uploader
-from gateway.context import CLOCK, JINJA, TENANTS, UPSTREAMS, VERIFIED_KEYS, render_error
+from gateway.context import CLOCK, JINJA, LETTERS_TIMEOUT, TENANTS, UPSTREAMS, VERIFIED_KEYS, render_error
 from gateway.edge import EDGE, EdgeConfig, edge_middleware
 from gateway.settings import GatewaySettings
 from gateway.tenants import TenantResolver
@@ -122,6 +122,8 @@ def create_app(settings: GatewaySettings, *, clock: Clock | None = None) -> web.
                  for name in UPSTREAM_SERVICES}
     app[UPSTREAMS] = upstreams
     app[VERIFIED_KEYS] = VerifiedKeys(ttl=settings.api_key_cache_seconds)
+    app[LETTERS_TIMEOUT] = aiohttp.ClientTimeout(total=None, sock_connect=settings.upstream_connect_timeout_seconds,
+                                                 sock_read=settings.letters_timeout_seconds)
     app[TENANTS] = TenantResolver(upstreams["tenancy"], ttl=settings.tenant_cache_seconds,
                                   negative_ttl=settings.tenant_negative_cache_seconds)
     app.cleanup_ctx.append(_http_session(settings))

@@ -73,13 +73,16 @@ class FileReply:
 
 
 async def agency_file(request: web.Request, service: str, method: str, path: str, *, accept: str,
-                      json: dict | None = None, params: dict | None = None, ok: int = 201) -> FileReply:
+                      json: dict | None = None, params: dict | None = None, ok: int = 201,
+                      timeout: aiohttp.ClientTimeout | None = None) -> FileReply:
     """A call as the agency whose success (status ``ok``) is a file (``accept``); read whole: letters
-    and proof reports are small."""
+    and proof reports are small. ``timeout``: instead of the upstream calls' own (letters take longer)."""
     upstream = request.app[UPSTREAMS][service]
-    extra = {"json": json} if json is not None else {}
+    extra: dict = {"json": json} if json is not None else {}
     if params:
         extra["params"] = params
+    if timeout is not None:
+        extra["timeout"] = timeout
     response = await upstream.open(method, path, claims=_agency_claims(request), request_id=request.get(REQUEST_ID),
                                    headers={"Accept": accept}, **extra)
     async with response:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlencode
 
+import aiohttp
 import jinja2
 from aiohttp import web
 
@@ -25,6 +26,7 @@ from gateway.visit import csrf_scope
 __all__ = [
     "CLOCK",
     "JINJA",
+    "LETTERS_TIMEOUT",
     "PERSON",
     "SESSION",
     "TENANT",
@@ -52,6 +54,8 @@ __all__ = [
 UPSTREAMS = web.AppKey("upstreams", dict)
 TENANTS = web.AppKey("tenants", TenantResolver)
 VERIFIED_KEYS = web.AppKey("verified_keys", VerifiedKeys)
+# The read timeout of the calls that issue letters (GATEWAY_LETTERS_TIMEOUT_SECONDS), longer than others.
+LETTERS_TIMEOUT = web.AppKey("letters_timeout", aiohttp.ClientTimeout)
 JINJA = web.AppKey("jinja", jinja2.Environment)
 CLOCK = web.AppKey("clock", Clock)
 TENANT = web.RequestKey("tenant", dict)

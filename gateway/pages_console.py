@@ -14,7 +14,7 @@ from aiohttp import web
 from common.logging import get_logger
 from gateway import messages
 from gateway.console import STAFF, STAFF_SESSION, agency_call, agency_file, optional_staff, require_admin, require_staff
-from gateway.context import call, end_session_of, form_text, now, redirect, render, require_tenant
+from gateway.context import LETTERS_TIMEOUT, call, end_session_of, form_text, now, redirect, render, require_tenant
 from gateway.edge import EDGE, TOKEN_PAGE, VISIT, PageError
 from gateway.labels import ROLE_LABELS
 from gateway.pages_activation import password_criteria
@@ -187,7 +187,7 @@ async def issue_letters(request: web.Request) -> web.StreamResponse:
             return await _directory(request, status=422, error_message=NOTHING_SELECTED, query={})
         body = {"account_refs": refs}
     reply = await agency_file(request, "tenancy", "POST", "/api/v1/provisional-credentials", json=body,
-                              accept=media_type)
+                              accept=media_type, timeout=request.app[LETTERS_TIMEOUT])
     if reply.status == 201 and reply.body:
         log.info("console.credentials_issued", format=letter_format,
                  refused=reply.headers.get("X-Refused-Count", "0"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from pydantic import SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from common.settings import ProcessSettings, shared
@@ -33,6 +33,10 @@ class GatewaySettings(ProcessSettings):
     trusted_proxies: str = ""
     upstream_connect_timeout_seconds: float = 2.0
     upstream_timeout_seconds: float = 15.0
+    # Issuing letters for a whole agency (the console's PDF or CSV, the API's provisional-credentials)
+    # takes tenancy about 5 ms a PDF page: those calls may wait this long for the answer, under the
+    # ingress's 120 s (deploy/k8s). Past it the letters are issued and shown to nobody.
+    letters_timeout_seconds: float = Field(110.0, gt=0)
     tenant_cache_seconds: float = 30.0
     tenant_negative_cache_seconds: float = 10.0
     # Agency API keys tenancy accepted, kept by each gateway process (0: ask tenancy on every request).

@@ -7,6 +7,7 @@ every call so tests can assert what reached each service.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 import secrets
@@ -92,6 +93,17 @@ def tenancy_app() -> web.Application:
         tenant.update({k: v for k, v in (await request.json()).items() if k == "status"})
         return web.json_response(tenant)
 
+    @routes.post("/api/v1/provisional-credentials")
+    async def letters(request):
+        await request.read()
+        await asyncio.sleep(app[STATE].get("answer_delay", 0))
+        if "text/csv" in request.headers.get("Accept", ""):
+            disposition = 'attachment; filename="identifiants-provisoires.csv"'
+            return web.Response(text="account_ref;login;password\r\nC1;ABCD2345;Prov-1!pass\r\n", status=201,
+                                content_type="text/csv", headers={"Content-Disposition": disposition})
+        return web.json_response({"credentials": [{"account_ref": "C1", "login": "ABCD2345"}], "refused": []},
+                                 status=201)
+
     @routes.post("/internal/accounts/lookup")
     async def lookup(request):
         ids = (await request.json())["account_ids"]
@@ -105,6 +117,7 @@ def tenancy_app() -> web.Application:
 
     async def echo(request):
         body = await request.read()
+        await asyncio.sleep(app[STATE].get("answer_delay", 0))  # a slow service, when a test sets it
         return web.json_response({"service": "tenancy", "path": request.path, "query": dict(request.query),
                                   "claims": dict(request[CLAIMS]), "body_size": len(body),
                                   "content_type": request.headers.get("Content-Type"),
