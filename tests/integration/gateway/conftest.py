@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import aiohttp
 import pytest
 from aiohttp import web
 
@@ -104,6 +105,18 @@ async def system(standin_servers, aiohttp_client):
 
 def calls(app: web.Application, path_prefix: str = "") -> list:
     return [c for c in app[standins.CALLS] if c[1].startswith(path_prefix)]
+
+
+def forged_form(csrf: str, fields: dict[str, str], forged: str) -> aiohttp.FormData:
+    """The form a page sends, as multipart, with the field ``forged`` sent as a file part."""
+    form = aiohttp.FormData()
+    form.add_field("csrf_token", csrf)
+    for name, value in fields.items():
+        if name == forged:
+            form.add_field(name, value.encode(), filename="champ.txt", content_type="text/plain")
+        else:
+            form.add_field(name, value)
+    return form
 
 
 def visible(html: str) -> str:

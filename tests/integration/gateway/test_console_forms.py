@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 
 from tests.integration.gateway import standins
-from tests.integration.gateway.conftest import ORIGIN, calls, visible
+from tests.integration.gateway.conftest import ORIGIN, calls, forged_form, visible
 
 # (path, the form as the page sends it, the field forged as a file part, the page's answer)
 FORMS = [
@@ -30,13 +30,7 @@ FORMS = [
 async def test_a_text_field_sent_as_a_file_gets_the_pages_refusal_not_a_500(system, path, fields, forged, status):
     session = standins.add_staff_session(system.identity, system.tenant)
     system.client.session.cookie_jar.update_cookies({"moncompte_staff": session})
-    form = aiohttp.FormData()
-    form.add_field("csrf_token", await system.csrf("/agence/connexion"))
-    for name, value in fields.items():
-        if name == forged:
-            form.add_field(name, value.encode(), filename="champ.txt", content_type="text/plain")
-        else:
-            form.add_field(name, value)
+    form = forged_form(await system.csrf("/agence/connexion"), fields, forged)
     response = await system.client.post(system.page(path), data=form, headers={"Origin": ORIGIN},
                                         allow_redirects=False)
     assert response.status == status, (response.status, visible(await response.text())[:300])

@@ -3,10 +3,9 @@ each page refuses with its own clear answer, never a 500 (gateway/context.py ``f
 
 from __future__ import annotations
 
-import aiohttp
 import pytest
 
-from tests.integration.gateway.conftest import ORIGIN, calls, visible
+from tests.integration.gateway.conftest import ORIGIN, calls, forged_form, visible
 
 REQUIRED = "Ce champ est obligatoire."
 PROVISIONAL_MISSING = "Veuillez renseigner l'identifiant et le mot de passe provisoires"
@@ -27,13 +26,7 @@ FORMS = [
                          ids=[f"{row[0]}:{row[2]}" for row in FORMS])
 async def test_a_text_field_sent_as_a_file_gets_the_pages_refusal_not_a_500(system, path, fields, forged, status,
                                                                            words):
-    form = aiohttp.FormData()
-    form.add_field("csrf_token", await system.csrf())
-    for name, value in fields.items():
-        if name == forged:
-            form.add_field(name, value.encode(), filename="champ.txt", content_type="text/plain")
-        else:
-            form.add_field(name, value)
+    form = forged_form(await system.csrf(), fields, forged)
     response = await system.client.post(system.page(path), data=form, headers={"Origin": ORIGIN},
                                         allow_redirects=False)
     page = visible(await response.text())
