@@ -17,7 +17,7 @@ from services.identity.domain import (
     generate_login,
     generate_provisional_password,
 )
-from services.identity.errors import AccountNotLinked
+from services.identity.errors import AccountNotFound, AccountNotLinked
 
 _LOGIN_ATTEMPTS = 10
 
@@ -124,11 +124,26 @@ async def unlink_for_agency(deps: Deps, caller: Caller, *, tenant_id: uuid.UUID,
             and person["email_verified_at"] is not None}
 
 
+async def close_account(deps: Deps, caller: Caller, *, tenant_id: uuid.UUID, account_id: uuid.UUID) -> None:
+    """The agency closed the account: its person loses it and its letters die, now (tenancy calls this
+    once the close is committed; ``tenancy.account_closed`` does the same again later, idempotently,
+    which covers a call that failed). An account of another tenant: :class:`AccountNotFound`."""
+    async with deps.pool.acquire() as conn, conn.transaction():
+        if await conn.fetchval(sql.ACCOUNT_KNOWN_IN_OTHER_TENANT, account_id, tenant_id):
+            raise AccountNotFound()
+        await _close(conn, deps, caller, tenant_id=tenant_id, account_id=account_id)
+
+
 async def handle_account_closed(conn: asyncpg.Connection, envelope: Envelope, *, deps: Deps) -> None:
     """``tenancy.account_closed``: unlink the account and revoke its credentials (idempotent)."""
     account_id = uuid.UUID(str(envelope.payload["account_id"]))
     tenant_id = uuid.UUID(str(envelope.payload["tenant_id"]))
     caller = Caller(tenant_id=str(tenant_id), request_id=envelope.correlation_id)
+    await _close(conn, deps, caller, tenant_id=tenant_id, account_id=account_id)
+
+
+async def _close(conn: asyncpg.Connection, deps: Deps, caller: Caller, *, tenant_id: uuid.UUID,
+                 account_id: uuid.UUID) -> None:
     await unlink(conn, deps, caller, account_id=account_id, reason="account_closed")
     await _revoke(conn, deps, caller, tenant_id=tenant_id, account_id=account_id, reason="account_closed")
 

@@ -125,6 +125,13 @@ class StaffEmailTaken(Conflict):
     detail = "A staff member of this agency already uses this email address"
 
 
+class AccountNotFound(NotFound):
+    """The account belongs to another tenant: nothing of it is this tenant's to close."""
+
+    code = "account_not_found"
+    detail = "No such account at this tenant"
+
+
 class AccountNotLinked(NotFound):
     """The account is linked to no person of this tenant: there is nothing to unlink."""
 

@@ -21,7 +21,8 @@ openapi_routes = web.RouteTableDef()
 _REF = "#/components/schemas/{model}"
 _BODIES = (s.IssueCredentials, s.TenantOnly, s.AccountIds, s.Start, s.Email, s.NewPassword, s.Password, s.Token,
            s.Login, s.SessionId, s.ChangePassword, s.Forgot, s.Reset, s.PolicyCheck, s.StaffInvite, s.StaffAccept,
-           s.Unlink, s.LoginMfa, s.MfaCode, s.MfaToken, s.PasskeyRegistration, s.PasskeyLogin, s.PasskeyRemoval)
+           s.Unlink, s.AccountClose, s.LoginMfa, s.MfaCode, s.MfaToken, s.PasskeyRegistration, s.PasskeyLogin,
+           s.PasskeyRemoval)
 
 
 def _obj(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
@@ -89,6 +90,7 @@ _RESPONSE_SCHEMAS: dict[str, Any] = {
     }),
     "EmailOnly": _obj({"email": _STR}),
     "Unlinked": _obj({"account_id": _UUID, "person_notified": {"type": "boolean"}}),
+    "Closed": _obj({"account_id": _UUID, "closed": {"type": "boolean"}}),
     "StaffMember": _obj({
         "id": _UUID, "email": _STR, "display_name": _STR, "role": {"enum": ["admin", "gestionnaire"]},
         "status": {"enum": ["invited", "active", "disabled"]}, "activated_at": {**_TIME, "type": ["string", "null"]},
@@ -203,6 +205,11 @@ def _paths() -> dict[str, Any]:
             "account's live letters are revoked); tid is the tenant",
             {"200": _json("Unlinked", "Done")}, body=s.Unlink,
             missing={"404": _error("`account_not_linked`: no person of this tenant holds the account")})},
+        "/internal/accounts/close": {"post": _op(
+            "closeAccount", "The agency closed the account: it is unlinked from its person and its live letters "
+            "revoked at once (idempotent; `tenancy.account_closed` repeats it); tid is the tenant",
+            {"200": _json("Closed", "Done")}, body=s.AccountClose,
+            missing={"404": _error("`account_not_found`: the account belongs to another tenant")})},
         "/internal/recipients": {"post": _op(
             "recipients", "Persons with a verified email linked to any of the accounts",
             {"200": _json("Recipients", "The recipients")}, body=s.AccountIds)},

@@ -81,6 +81,14 @@ async def unlink_account(request: web.Request) -> web.Response:
                                                             note=body.note.strip()))
 
 
+@routes.post("/internal/accounts/close")
+async def close_account(request: web.Request) -> web.Response:
+    body = await s.parse(request, s.AccountClose)
+    tenant_id = _caller_tenant(request)
+    await agency.close_account(_deps(request), _caller(request), tenant_id=tenant_id, account_id=body.account_id)
+    return web.json_response({"account_id": str(body.account_id), "closed": True})
+
+
 @routes.post("/internal/recipients")
 async def recipients(request: web.Request) -> web.Response:
     body = await s.parse(request, s.AccountIds)

@@ -135,6 +135,10 @@ class PolicyCheck(_Body):
     email: str | None = Field(None, max_length=320)
 
 
+class AccountClose(_Body):
+    account_id: uuid.UUID
+
+
 class Unlink(_Body):
     account_id: uuid.UUID
     reason: Literal["sold", "wrong_merge", "other"]

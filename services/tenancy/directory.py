@@ -14,7 +14,7 @@ from common.errors import FieldError, ValidationFailed
 from common.events import write_event
 from common.logging import get_logger
 from services.tenancy import repository as sql
-from services.tenancy.errors import AccountNotFound, AccountNotLinked
+from services.tenancy.errors import AccountNotFound, AccountNotLinked, IdentityUnavailable
 from services.tenancy.service import require_active_tenant
 
 __all__ = ["LookupScope", "close_account", "lookup_accounts", "unlink_account"]
@@ -23,9 +23,14 @@ log = get_logger(__name__)
 
 
 async def close_account(
-    pool: asyncpg.Pool, *, tenant_id: uuid.UUID, ref: str, clock: Clock, correlation_id: str | None = None
+    pool: asyncpg.Pool, identity, *, tenant_id: uuid.UUID, ref: str, clock: Clock, correlation_id: str | None = None
 ) -> None:
-    """Close the account (idempotent); identity and documents drop its access on ``tenancy.account_closed``."""
+    """Close the account (idempotent): its person loses it at once (AGENCY-API.md), through identity.
+
+    Identity is called once the close is committed; ``tenancy.account_closed`` then tells documents,
+    and identity again (idempotent), so a call that failed (identity down) is done when the event is
+    consumed, never lost. The close itself never waits for identity.
+    """
     async with pool.acquire() as conn, conn.transaction():
         await require_active_tenant(conn, tenant_id, lock=True)
         account_id = await conn.fetchval(sql.CLOSE_ACCOUNT, tenant_id, ref)
@@ -39,6 +44,10 @@ async def close_account(
             payload={"account_id": str(account_id), "tenant_id": str(tenant_id), "ref": ref},
         )
     log.info("directory.account_closed", tenant_id=str(tenant_id), account_id=str(account_id))
+    try:
+        await identity.close_account(tenant_id=tenant_id, account_id=account_id, request_id=correlation_id)
+    except IdentityUnavailable:
+        log.warning("directory.close_deferred", tenant_id=str(tenant_id), account_id=str(account_id))
 
 
 async def unlink_account(pool: asyncpg.Pool, identity, *, tenant_id: uuid.UUID, ref: str, reason: str, note: str,

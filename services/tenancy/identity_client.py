@@ -14,6 +14,7 @@ from services.tenancy.errors import IdentityUnavailable
 __all__ = ["IdentityClient"]
 
 log = get_logger(__name__)
+_CLOSE_TIMEOUT = aiohttp.ClientTimeout(total=5)
 
 
 class IdentityClient:
@@ -26,7 +27,8 @@ class IdentityClient:
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
 
     async def _post(self, path: str, body: dict[str, Any], *, tenant_id: uuid.UUID, request_id: str | None,
-                    expect: int, staff_id: str | None = None) -> dict[str, Any]:
+                    expect: int, staff_id: str | None = None,
+                    timeout: aiohttp.ClientTimeout | None = None) -> dict[str, Any]:
         # ``sid``: the console user the agency's call is made for, so that identity's audit names them.
         token = issue_token(self._secret, issuer="tenancy", audience="identity", request_id=request_id,
                             tid=str(tenant_id), sid=staff_id)
@@ -35,7 +37,7 @@ class IdentityClient:
             headers["X-Request-ID"] = request_id
         try:
             async with self._session.post(self._base_url + path, json=body, headers=headers,
-                                          timeout=self._timeout) as response:
+                                          timeout=timeout or self._timeout) as response:
                 if response.status != expect:
                     log.error("identity.call_failed", path=path, status=response.status)
                     raise IdentityUnavailable()
@@ -52,6 +54,13 @@ class IdentityClient:
         answer = await self._post("/internal/provisional-credentials", body, tenant_id=tenant_id, staff_id=staff_id,
                                   request_id=request_id, expect=201)
         return {"credentials": answer.get("credentials") or [], "refused": answer.get("refused") or []}
+
+    async def close_account(self, *, tenant_id: uuid.UUID, account_id: uuid.UUID, request_id: str | None) -> None:
+        """The account's person loses it and its letters die now; :class:`IdentityUnavailable` if not done.
+
+        A short wait: ``tenancy.account_closed`` does the same later, so the agency's call never hangs on it."""
+        await self._post("/internal/accounts/close", {"account_id": str(account_id)}, tenant_id=tenant_id,
+                         request_id=request_id, expect=200, timeout=_CLOSE_TIMEOUT)
 
     async def access_states(self, *, tenant_id: uuid.UUID, account_ids: list[uuid.UUID] | None,
                             request_id: str | None) -> dict[str, dict]:

@@ -259,8 +259,8 @@ async def list_accounts(request: web.Request) -> web.Response:
 @routes.delete("/api/v1/directory/accounts/{ref}")
 async def close_account(request: web.Request) -> web.Response:
     tenant_id = _agency_tenant(request)
-    await directory.close_account(request.app[POOL], tenant_id=tenant_id, ref=request.match_info["ref"],
-                                  clock=request.app[CLOCK], correlation_id=_rid(request))
+    await directory.close_account(request.app[POOL], request.app[IDENTITY], tenant_id=tenant_id,
+                                  ref=request.match_info["ref"], clock=request.app[CLOCK], correlation_id=_rid(request))
     await _audit(request, tenant_id, "account_closed", ref=request.match_info["ref"])
     return web.Response(status=204)
 

@@ -79,3 +79,56 @@ async def test_a_pending_activation_is_undone_without_an_email(tenancy, identity
     assert response.status == 200 and (await response.json())["person_notified"] is False
     assert await _identity_rows(identity, "SELECT 1 FROM outbox WHERE type = 'identity.account_unlinked'") == []
     assert not await identity.can_start(tenant, c1)  # the letter in circulation died with the link
+
+
+async def test_closing_an_account_takes_it_from_its_person_at_once(tenancy, identity):
+    """AGENCY-API.md: a closed account's person loses access at once, not when the event is consumed
+    (neither tenancy's relay nor identity's consumer runs here: only the direct call can do it)."""
+    tenant = await tenancy.onboard()
+    await tenancy.put_directory(tenant["id"], sample_directory())
+    issued = await tenancy.client.post("/api/v1/provisional-credentials", json={"account_refs": ["C1", "C2"]},
+                                       headers=tenancy.agency(tenant["id"]))
+    c1, c2 = (await issued.json())["credentials"]
+    await identity.activate(tenant, c1, "ferme@example.org")
+    assert len(await _identity_rows(identity, "SELECT 1 FROM links WHERE status = 'active'")) == 1
+
+    closed = await tenancy.client.delete("/api/v1/directory/accounts/C2", headers=tenancy.agency(tenant["id"]))
+    assert closed.status == 204
+    assert not await identity.can_start(tenant, c2)  # its letter died with the account
+    closed = await tenancy.client.delete("/api/v1/directory/accounts/C1", headers=tenancy.agency(tenant["id"]))
+    assert closed.status == 204
+    assert await _identity_rows(identity, "SELECT 1 FROM links") == []
+    [audit] = await _identity_rows(identity, "SELECT detail FROM audit WHERE kind = 'account_unlinked'")
+    import json
+
+    assert json.loads(audit["detail"])["reason"] == "account_closed"
+    again = await tenancy.client.delete("/api/v1/directory/accounts/C1", headers=tenancy.agency(tenant["id"]))
+    assert again.status == 204  # idempotent
+
+
+async def test_a_close_with_identity_unreachable_is_done_and_left_to_the_event(tenancy):
+    tenant = await tenancy.onboard()  # this tenancy's identity URL answers nothing
+    await tenancy.put_directory(tenant["id"], sample_directory())
+    closed = await tenancy.client.delete("/api/v1/directory/accounts/C1", headers=tenancy.agency(tenant["id"]))
+    assert closed.status == 204
+    conn = await asyncpg.connect(tenancy.dsn)
+    try:
+        events = await conn.fetch("SELECT payload FROM outbox WHERE type = 'tenancy.account_closed'")
+    finally:
+        await conn.close()
+    assert len(events) == 1  # identity and documents drop the access when they consume it
+
+
+async def test_identity_refuses_to_close_another_tenants_account(tenancy, identity):
+    tenant = await tenancy.onboard()
+    await tenancy.put_directory(tenant["id"], sample_directory())
+    issued = await tenancy.client.post("/api/v1/provisional-credentials", json={"account_refs": ["C1"]},
+                                       headers=tenancy.agency(tenant["id"]))
+    [c1] = (await issued.json())["credentials"]
+    await identity.activate(tenant, c1, "garde@example.org")
+    [link] = await _identity_rows(identity, "SELECT account_id FROM links")
+    token = issue_token(SECRET, issuer="tenancy", audience="identity", tid=str(uuid.uuid4()))
+    refused = await identity.client.post("/internal/accounts/close", json={"account_id": str(link["account_id"])},
+                                         headers={"Authorization": f"Internal {token}"})
+    assert refused.status == 404 and (await refused.json())["error"] == "account_not_found"
+    assert len(await _identity_rows(identity, "SELECT 1 FROM links")) == 1
