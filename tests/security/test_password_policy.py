@@ -23,6 +23,12 @@ def _start_activation(system, tenant, ref):
     return browser
 
 
+def _set_minimum(system, tenant, length: int, *, token: str = OPERATOR_TOKEN) -> requests.Response:
+    return requests.patch(system.url(f"/api/v1/tenants/{tenant.id}"), timeout=30,
+                          headers={"Authorization": f"Bearer {token}"},
+                          json={"settings": {"password_min_length": length}})
+
+
 def _set_password(browser, password):
     return browser.post("/activation/password", {"password": password, "confirmation": password,
                                                  "accept_terms": "on"}, form_page="/activation")
@@ -30,9 +36,7 @@ def _set_password(browser, password):
 
 def test_a_tenant_raises_the_minimum_length(system):
     tenant = system.new_tenant()
-    answer = requests.patch(system.url(f"/api/v1/tenants/{tenant.id}"), timeout=30,
-                            headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"},
-                            json={"settings": {"password_min_length": 14}})
+    answer = _set_minimum(system, tenant, 14)
     assert answer.status_code == 200, answer.text
     directory_of(tenant, ("M1", "M. Min"))
     browser = _start_activation(system, tenant, "M1")
@@ -45,9 +49,7 @@ def test_an_agencys_minimum_holds_at_another_agencys_url(system, tenant_a):
     # A session opens at every agency's URL (one person, several agencies): the URL's agency must not
     # be the one whose rule applies, or any agency's page lowers the strictest one of the person.
     strict = system.new_tenant(name="Agence Stricte")
-    answer = requests.patch(system.url(f"/api/v1/tenants/{strict.id}"), timeout=30,
-                            headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"},
-                            json={"settings": {"password_min_length": 14}})
+    answer = _set_minimum(system, strict, 14)
     assert answer.status_code == 200, answer.text
     directory_of(strict, ("ST1", "M. Strict"))
     person = activate(system, strict, "ST1")
@@ -66,14 +68,8 @@ def test_an_agencys_minimum_holds_at_another_agencys_url(system, tenant_a):
 
 
 def test_the_agency_key_cannot_lower_its_own_policy(system, tenant_a):
-    answer = requests.patch(system.url(f"/api/v1/tenants/{tenant_a.id}"), timeout=30,
-                            headers={"Authorization": f"Bearer {tenant_a.api.token}"},
-                            json={"settings": {"password_min_length": 6}})
-    assert answer.status_code in (401, 403, 404)
-    answer = requests.patch(system.url(f"/api/v1/tenants/{tenant_a.id}"), timeout=30,
-                            headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"},
-                            json={"settings": {"password_min_length": 5}})
-    assert answer.status_code == 422
+    assert _set_minimum(system, tenant_a, 6, token=tenant_a.api.token).status_code in (401, 403, 404)
+    assert _set_minimum(system, tenant_a, 5).status_code == 422
 
 
 def test_blocklisted_passwords_are_refused_even_when_they_meet_the_composition_rules(system, tenant_a):
