@@ -348,8 +348,9 @@ async def _reset_second_factor(deps: Deps, caller: Caller, person_id, code: str)
         ok = await mfa.check_code(conn, deps, caller, person, code)
         if not ok:
             await mfa.count_code_failure(conn, deps, caller, person_id, where="reset")
-            if ip_window_key(caller):
-                await hit_window(conn, ip_window_key(caller), now=now, limit=deps.settings.ip_failure_limit,
+            ip_key = ip_window_key(caller)
+            if ip_key:
+                await hit_window(conn, ip_key, now=now, limit=deps.settings.ip_failure_limit,
                                  period_seconds=deps.settings.ip_failure_window_seconds)
     if not ok:
         raise InvalidMfaCode()

@@ -192,8 +192,9 @@ async def reserve_ip_attempt(conn: asyncpg.Connection, deps: Deps, caller: Calle
 
 async def refund_ip_attempt(executor, caller: Caller, *, prefix: str = "login-ip") -> None:
     """Give back the hit of :func:`reserve_ip_attempt` (the attempt was right, or never ran)."""
-    if ip_window_key(caller, prefix) is not None:
-        await executor.execute(sql.WINDOW_REFUND, ip_window_key(caller, prefix))
+    key = ip_window_key(caller, prefix)
+    if key is not None:
+        await executor.execute(sql.WINDOW_REFUND, key)
 
 
 async def lock_ip_window(conn: asyncpg.Connection, deps: Deps, caller: Caller, now: datetime) -> None:
